@@ -1,0 +1,3 @@
+from mailfleet.cli import main
+
+main()

@@ -1,0 +1,30 @@
+"""Router aggregation for the native API under /v1."""
+
+from fastapi import APIRouter
+
+from mailfleet.account.endpoints import router as account_router
+from mailfleet.api_keys.endpoints import router as api_keys_router
+from mailfleet.domains.endpoints import router as domains_router
+from mailfleet.kit.schemas import Problem
+from mailfleet.mailboxes.endpoints import router as mailboxes_router
+from mailfleet.operator.endpoints import router as operator_router
+from mailfleet.orders.endpoints import router as orders_router
+from mailfleet.workspaces.endpoints import router as workspaces_router
+
+# Every route can answer with these; documenting them lets clients (and the fuzzer) expect them.
+COMMON_ERRORS: dict[int | str, dict[str, object]] = {
+    status: {"model": Problem, "content": {"application/problem+json": {}}}
+    for status in (400, 401, 403, 404, 409, 422, 429)
+}
+
+api_router = APIRouter(prefix="/v1", responses=COMMON_ERRORS)
+for router in (
+    account_router,
+    workspaces_router,
+    api_keys_router,
+    domains_router,
+    orders_router,
+    mailboxes_router,
+    operator_router,
+):
+    api_router.include_router(router)

@@ -1,0 +1,79 @@
+"""The application factory: one FastAPI app per Settings, state built once and shared."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from fastapi import FastAPI
+from fastapi.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mailfleet import __version__, exception_handlers
+from mailfleet.api import api_router
+from mailfleet.auth.ratelimit import RateLimiter
+from mailfleet.auth.service import LastUsedRecorder
+from mailfleet.config import Settings
+from mailfleet.db import Database
+from mailfleet.idempotency.middleware import IdempotencyMiddleware
+from mailfleet.kit.crypto import SecretBox
+
+HEALTH_BODY = b'{"status":"ok"}'
+
+
+class RateLimitHeadersMiddleware:
+    """Adds the RateLimit-* headers computed during authentication to the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                quota = state.get("ratelimit")
+                if quota is not None:
+                    message["headers"] = [*message.get("headers", []), *quota.headers()]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or Settings()
+    database = database or Database(settings)
+    app = FastAPI(
+        title="Mailfleet",
+        version=__version__,
+        description="Control plane for cold-email infrastructure: domains, DNS, mailboxes.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.secrets = SecretBox.from_settings(settings)
+    per_second = settings.rate_limit_per_second if settings.rate_limit_enabled else 0
+    per_minute = settings.rate_limit_per_minute if settings.rate_limit_enabled else 0
+    app.state.rate_limiter = RateLimiter(per_second, per_minute)
+    app.state.last_used = LastUsedRecorder()
+
+    exception_handlers.register(app)
+    app.include_router(api_router)
+
+    @app.get("/health", tags=["health"], include_in_schema=True)
+    async def health() -> Response:
+        """Liveness: answers without touching the database."""
+        return Response(HEALTH_BODY, media_type="application/json")
+
+    app.add_middleware(RateLimitHeadersMiddleware)
+    app.add_middleware(
+        IdempotencyMiddleware,
+        database=database,
+        ttl=timedelta(hours=settings.idempotency_ttl_hours),
+    )
+    logging.getLogger("mailfleet").setLevel(settings.log_level)
+    return app

@@ -1,0 +1,21 @@
+"""The `mailfleet` command: serve, migrate, and manage users, workspaces and keys."""
+
+from __future__ import annotations
+
+import typer
+
+from mailfleet.cli import admin, server
+
+app = typer.Typer(no_args_is_help=True, help="Mailfleet control plane.")
+app.command("serve")(server.serve)
+app.command("migrate")(server.migrate)
+app.command("check-migrations")(server.check_migrations)
+app.command("bootstrap")(server.bootstrap_command)
+app.add_typer(admin.users, name="user")
+app.add_typer(admin.workspaces, name="workspace")
+app.add_typer(admin.keys, name="key")
+app.add_typer(admin.allocations, name="allocation")
+
+
+def main() -> None:
+    app()

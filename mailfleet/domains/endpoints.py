@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from mailfleet.auth.dependencies import Editor, Viewer
+from mailfleet.domains import schemas
+from mailfleet.domains import service as domain_service
+from mailfleet.kit.pagination import CursorParam
+from mailfleet.kit.responses import Limit, render, render_page
+from mailfleet.kit.schemas import Page
+from mailfleet.models import DomainStatus, MailboxType
+
+router = APIRouter(tags=["domains"])
+
+
+@router.post("/domains", status_code=201, response_model=schemas.SubmitResult)
+def submit_domains(body: schemas.DomainSubmit, ctx: Editor) -> Response:
+    """Submit up to 10,000 domains; each name is accepted or rejected on its own."""
+    result = domain_service.submit(
+        ctx.session,
+        ctx.settings,
+        workspace_id=ctx.workspace(),
+        names=body.domains,
+        mailbox_type=body.mailbox_type,
+        tags=body.tags,
+        actor=ctx.actor,
+    )
+    payload = {
+        "batch_id": result.batch.id,
+        "accepted": result.accepted,
+        "rejected": [r.__dict__ for r in result.rejected],
+    }
+    return render(schemas.SubmitResult, payload, status=201)
+
+
+@router.get("/domains", response_model=Page[schemas.Domain])
+def list_domains(
+    ctx: Viewer,
+    cursor: CursorParam = None,
+    limit: Limit = 50,
+    status: Annotated[list[DomainStatus] | None, Query()] = None,
+    type: MailboxType | None = None,
+    q: Annotated[str | None, Query(max_length=253, description="Text search on the name.")] = None,
+    batch_id: uuid.UUID | None = None,
+) -> Response:
+    """List domains, newest first (REMOVED ones only when asked for by status)."""
+    rows, next_cursor = domain_service.list_domains(
+        ctx.session,
+        workspace_id=ctx.workspace(),
+        statuses=status,
+        mailbox_type=type,
+        text=q,
+        batch_id=batch_id,
+        cursor=cursor,
+        limit=limit,
+    )
+    return render_page(schemas.Domain, rows, next_cursor)
+
+
+@router.get("/domains/{domain_id}", response_model=schemas.Domain)
+def get_domain(domain_id: uuid.UUID, ctx: Viewer) -> Response:
+    """Get one domain."""
+    domain = domain_service.get_domain(
+        ctx.session, workspace_id=ctx.workspace(), domain_id=domain_id
+    )
+    return render(schemas.Domain, domain)
+
+
+@router.delete("/domains/{domain_id}", response_model=schemas.Domain)
+def remove_domain(domain_id: uuid.UUID, ctx: Editor) -> Response:
+    """Remove a domain that has no live mailboxes; its name becomes free again."""
+    domain = domain_service.remove_domain(
+        ctx.session, workspace_id=ctx.workspace(), domain_id=domain_id, actor=ctx.actor
+    )
+    return render(schemas.Domain, domain)
+
+
+@router.get("/domain-batches", response_model=Page[schemas.Batch])
+def list_batches(ctx: Viewer, cursor: CursorParam = None, limit: Limit = 50) -> Response:
+    """List domain submissions, newest first."""
+    rows, next_cursor = domain_service.list_batches(
+        ctx.session, workspace_id=ctx.workspace(), cursor=cursor, limit=limit
+    )
+    return render_page(schemas.Batch, rows, next_cursor)
+
+
+@router.get("/domain-batches/{batch_id}", response_model=schemas.BatchStatus)
+def batch_status(batch_id: uuid.UUID, ctx: Viewer) -> Response:
+    """Per-status counts of a submission and its domains grouped by nameserver pair."""
+    report = domain_service.batch_report(
+        ctx.session, workspace_id=ctx.workspace(), batch_id=batch_id
+    )
+    payload = {
+        "id": report.batch.id,
+        "created_at": report.batch.created_at,
+        "submitted_count": report.batch.submitted_count,
+        "accepted_count": report.batch.accepted_count,
+        "rejected_count": report.batch.rejected_count,
+        "status": report.status,
+        "counts": report.counts,
+        "nameserver_groups": [
+            {"nameservers": list(pair), "domains": names} for pair, names in report.groups
+        ],
+    }
+    return render(schemas.BatchStatus, payload)

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import Field
+
+from mailfleet.kit.schemas import ResponseSchema, Schema, Text
+from mailfleet.models import DomainSource, DomainStatus, MailboxType
+
+
+class DomainSubmit(Schema):
+    # Names are checked one by one in the service so that one bad name does not sink the batch;
+    # the list itself is bounded here. The exact bound is a setting, enforced in the service.
+    domains: list[str] = Field(min_length=1, max_length=100_000, description="Domain names.")
+    mailbox_type: MailboxType | None = Field(
+        default=None, description="Fix the mailbox type now instead of at the first order."
+    )
+    tags: list[Text] = Field(default_factory=list, max_length=20)
+
+
+class Domain(ResponseSchema):
+    id: uuid.UUID
+    name: str
+    unicode_name: str
+    status: DomainStatus
+    mailbox_type: MailboxType | None
+    nameservers: list[str]
+    batch_id: uuid.UUID | None
+    source: DomainSource
+    tags: list[str]
+    auto_renew: bool
+    failure_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    activated_at: datetime | None
+    removed_at: datetime | None
+
+
+class AcceptedDomain(ResponseSchema):
+    id: uuid.UUID
+    name: str
+    unicode_name: str
+    status: DomainStatus
+    nameservers: list[str]
+
+
+class RejectedDomain(ResponseSchema):
+    index: int = Field(description="Position of the item in the submitted list.")
+    name: str | None
+    code: str
+    detail: str
+
+
+class SubmitResult(ResponseSchema):
+    batch_id: uuid.UUID
+    accepted: list[AcceptedDomain]
+    rejected: list[RejectedDomain]
+
+
+class NameserverGroup(ResponseSchema):
+    nameservers: list[str]
+    domains: list[str]
+
+
+class BatchStatus(ResponseSchema):
+    id: uuid.UUID
+    created_at: datetime
+    submitted_count: int
+    accepted_count: int
+    rejected_count: int
+    status: str = Field(description="PENDING while any domain is QUEUED or PENDING_NS, else DONE.")
+    counts: dict[DomainStatus, int]
+    nameserver_groups: list[NameserverGroup]
+
+
+class Batch(ResponseSchema):
+    id: uuid.UUID
+    created_at: datetime
+    submitted_count: int
+    accepted_count: int
+    rejected_count: int

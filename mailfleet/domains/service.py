@@ -1,0 +1,305 @@
+"""Domain submission, listing and removal. Business rules live here; the caller commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, insert, or_, select
+from sqlalchemy.orm import Session
+
+from mailfleet.auth.scoping import get_scoped, scoped, scoped_columns
+from mailfleet.config import Settings
+from mailfleet.domains.names import DomainName, NameError_, nameserver_pair, normalise
+from mailfleet.events import service as events
+from mailfleet.exceptions import Conflict, FieldError, Unprocessable
+from mailfleet.kit import clock
+from mailfleet.kit.ids import uuid7
+from mailfleet.kit.pagination import paginate, split_page
+from mailfleet.models import Domain, DomainBatch, DomainStatus, Mailbox, MailboxType
+from mailfleet.models.enums import DOMAIN_SLOT_STATUSES
+
+# Keeps IN (...) lists under every backend's bound-parameter limit.
+LOOKUP_CHUNK = 900
+
+
+@dataclass
+class Rejection:
+    index: int
+    name: str | None
+    code: str
+    detail: str
+
+
+@dataclass
+class Submission:
+    batch: DomainBatch
+    accepted: list[dict[str, object]] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+def submit(
+    session: Session,
+    settings: Settings,
+    *,
+    workspace_id: uuid.UUID,
+    names: Sequence[object],
+    mailbox_type: MailboxType | None,
+    tags: list[str],
+    actor: str,
+) -> Submission:
+    if len(names) > settings.max_domains_per_batch:
+        raise Unprocessable(
+            f"A batch holds at most {settings.max_domains_per_batch} domains; got {len(names)}.",
+            code="too_many_domains",
+            field="domains",
+        )
+    candidates, rejected = _normalise_batch(names)
+    taken = _live_names(session, [name.ascii for _, name in candidates])
+    accepted_names: list[DomainName] = []
+    for index, name in candidates:
+        holder = taken.get(name.ascii)
+        if holder is None:
+            accepted_names.append(name)
+        elif holder == workspace_id:
+            rejected.append(
+                Rejection(
+                    index,
+                    name.ascii,
+                    "already_in_workspace",
+                    "This workspace already has this domain.",
+                )
+            )
+        else:
+            rejected.append(
+                Rejection(
+                    index,
+                    name.ascii,
+                    "domain_taken",
+                    "Another workspace already holds this domain.",
+                )
+            )
+    if not accepted_names:
+        raise Unprocessable(
+            "No domain in the batch could be accepted.",
+            code="no_domain_accepted",
+            field="domains",
+            errors=[
+                FieldError(f"domains[{r.index}]", r.code, r.detail)
+                for r in sorted(rejected, key=lambda r: r.index)
+            ],
+        )
+    batch = DomainBatch(
+        workspace_id=workspace_id,
+        submitted_count=len(names),
+        accepted_count=len(accepted_names),
+        rejected_count=len(rejected),
+    )
+    session.add(batch)
+    session.flush()
+    rows = _insert_domains(session, settings, batch, accepted_names, mailbox_type, tags)
+    events.record(
+        session,
+        workspace_id=workspace_id,
+        type="domain_batch.submitted",
+        subject_type="domain_batch",
+        subject_id=batch.id,
+        actor=actor,
+        accepted=len(rows),
+        rejected=len(rejected),
+    )
+    rejected.sort(key=lambda r: r.index)
+    return Submission(batch=batch, accepted=rows, rejected=rejected)
+
+
+def _normalise_batch(
+    names: Sequence[object],
+) -> tuple[list[tuple[int, DomainName]], list[Rejection]]:
+    seen: set[str] = set()
+    candidates: list[tuple[int, DomainName]] = []
+    rejected: list[Rejection] = []
+    for index, raw in enumerate(names):
+        result = normalise(raw)
+        if isinstance(result, NameError_):
+            shown = raw[:253] if isinstance(raw, str) else None
+            rejected.append(Rejection(index, shown, result.code, result.detail))
+        elif result.ascii in seen:
+            rejected.append(
+                Rejection(
+                    index,
+                    result.ascii,
+                    "duplicate_in_batch",
+                    "This name appears earlier in the same batch.",
+                )
+            )
+        else:
+            seen.add(result.ascii)
+            candidates.append((index, result))
+    return candidates, rejected
+
+
+def _live_names(session: Session, names: list[str]) -> dict[str, uuid.UUID]:
+    """Which of `names` any workspace holds now, and which workspace holds each."""
+    held: dict[str, uuid.UUID] = {}
+    for start in range(0, len(names), LOOKUP_CHUNK):
+        chunk = names[start : start + LOOKUP_CHUNK]
+        rows = session.execute(
+            select(Domain.name, Domain.workspace_id).where(
+                Domain.name.in_(chunk), Domain.status != DomainStatus.REMOVED
+            )
+        )
+        held.update({name: workspace for name, workspace in rows})
+    return held
+
+
+def _insert_domains(
+    session: Session,
+    settings: Settings,
+    batch: DomainBatch,
+    names: list[DomainName],
+    mailbox_type: MailboxType | None,
+    tags: list[str],
+) -> list[dict[str, object]]:
+    now = clock.now()
+    rows: list[dict[str, object]] = []
+    for name in names:
+        ns1, ns2 = nameserver_pair(name.ascii, settings.nameserver_pairs)
+        rows.append(
+            {
+                "id": uuid7(),
+                "workspace_id": batch.workspace_id,
+                "batch_id": batch.id,
+                "name": name.ascii,
+                "unicode_name": name.unicode,
+                "status": DomainStatus.QUEUED,
+                "mailbox_type": mailbox_type,
+                "nameserver_1": ns1,
+                "nameserver_2": ns2,
+                "tags": tags,
+                "next_check_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    # One executemany: the whole batch in a single round of set-based inserts.
+    session.execute(insert(Domain), rows)
+    for row in rows:
+        row["nameservers"] = [row["nameserver_1"], row["nameserver_2"]]
+    return rows
+
+
+def list_domains(
+    session: Session,
+    *,
+    workspace_id: uuid.UUID,
+    statuses: list[DomainStatus] | None,
+    mailbox_type: MailboxType | None,
+    text: str | None,
+    batch_id: uuid.UUID | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[Sequence[Domain], str | None]:
+    statement = scoped(Domain, workspace_id)
+    if statuses:
+        statement = statement.where(Domain.status.in_(statuses))
+    else:
+        statement = statement.where(Domain.status != DomainStatus.REMOVED)
+    if mailbox_type is not None:
+        statement = statement.where(Domain.mailbox_type == mailbox_type)
+    if batch_id is not None:
+        statement = statement.where(Domain.batch_id == batch_id)
+    if text:
+        pattern = "%" + _escape_like(text.strip().lower()) + "%"
+        statement = statement.where(
+            or_(
+                Domain.name.like(pattern, escape="\\"),
+                Domain.unicode_name.like(pattern, escape="\\"),
+            )
+        )
+    rows = session.scalars(paginate(statement, Domain.id, cursor, limit)).all()
+    return split_page(rows, limit, lambda d: d.id)
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def get_domain(session: Session, *, workspace_id: uuid.UUID, domain_id: uuid.UUID) -> Domain:
+    return get_scoped(session, Domain, workspace_id, domain_id)
+
+
+def remove_domain(
+    session: Session, *, workspace_id: uuid.UUID, domain_id: uuid.UUID, actor: str
+) -> Domain:
+    domain = get_scoped(session, Domain, workspace_id, domain_id, for_update=True)
+    if domain.status == DomainStatus.REMOVED:
+        return domain
+    live = session.scalar(
+        select(func.count())
+        .select_from(Mailbox)
+        .where(Mailbox.domain_id == domain.id, Mailbox.status.in_(DOMAIN_SLOT_STATUSES))
+    )
+    if live:
+        raise Conflict(
+            f"The domain still has {live} mailbox(es); remove them first.",
+            code="domain_has_mailboxes",
+        )
+    previous = domain.status
+    domain.status = DomainStatus.REMOVED
+    domain.removed_at = clock.now()
+    domain.next_check_at = None
+    events.record(
+        session,
+        workspace_id=workspace_id,
+        type="domain.status_changed",
+        subject_type="domain",
+        subject_id=domain.id,
+        actor=actor,
+        previous=previous.value,
+        status=DomainStatus.REMOVED.value,
+    )
+    return domain
+
+
+@dataclass
+class BatchReport:
+    batch: DomainBatch
+    counts: dict[DomainStatus, int]
+    groups: list[tuple[tuple[str, str], list[str]]]
+
+    @property
+    def status(self) -> str:
+        waiting = self.counts.get(DomainStatus.QUEUED, 0) + self.counts.get(
+            DomainStatus.PENDING_NS, 0
+        )
+        return "PENDING" if waiting else "DONE"
+
+
+def batch_report(session: Session, *, workspace_id: uuid.UUID, batch_id: uuid.UUID) -> BatchReport:
+    batch = get_scoped(session, DomainBatch, workspace_id, batch_id)
+    rows = session.execute(
+        scoped_columns(
+            Domain,
+            workspace_id,
+            Domain.name,
+            Domain.status,
+            Domain.nameserver_1,
+            Domain.nameserver_2,
+        )
+        .where(Domain.batch_id == batch.id)
+        .order_by(Domain.name)
+    ).all()
+    counts: Counter[DomainStatus] = Counter(status for _, status, _, _ in rows)
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for name, _, ns1, ns2 in rows:
+        groups[(ns1, ns2)].append(name)
+    return BatchReport(batch, {s: counts.get(s, 0) for s in DomainStatus}, sorted(groups.items()))
+
+
+def list_batches(
+    session: Session, *, workspace_id: uuid.UUID, cursor: str | None, limit: int
+) -> tuple[Sequence[DomainBatch], str | None]:
+    statement = paginate(scoped(DomainBatch, workspace_id), DomainBatch.id, cursor, limit)
+    return split_page(session.scalars(statement).all(), limit, lambda b: b.id)

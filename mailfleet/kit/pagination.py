@@ -1,0 +1,54 @@
+"""Keyset pagination over time-ordered ids: newest first, no OFFSET, stable under inserts."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Sequence
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Query
+from sqlalchemy import Select
+from sqlalchemy.orm import InstrumentedAttribute
+
+from mailfleet.exceptions import BadRequest
+
+T = TypeVar("T")
+
+CursorParam = Annotated[
+    str | None,
+    Query(description="Opaque cursor from a previous page's next_cursor.", max_length=64),
+]
+
+
+def encode_cursor(last_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(last_id.bytes).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> uuid.UUID:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        return uuid.UUID(bytes=raw)
+    except (ValueError, TypeError) as exc:
+        raise BadRequest(
+            "The cursor is not one this API issued.", code="invalid_cursor", field="cursor"
+        ) from exc
+
+
+def paginate(
+    statement: Select[Any],
+    id_column: InstrumentedAttribute[uuid.UUID],
+    cursor: str | None,
+    limit: int,
+) -> Select[Any]:
+    """Newest first; fetch one extra row to know whether there is a next page."""
+    if cursor:
+        statement = statement.where(id_column < decode_cursor(cursor))
+    return statement.order_by(id_column.desc()).limit(limit + 1)
+
+
+def split_page(rows: Sequence[T], limit: int, id_of: Any) -> tuple[Sequence[T], str | None]:
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return rows, encode_cursor(id_of(rows[-1]))
+    return rows, None

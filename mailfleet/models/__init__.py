@@ -1,0 +1,39 @@
+"""Every ORM model, re-exported so domain packages can reference each other's tables."""
+
+from mailfleet.models.base import Base
+from mailfleet.models.domain import Domain, DomainBatch
+from mailfleet.models.enums import (
+    DomainSource,
+    DomainStatus,
+    InvitationStatus,
+    MailboxStatus,
+    MailboxType,
+    OrderStatus,
+    Role,
+)
+from mailfleet.models.event import Event, IdempotencyRecord
+from mailfleet.models.mailbox import Allocation, Mailbox, MailboxOrder
+from mailfleet.models.user import ApiKey, Invitation, Membership, User, Workspace
+
+__all__ = [
+    "Allocation",
+    "ApiKey",
+    "Base",
+    "Domain",
+    "DomainBatch",
+    "DomainSource",
+    "DomainStatus",
+    "Event",
+    "IdempotencyRecord",
+    "Invitation",
+    "InvitationStatus",
+    "Mailbox",
+    "MailboxOrder",
+    "MailboxStatus",
+    "MailboxType",
+    "Membership",
+    "OrderStatus",
+    "Role",
+    "User",
+    "Workspace",
+]

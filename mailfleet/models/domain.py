@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mailfleet.kit import clock
+from mailfleet.models.base import Base, RecordMixin, TenantMixin
+from mailfleet.models.enums import DomainSource, DomainStatus, MailboxType
+from mailfleet.models.user import enum_type
+
+
+class DomainBatch(RecordMixin, TenantMixin, Base):
+    __tablename__ = "domain_batches"
+    __table_args__ = (Index(None, "workspace_id", "id"),)
+
+    submitted_count: Mapped[int] = mapped_column(default=0)
+    accepted_count: Mapped[int] = mapped_column(default=0)
+    rejected_count: Mapped[int] = mapped_column(default=0)
+
+
+class Domain(RecordMixin, TenantMixin, Base):
+    __tablename__ = "domains"
+    __table_args__ = (
+        # A name is held by at most one workspace at a time; removed domains free it.
+        Index(
+            "uq_domains_live_name",
+            "name",
+            unique=True,
+            sqlite_where=text("status != 'REMOVED'"),
+            postgresql_where=text("status != 'REMOVED'"),
+        ),
+        Index(None, "workspace_id", "id"),
+        Index(None, "workspace_id", "status", "id"),
+        Index(None, "batch_id"),
+        Index(None, "next_check_at"),
+    )
+
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("domain_batches.id", ondelete="SET NULL")
+    )
+    # ASCII (punycode) form; `unicode_name` is for display.
+    name: Mapped[str] = mapped_column(String(253))
+    unicode_name: Mapped[str] = mapped_column(String(253))
+    status: Mapped[DomainStatus] = mapped_column(
+        enum_type(DomainStatus), default=DomainStatus.QUEUED
+    )
+    mailbox_type: Mapped[MailboxType | None] = mapped_column(enum_type(MailboxType))
+    nameserver_1: Mapped[str] = mapped_column(String(253))
+    nameserver_2: Mapped[str] = mapped_column(String(253))
+    dns_provider: Mapped[str | None] = mapped_column(String(32))
+    zone_id: Mapped[str | None] = mapped_column(String(128))
+    dkim_selector: Mapped[str | None] = mapped_column(String(63))
+    dkim_private_key_enc: Mapped[str | None]
+    forwarding_url: Mapped[str | None] = mapped_column(String(2048))
+    dmarc_policy: Mapped[str] = mapped_column(String(16), default="none")
+    dmarc_rua: Mapped[str | None] = mapped_column(String(320))
+    catch_all_target: Mapped[str | None] = mapped_column(String(320))
+    auto_renew: Mapped[bool] = mapped_column(default=True)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    source: Mapped[DomainSource] = mapped_column(
+        enum_type(DomainSource), default=DomainSource.CONNECTED
+    )
+    next_check_at: Mapped[datetime | None]
+    failure_reason: Mapped[str | None] = mapped_column(String(1000))
+    activated_at: Mapped[datetime | None]
+    removed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+    @property
+    def nameservers(self) -> list[str]:
+        return [self.nameserver_1, self.nameserver_2]

@@ -1,0 +1,120 @@
+"""Test setup: every test that touches the database runs on SQLite and on PostgreSQL.
+
+The schema is built by the Alembic migrations (never `create_all`), once per backend; each test
+then starts from empty tables. The HTTP client goes through the real app.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import text
+
+from mailfleet import migrations
+from mailfleet.app import create_app
+from mailfleet.config import Settings
+from mailfleet.db import Database
+from mailfleet.kit import clock
+from mailfleet.models import Base
+from tests.support.servers import postgres_server
+
+warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+TEST_KEY = Fernet.generate_key().decode()
+
+
+def base_settings(tmp: Path, database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": tmp,
+        "database_url": database_url,
+        "encryption_keys": [TEST_KEY],
+        "rate_limit_enabled": False,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def migrated_database(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Database]:
+    tmp = tmp_path_factory.mktemp(f"db-{backend}")
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp / 'test.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    database = Database(base_settings(tmp, url))
+    with database.engine.begin() as connection:
+        if backend == "postgresql":
+            connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    migrations.upgrade(database.engine)
+    yield database
+    database.dispose()
+
+
+def _empty_tables(database: Database) -> None:
+    tables = list(reversed(Base.metadata.sorted_tables))
+    with database.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            names = ", ".join(table.name for table in tables)
+            connection.execute(text(f"TRUNCATE {names} CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(table.delete())
+
+
+@pytest.fixture
+def db(migrated_database: Database) -> Iterator[Database]:
+    yield migrated_database
+    clock.reset()
+    _empty_tables(migrated_database)
+
+
+@pytest.fixture
+def make_settings(db: Database, tmp_path: Path) -> Callable[..., Settings]:
+    def build(**overrides: Any) -> Settings:
+        return base_settings(
+            tmp_path, db.engine.url.render_as_string(hide_password=False), **overrides
+        )
+
+    return build
+
+
+@pytest.fixture
+def make_client(
+    db: Database, make_settings: Callable[..., Settings]
+) -> Iterator[Callable[..., TestClient]]:
+    """Build a client over an app with some settings changed (the database stays the same)."""
+    clients: list[TestClient] = []
+
+    def build(**overrides: Any) -> TestClient:
+        client = TestClient(create_app(make_settings(**overrides), db))
+        clients.append(client)
+        return client
+
+    yield build
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient]) -> TestClient:
+    return make_client()
