@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from mailfleet.db import Database
+from mailfleet.models import Domain, DomainBatch
+from tests.factories import make_tenant
+
+
+def _count(db: Database, model: type) -> int:
+    with db.transaction(write=False) as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_replay_returns_first_response_and_creates_nothing(
+    db: Database, client: TestClient
+) -> None:
+    owner = make_tenant(db)
+    headers = {**owner.headers, "Idempotency-Key": "submit-1"}
+    first = client.post("/v1/domains", json={"domains": ["alpha.com", "beta.com"]}, headers=headers)
+    second = client.post(
+        "/v1/domains", json={"domains": ["alpha.com", "beta.com"]}, headers=headers
+    )
+    assert first.status_code == second.status_code == 201
+    assert second.content == first.content
+    assert second.headers["idempotency-replayed"] == "true"
+    assert _count(db, DomainBatch) == 1
+    assert _count(db, Domain) == 2
+
+
+def test_same_key_with_different_body_is_refused(db: Database, client: TestClient) -> None:
+    owner = make_tenant(db)
+    headers = {**owner.headers, "Idempotency-Key": "submit-2"}
+    client.post("/v1/domains", json={"domains": ["alpha.com"]}, headers=headers)
+    response = client.post("/v1/domains", json={"domains": ["gamma.com"]}, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["code"] == "idempotency_key_reused"
+    assert _count(db, Domain) == 1
+
+
+def test_keys_are_scoped_per_api_key(db: Database, client: TestClient) -> None:
+    first, second = make_tenant(db), make_tenant(db)
+    body = {"domains": ["one.com"]}
+    client.post("/v1/domains", json=body, headers={**first.headers, "Idempotency-Key": "k"})
+    response = client.post(
+        "/v1/domains",
+        json={"domains": ["two.com"]},
+        headers={**second.headers, "Idempotency-Key": "k"},
+    )
+    assert response.status_code == 201
+    assert "idempotency-replayed" not in response.headers
+    assert _count(db, Domain) == 2
+
+
+def test_a_refused_request_is_replayed_as_refused(db: Database, client: TestClient) -> None:
+    owner = make_tenant(db)
+    headers = {**owner.headers, "Idempotency-Key": "bad"}
+    first = client.post("/v1/domains", json={"domains": ["not a name"]}, headers=headers)
+    second = client.post("/v1/domains", json={"domains": ["not a name"]}, headers=headers)
+    assert first.status_code == second.status_code == 422
+    assert second.headers["idempotency-replayed"] == "true"
+    assert _count(db, DomainBatch) == 0
+
+
+def test_unknown_key_is_not_stored_and_gets_401(db: Database, client: TestClient) -> None:
+    response = client.post(
+        "/v1/domains",
+        json={"domains": ["x.com"]},
+        headers={"Authorization": "Bearer mf_nope_nope", "Idempotency-Key": "k"},
+    )
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_api_key"
+
+
+def test_overlong_idempotency_key_is_a_bad_request(db: Database, client: TestClient) -> None:
+    owner = make_tenant(db)
+    response = client.post(
+        "/v1/domains",
+        json={"domains": ["x.com"]},
+        headers={**owner.headers, "Idempotency-Key": "k" * 256},
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_idempotency_key"
+    assert _count(db, Domain) == 0
