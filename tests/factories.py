@@ -7,15 +7,22 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from sqlalchemy import func, select
+
 from mailfleet.account.service import create_user
 from mailfleet.auth.service import issue_key
 from mailfleet.db import Database
 from mailfleet.kit import clock
 from mailfleet.models import (
+    Base,
     Domain,
     DomainStatus,
+    Mailbox,
+    MailboxOrder,
+    MailboxStatus,
     MailboxType,
     Membership,
+    OrderStatus,
     Role,
     User,
 )
@@ -115,3 +122,76 @@ def give_slots(
 
 def hours_ago(hours: float) -> object:
     return clock.now() - timedelta(hours=hours)
+
+
+def make_key(db: Database, user_id: uuid.UUID, *, workspace_id: uuid.UUID | None = None) -> str:
+    """Issue another API key for an existing user; returns the token."""
+    with db.transaction() as session:
+        user = session.get_one(User, user_id)
+        return issue_key(session, user=user, name=unique("key "), workspace_id=workspace_id).token
+
+
+def make_order(
+    db: Database,
+    workspace_id: uuid.UUID,
+    domain_id: uuid.UUID,
+    *,
+    status: OrderStatus = OrderStatus.PENDING,
+    mailbox_type: MailboxType = MailboxType.GOOGLE,
+) -> uuid.UUID:
+    """A bare mailbox order row (no mailboxes), for counting."""
+    with db.transaction() as session:
+        order = MailboxOrder(
+            workspace_id=workspace_id, domain_id=domain_id, mailbox_type=mailbox_type, status=status
+        )
+        session.add(order)
+        session.flush()
+        return order.id
+
+
+def make_mailbox(
+    db: Database,
+    domain: Domain,
+    *,
+    status: MailboxStatus = MailboxStatus.ACTIVE,
+    mailbox_type: MailboxType = MailboxType.GOOGLE,
+) -> uuid.UUID:
+    """A bare mailbox row on `domain`, straight into the table (no provisioning)."""
+    username = unique("box")
+    with db.transaction() as session:
+        mailbox = Mailbox(
+            workspace_id=domain.workspace_id,
+            domain_id=domain.id,
+            username=username,
+            address=f"{username}@{domain.name}",
+            first_name="Test",
+            last_name="Box",
+            mailbox_type=mailbox_type,
+            backend="manual",
+            status=status,
+            expires_at=clock.now() + timedelta(days=30),
+        )
+        session.add(mailbox)
+        session.flush()
+        return mailbox.id
+
+
+def order_body(
+    domain: Domain | str, usernames: list[str], mailbox_type: str = "GOOGLE"
+) -> dict[str, object]:
+    """The JSON body of POST /v1/mailbox-orders."""
+    return {
+        "domain": domain if isinstance(domain, str) else domain.name,
+        "type": mailbox_type,
+        "mailboxes": [
+            {"first_name": "First", "last_name": "Last", "username": u} for u in usernames
+        ],
+    }
+
+
+def count_rows(db: Database, model: type[Base], **where: object) -> int:
+    with db.transaction() as session:
+        statement = select(func.count()).select_from(model)
+        for column, value in where.items():
+            statement = statement.where(getattr(model, column) == value)
+        return int(session.scalar(statement) or 0)

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import uuid
+from typing import Any
+
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from mailfleet.auth.service import Principal
 from mailfleet.exceptions import Conflict
 from mailfleet.kit.passwords import hash_password
-from mailfleet.models import User
+from mailfleet.mailboxes import quota
+from mailfleet.models import (
+    ApiKey,
+    Domain,
+    DomainStatus,
+    MailboxOrder,
+    MailboxType,
+    Membership,
+    OrderStatus,
+    User,
+    Workspace,
+)
 
 
 def create_user(
@@ -36,3 +51,73 @@ def create_user(
 
 def count_users(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(User)) or 0)
+
+
+def overview(
+    session: Session, principal: Principal, workspace_id: uuid.UUID | None
+) -> dict[str, Any]:
+    """The caller, their workspaces and, for the request's workspace, slots and counts.
+
+    A fixed handful of grouped queries, whatever the size of the account.
+    """
+    user = session.get_one(User, principal.user_id)
+    memberships = select(Workspace.id, Workspace.name, Membership.role).join(
+        Membership, Membership.workspace_id == Workspace.id
+    )
+    memberships = memberships.where(Membership.user_id == user.id)
+    if principal.pinned_workspace_id is not None:
+        memberships = memberships.where(Workspace.id == principal.pinned_workspace_id)
+    workspaces = [
+        {"id": id_, "name": name, "role": role}
+        for id_, name, role in session.execute(
+            memberships.order_by(Membership.created_at, Membership.id)
+        )
+    ]
+    current = next((w for w in workspaces if w["id"] == workspace_id), None)
+    active_keys = session.scalar(
+        select(func.count())
+        .select_from(ApiKey)
+        .where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))
+    )
+    summary = {
+        "domains": 0,
+        "active_domains": 0,
+        "pending_orders": 0,
+        "active_api_keys": int(active_keys or 0),
+    }
+    allocations: dict[MailboxType, dict[str, int]] = {}
+    if current is not None and workspace_id is not None:
+        summary.update(_workspace_counts(session, workspace_id))
+        allocations = {
+            kind: {"allocated": u.allocated, "used": u.used, "remaining": u.remaining}
+            for kind, u in quota.usage(session, workspace_id).items()
+        }
+    return {
+        "user": user,
+        "workspaces": workspaces,
+        "workspace": current,
+        "allocations": allocations,
+        "summary": summary,
+    }
+
+
+def _workspace_counts(session: Session, workspace_id: uuid.UUID) -> dict[str, int]:
+    live, active = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((Domain.status == DomainStatus.ACTIVE, 1), else_=0)), 0),
+        ).where(Domain.workspace_id == workspace_id, Domain.status != DomainStatus.REMOVED)
+    ).one()
+    pending = session.scalar(
+        select(func.count())
+        .select_from(MailboxOrder)
+        .where(
+            MailboxOrder.workspace_id == workspace_id,
+            MailboxOrder.status.in_((OrderStatus.PENDING, OrderStatus.IN_PROGRESS)),
+        )
+    )
+    return {
+        "domains": int(live),
+        "active_domains": int(active),
+        "pending_orders": int(pending or 0),
+    }

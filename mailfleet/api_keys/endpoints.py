@@ -1,3 +1,41 @@
+"""The caller's API keys: issue (token shown once), list, revoke."""
+
+from __future__ import annotations
+
+import uuid
+
 from fastapi import APIRouter
+from fastapi.responses import Response
+
+from mailfleet.api_keys import schemas
+from mailfleet.api_keys import service as key_service
+from mailfleet.auth.dependencies import Context
+from mailfleet.kit.pagination import CursorParam
+from mailfleet.kit.responses import Limit, render, render_page
+from mailfleet.kit.schemas import Page
 
 router = APIRouter(tags=["api_keys"])
+
+
+@router.post("/api-keys", status_code=201, response_model=schemas.IssuedApiKey)
+def create_api_key(body: schemas.ApiKeyCreate, ctx: Context) -> Response:
+    """Issue an API key, optionally pinned to one workspace; the token is shown only here."""
+    issued = key_service.create(
+        ctx.session, ctx.principal, name=body.name, workspace_id=body.workspace_id
+    )
+    return render(schemas.IssuedApiKey, issued, status=201)
+
+
+@router.get("/api-keys", response_model=Page[schemas.ApiKey])
+def list_api_keys(ctx: Context, cursor: CursorParam = None, limit: Limit = 50) -> Response:
+    """List your API keys, newest first (never their tokens)."""
+    rows, next_cursor = key_service.list_keys(
+        ctx.session, ctx.principal, cursor=cursor, limit=limit
+    )
+    return render_page(schemas.ApiKey, rows, next_cursor)
+
+
+@router.delete("/api-keys/{key_id}", response_model=schemas.ApiKey)
+def revoke_api_key(key_id: uuid.UUID, ctx: Context) -> Response:
+    """Revoke one of your API keys; it stops working at once."""
+    return render(schemas.ApiKey, key_service.revoke(ctx.session, ctx.principal, key_id))

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+from mailfleet.kit.schemas import Name, ResponseSchema, Schema
+from mailfleet.models import InvitationStatus, Role
+from mailfleet.workspaces.countries import ISO_3166_ALPHA2
+
+# Deliberately loose: one @, no spaces, a dot in the domain part. Delivery is the real test.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _email(value: str) -> str:
+    value = value.lower()
+    if "\x00" in value or not _EMAIL.match(value):
+        raise ValueError("must be an email address")
+    return value
+
+
+def _country(value: str) -> str:
+    value = value.upper()
+    if value not in ISO_3166_ALPHA2:
+        raise ValueError("must be an ISO 3166-1 alpha-2 country code, such as DE or US")
+    return value
+
+
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=320),
+    AfterValidator(_email),
+]
+Country = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=2, max_length=2),
+    AfterValidator(_country),
+]
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _trimmed(min_length: int, max_length: int) -> StringConstraints:
+    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
+
+
+# Constraints before the NUL check, as in kit.schemas.Name: strip first, then count.
+Line = Annotated[str, _trimmed(1, 200), AfterValidator(_no_nul)]
+OptionalLine = Annotated[str, _trimmed(0, 200), AfterValidator(_no_nul)]
+City = Annotated[str, _trimmed(1, 100), AfterValidator(_no_nul)]
+PostalCode = Annotated[str, _trimmed(1, 20), AfterValidator(_no_nul)]
+VatId = Annotated[str, _trimmed(0, 32), AfterValidator(_no_nul)]
+
+
+class WorkspaceCreate(Schema):
+    name: Name
+
+
+class WorkspaceUpdate(Schema):
+    name: Name
+
+
+class Workspace(ResponseSchema):
+    id: uuid.UUID
+    name: str
+    role: Role = Field(description="The caller's role in this workspace.")
+    owner_id: uuid.UUID = Field(description="The user who created the workspace.")
+    created_at: datetime
+
+
+class Member(ResponseSchema):
+    user_id: uuid.UUID
+    email: str
+    name: str
+    role: Role
+    joined_at: datetime
+
+
+class MemberUpdate(Schema):
+    role: Role
+
+
+class InvitationCreate(Schema):
+    email: Email
+    role: Role = Role.VIEWER
+
+
+class Invitation(ResponseSchema):
+    id: uuid.UUID
+    workspace_id: uuid.UUID
+    workspace_name: str
+    email: str
+    role: Role
+    status: InvitationStatus
+    invited_by_id: uuid.UUID | None
+    created_at: datetime
+    expires_at: datetime
+    responded_at: datetime | None
+
+
+class BillingDetailsIn(Schema):
+    company_name: Line
+    contact_email: Email
+    address_line1: Line
+    address_line2: OptionalLine | None = None
+    city: City
+    postal_code: PostalCode
+    country: Country = Field(description="ISO 3166-1 alpha-2 code, e.g. DE.")
+    vat_id: VatId | None = None
+
+
+class BillingDetails(ResponseSchema):
+    company_name: str
+    contact_email: str
+    address_line1: str
+    address_line2: str | None = None
+    city: str
+    postal_code: str
+    country: str
+    vat_id: str | None = None
+
+
+class WorkspaceBilling(ResponseSchema):
+    workspace_id: uuid.UUID
+    billing_details: BillingDetails | None = Field(description="Null until first set.")
