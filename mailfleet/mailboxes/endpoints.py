@@ -1,3 +1,103 @@
-from fastapi import APIRouter
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from mailfleet.auth.dependencies import Editor, Viewer
+from mailfleet.kit.pagination import CursorParam
+from mailfleet.kit.responses import Limit, render, render_page
+from mailfleet.kit.schemas import Page
+from mailfleet.mailboxes import schemas
+from mailfleet.mailboxes import service as mailbox_service
+from mailfleet.models import MailboxStatus, MailboxType
 
 router = APIRouter(tags=["mailboxes"])
+
+
+@router.get("/mailboxes", response_model=Page[schemas.Mailbox])
+def list_mailboxes(
+    ctx: Viewer,
+    cursor: CursorParam = None,
+    limit: Limit = 50,
+    status: Annotated[list[MailboxStatus] | None, Query()] = None,
+    type: MailboxType | None = None,
+    domain_id: uuid.UUID | None = None,
+    q: Annotated[
+        str | None, Query(max_length=320, description="Text search on the address.")
+    ] = None,
+) -> Response:
+    """List mailboxes, newest first."""
+    rows, next_cursor = mailbox_service.list_mailboxes(
+        ctx.session,
+        workspace_id=ctx.workspace(),
+        statuses=status,
+        mailbox_type=type,
+        domain_id=domain_id,
+        text=q,
+        cursor=cursor,
+        limit=limit,
+    )
+    return render_page(schemas.Mailbox, rows, next_cursor)
+
+
+@router.get("/mailboxes/{mailbox_id}", response_model=schemas.Mailbox)
+def get_mailbox(mailbox_id: uuid.UUID, ctx: Viewer) -> Response:
+    """Get one mailbox (never its secrets)."""
+    mailbox = mailbox_service.get_mailbox(
+        ctx.session, workspace_id=ctx.workspace(), mailbox_id=mailbox_id
+    )
+    return render(schemas.Mailbox, mailbox)
+
+
+@router.get("/mailboxes/{mailbox_id}/credentials", response_model=schemas.Credentials)
+def get_credentials(mailbox_id: uuid.UUID, ctx: Editor) -> Response:
+    """Decrypted login secrets and server settings of an active mailbox."""
+    creds = mailbox_service.credentials(
+        ctx.session, ctx.secrets, workspace_id=ctx.workspace(), mailbox_id=mailbox_id
+    )
+    return render(schemas.Credentials, creds)
+
+
+@router.patch("/mailboxes/{mailbox_id}", response_model=schemas.Mailbox)
+def update_mailbox(mailbox_id: uuid.UUID, body: schemas.MailboxUpdate, ctx: Editor) -> Response:
+    """Change a mailbox's names or username (same rules as ordering)."""
+    mailbox = mailbox_service.update_mailbox(
+        ctx.session,
+        workspace_id=ctx.workspace(),
+        mailbox_id=mailbox_id,
+        first_name=body.first_name,
+        last_name=body.last_name,
+        username=body.username,
+        actor=ctx.actor,
+    )
+    return render(schemas.Mailbox, mailbox)
+
+
+@router.delete("/mailboxes/{mailbox_id}", response_model=schemas.Mailbox)
+def remove_mailbox(mailbox_id: uuid.UUID, ctx: Editor) -> Response:
+    """Remove a mailbox now; its slot stays held until its renewal date."""
+    mailbox = mailbox_service.remove_now(
+        ctx.session, workspace_id=ctx.workspace(), mailbox_id=mailbox_id, actor=ctx.actor
+    )
+    return render(schemas.Mailbox, mailbox)
+
+
+@router.post("/mailboxes/{mailbox_id}/scheduled-removal", response_model=schemas.Mailbox)
+def schedule_removal(mailbox_id: uuid.UUID, ctx: Editor) -> Response:
+    """Remove an active mailbox at its renewal date."""
+    mailbox = mailbox_service.schedule_removal(
+        ctx.session, workspace_id=ctx.workspace(), mailbox_id=mailbox_id, actor=ctx.actor
+    )
+    return render(schemas.Mailbox, mailbox)
+
+
+@router.delete("/mailboxes/{mailbox_id}/scheduled-removal", response_model=schemas.Mailbox)
+def cancel_scheduled_removal(mailbox_id: uuid.UUID, ctx: Editor) -> Response:
+    """Cancel a scheduled removal; the mailbox is ACTIVE again."""
+    mailbox = mailbox_service.cancel_scheduled_removal(
+        ctx.session, workspace_id=ctx.workspace(), mailbox_id=mailbox_id, actor=ctx.actor
+    )
+    return render(schemas.Mailbox, mailbox)

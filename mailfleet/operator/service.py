@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mailfleet.events import service as events
-from mailfleet.exceptions import NotFound, Unprocessable
-from mailfleet.models import Allocation, MailboxType, Workspace
+from mailfleet.exceptions import Conflict, NotFound, Unprocessable
+from mailfleet.kit import clock
+from mailfleet.kit.crypto import SecretBox
+from mailfleet.kit.pagination import decode_cursor, split_page
+from mailfleet.mailboxes.service import record_transition
+from mailfleet.models import (
+    Allocation,
+    Domain,
+    DomainStatus,
+    Mailbox,
+    MailboxOrder,
+    MailboxStatus,
+    MailboxType,
+    OrderStatus,
+    Workspace,
+)
+from mailfleet.orders import status as order_status
+from mailfleet.orders.service import OrderView, with_mailboxes
 
 
 def set_allocation(
@@ -47,3 +64,187 @@ def set_allocation(
         slots=slots,
     )
     return allocation
+
+
+def set_domain_status(
+    session: Session,
+    *,
+    domain_id: uuid.UUID,
+    status: DomainStatus,
+    reason: str | None,
+    actor: str,
+) -> Domain:
+    """Manual DNS backend: the operator marks a domain ACTIVE or FAILED."""
+    if status not in (DomainStatus.ACTIVE, DomainStatus.FAILED):
+        raise Unprocessable("Set ACTIVE or FAILED.", code="invalid_status", field="status")
+    if status == DomainStatus.FAILED and not (reason and reason.strip()):
+        raise Unprocessable(
+            "A FAILED domain needs a reason.", code="reason_required", field="reason"
+        )
+    domain = session.scalars(select(Domain).where(Domain.id == domain_id).with_for_update()).first()
+    if domain is None:
+        raise NotFound(f"Domain {domain_id} not found.", code="domain_not_found")
+    if domain.status == DomainStatus.REMOVED:
+        raise Conflict("The domain was removed.", code="domain_removed")
+    previous = domain.status
+    now = clock.now()
+    domain.status = status
+    domain.next_check_at = None
+    if status == DomainStatus.ACTIVE:
+        domain.failure_reason = None
+        domain.activated_at = domain.activated_at or now
+    else:
+        domain.failure_reason = reason
+    domain.updated_at = now
+    if previous != status:
+        events.record(
+            session,
+            workspace_id=domain.workspace_id,
+            type="domain.status_changed",
+            subject_type="domain",
+            subject_id=domain.id,
+            actor=actor,
+            previous=previous.value,
+            status=status.value,
+            reason=reason,
+        )
+    session.flush()
+    return domain
+
+
+def list_queue(
+    session: Session, *, statuses: list[OrderStatus] | None, cursor: str | None, limit: int
+) -> tuple[list[OrderView], str | None]:
+    """Orders across workspaces, oldest first (the work queue)."""
+    statement = select(MailboxOrder).where(
+        MailboxOrder.status.in_(statuses or [OrderStatus.PENDING, OrderStatus.IN_PROGRESS])
+    )
+    if cursor:
+        statement = statement.where(MailboxOrder.id > decode_cursor(cursor))
+    rows = session.scalars(statement.order_by(MailboxOrder.id).limit(limit + 1)).all()
+    page, next_cursor = split_page(rows, limit, lambda o: o.id)
+    return with_mailboxes(session, page), next_cursor
+
+
+def _order(session: Session, order_id: uuid.UUID) -> MailboxOrder:
+    order = session.scalars(
+        select(MailboxOrder).where(MailboxOrder.id == order_id).with_for_update()
+    ).first()
+    if order is None:
+        raise NotFound(f"Mailbox order {order_id} not found.", code="mailbox_order_not_found")
+    return order
+
+
+def start_order(session: Session, *, order_id: uuid.UUID, actor: str) -> OrderView:
+    """PENDING -> IN_PROGRESS; its PENDING mailboxes become PROVISIONING."""
+    order = _order(session, order_id)
+    if order.status != OrderStatus.PENDING:
+        raise Conflict(
+            f"Only a PENDING order can be started; this one is {order.status.value}.",
+            code="order_not_pending",
+        )
+    now = clock.now()
+    ids = list(
+        session.scalars(
+            select(Mailbox.id).where(
+                Mailbox.order_id == order.id, Mailbox.status == MailboxStatus.PENDING
+            )
+        )
+    )
+    session.execute(
+        update(Mailbox)
+        .where(Mailbox.id.in_(ids))
+        .values(status=MailboxStatus.PROVISIONING, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    events.record_many(
+        session,
+        workspace_id=order.workspace_id,
+        type="mailbox.status_changed",
+        subject_type="mailbox",
+        subject_ids=ids,
+        actor=actor,
+        previous=MailboxStatus.PENDING.value,
+        status=MailboxStatus.PROVISIONING.value,
+        reason="order started",
+    )
+    order_status.refresh(session, [order.id], actor=actor)
+    return with_mailboxes(session, [order])[0]
+
+
+def update_order_notes(
+    session: Session, *, order_id: uuid.UUID, operator_notes: str | None
+) -> OrderView:
+    order = _order(session, order_id)
+    order.operator_notes = operator_notes
+    order.updated_at = clock.now()
+    session.flush()
+    return with_mailboxes(session, [order])[0]
+
+
+@dataclass(frozen=True)
+class Fulfilment:
+    password: str
+    app_password: str | None
+    totp_secret: str | None
+    smtp_host: str
+    smtp_port: int
+    imap_host: str
+    imap_port: int
+    notes: str | None
+
+
+def _mailbox(session: Session, mailbox_id: uuid.UUID) -> Mailbox:
+    mailbox = session.scalars(
+        select(Mailbox).where(Mailbox.id == mailbox_id).with_for_update()
+    ).first()
+    if mailbox is None:
+        raise NotFound(f"Mailbox {mailbox_id} not found.", code="mailbox_not_found")
+    if mailbox.status not in (MailboxStatus.PENDING, MailboxStatus.PROVISIONING):
+        raise Conflict(
+            f"Only a PENDING or PROVISIONING mailbox can be fulfilled; this one is "
+            f"{mailbox.status.value}.",
+            code="mailbox_not_provisioning",
+        )
+    return mailbox
+
+
+def complete_mailbox(
+    session: Session,
+    secrets: SecretBox,
+    *,
+    mailbox_id: uuid.UUID,
+    fulfilment: Fulfilment,
+    actor: str,
+) -> Mailbox:
+    mailbox = _mailbox(session, mailbox_id)
+    previous = mailbox.status
+    now = clock.now()
+    mailbox.password_enc = secrets.encrypt(fulfilment.password)
+    mailbox.app_password_enc = secrets.encrypt_optional(fulfilment.app_password)
+    mailbox.totp_secret_enc = secrets.encrypt_optional(fulfilment.totp_secret)
+    mailbox.smtp_host, mailbox.smtp_port = fulfilment.smtp_host, fulfilment.smtp_port
+    mailbox.imap_host, mailbox.imap_port = fulfilment.imap_host, fulfilment.imap_port
+    if fulfilment.notes is not None:
+        mailbox.notes = fulfilment.notes
+    mailbox.status = MailboxStatus.ACTIVE
+    mailbox.activated_at = now
+    mailbox.failure_reason = None
+    mailbox.updated_at = now
+    record_transition(session, mailbox, previous, actor=actor, reason="fulfilled by operator")
+    if mailbox.order_id is not None:
+        order_status.refresh(session, [mailbox.order_id], actor=actor)
+    return mailbox
+
+
+def fail_mailbox(session: Session, *, mailbox_id: uuid.UUID, reason: str, actor: str) -> Mailbox:
+    """The mailbox could not be created; it frees its domain place and quota slot."""
+    mailbox = _mailbox(session, mailbox_id)
+    previous = mailbox.status
+    mailbox.status = MailboxStatus.FAILED
+    mailbox.failure_reason = reason
+    mailbox.updated_at = clock.now()
+    record_transition(session, mailbox, previous, actor=actor, reason=reason)
+    if mailbox.order_id is not None:
+        order_status.refresh(session, [mailbox.order_id], actor=actor)
+    return mailbox

@@ -1,0 +1,74 @@
+"""An order's status follows its mailboxes: one derivation, applied after every change."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailfleet.events import service as events
+from mailfleet.kit import clock
+from mailfleet.models import Mailbox, MailboxOrder, MailboxStatus, OrderStatus
+
+# Statuses a mailbox reaches only after it was provisioned successfully.
+_DELIVERED = frozenset(
+    {MailboxStatus.ACTIVE, MailboxStatus.SUSPENDED, MailboxStatus.REMOVAL_SCHEDULED}
+)
+
+
+def derive(statuses: Iterable[MailboxStatus], current: OrderStatus) -> OrderStatus:
+    """All delivered -> COMPLETED; all failed -> FAILED; only those two -> PARTIAL;
+    anything provisioning (or started next to waiting ones) -> IN_PROGRESS; else PENDING.
+
+    REMOVED mailboxes say nothing about fulfilment and are left out; an order whose
+    mailboxes are all removed keeps its status.
+    """
+    present = {s for s in statuses if s != MailboxStatus.REMOVED}
+    if not present:
+        return current
+    delivered = bool(present & _DELIVERED)
+    failed = MailboxStatus.FAILED in present
+    waiting = present & {MailboxStatus.PENDING, MailboxStatus.PROVISIONING}
+    if not waiting:
+        if delivered and failed:
+            return OrderStatus.PARTIAL
+        return OrderStatus.COMPLETED if delivered else OrderStatus.FAILED
+    if MailboxStatus.PROVISIONING in waiting or delivered or failed:
+        return OrderStatus.IN_PROGRESS
+    return OrderStatus.PENDING
+
+
+def refresh(session: Session, order_ids: Iterable[uuid.UUID], *, actor: str) -> None:
+    """Re-derive the status of these orders from their mailboxes (two queries)."""
+    ids = list({i for i in order_ids})
+    if not ids:
+        return
+    session.flush()
+    orders = session.scalars(select(MailboxOrder).where(MailboxOrder.id.in_(ids))).all()
+    statuses: dict[uuid.UUID, list[MailboxStatus]] = {o.id: [] for o in orders}
+    rows = session.execute(
+        select(Mailbox.order_id, Mailbox.status).where(Mailbox.order_id.in_(ids))
+    ).tuples()
+    for order_id, mailbox_status in rows:
+        if order_id is not None:
+            statuses[order_id].append(mailbox_status)
+    for order in orders:
+        status = derive(statuses[order.id], order.status)
+        if status == order.status:
+            continue
+        previous = order.status
+        order.status = status
+        if status == OrderStatus.COMPLETED:
+            order.completed_at = clock.now()
+        events.record(
+            session,
+            workspace_id=order.workspace_id,
+            type="order.status_changed",
+            subject_type="mailbox_order",
+            subject_id=order.id,
+            actor=actor,
+            previous=previous.value,
+            status=status.value,
+        )
