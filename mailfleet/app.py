@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from datetime import timedelta
 
 from fastapi import FastAPI
@@ -43,6 +45,35 @@ class RateLimitHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+class ConcurrencyGate:
+    """Caps the API requests in flight below the worker threads and pooled connections.
+
+    A write request takes its database lock (SQLite's write lock, PostgreSQL row locks) in its
+    first worker-thread hop and releases it at commit, two hops later. If every worker thread
+    were held by requests waiting for that lock, the holder could never get a thread to commit.
+    Waiting here, in the event loop, costs no thread and no connection.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        # One semaphore per event loop: asyncio primitives belong to the loop that made them.
+        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        gate = self._gates.get(loop)
+        if gate is None:
+            gate = self._gates[loop] = asyncio.Semaphore(self.limit)
+        async with gate:
+            await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     settings = settings or Settings()
     database = database or Database(settings)
@@ -75,5 +106,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         database=database,
         ttl=timedelta(hours=settings.idempotency_ttl_hours),
     )
+    # Outermost, so that the idempotency middleware's own queries are inside the cap too.
+    app.add_middleware(ConcurrencyGate, limit=settings.max_inflight_requests)
     logging.getLogger("mailfleet").setLevel(settings.log_level)
     return app

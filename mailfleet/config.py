@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # Empty means SQLite at <data_dir>/mailfleet.db.
     database_url: str = ""
     database_pool_size: int = 10
+    # Requests served at once; the rest wait in the event loop. Kept below the worker threads
+    # (40) and the pooled connections (pool size + 40 overflow): see app.ConcurrencyGate.
+    max_inflight_requests: int = Field(default=24, ge=1, le=32)
     # Seconds a SQLite writer waits for the lock before giving up.
     sqlite_busy_timeout: float = 30.0
 

@@ -29,14 +29,14 @@ def make_engine(settings: Settings) -> Engine:
             url,
             connect_args={"check_same_thread": False, "timeout": settings.sqlite_busy_timeout},
             pool_size=settings.database_pool_size,
-            max_overflow=20,
+            max_overflow=40,
         )
         _configure_sqlite(engine, settings)
         return engine
     return create_engine(
         url,
         pool_size=settings.database_pool_size,
-        max_overflow=20,
+        max_overflow=40,
         pool_pre_ping=True,
     )
 
