@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_middleware(
         IdempotencyMiddleware,
         database=database,
+        secrets=app.state.secrets,
         ttl=timedelta(hours=settings.idempotency_ttl_hours),
     )
     # Outermost, so that the idempotency middleware's own queries are inside the cap too.

@@ -23,7 +23,7 @@ def create_api_key(body: schemas.ApiKeyCreate, ctx: Context) -> Response:
     issued = key_service.create(
         ctx.session, ctx.principal, name=body.name, workspace_id=body.workspace_id
     )
-    return render(schemas.IssuedApiKey, issued, status=201)
+    return render(schemas.IssuedApiKey, issued, status=201, secret=True)
 
 
 @router.get("/api-keys", response_model=Page[schemas.ApiKey])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,17 +16,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mailfleet.db import Database
 from mailfleet.exception_handlers import problem_response
 from mailfleet.idempotency import service
-from mailfleet.kit.crypto import sha256_hex
+from mailfleet.kit.crypto import SecretBox, sha256_hex
+from mailfleet.models import IdempotencyRecord
 
 HEADER = b"idempotency-key"
 # Headers worth replaying; hop-by-hop and per-request ones are not.
-KEPT_HEADERS = {"content-type", "location"}
+KEPT_HEADERS = {"content-type", "location", "cache-control"}
 
 
 class IdempotencyMiddleware:
-    def __init__(self, app: ASGIApp, *, database: Database, ttl: timedelta) -> None:
+    def __init__(
+        self, app: ASGIApp, *, database: Database, secrets: SecretBox, ttl: timedelta
+    ) -> None:
         self.app = app
         self.database = database
+        self.secrets = secrets
         self.ttl = ttl
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -78,7 +81,7 @@ class IdempotencyMiddleware:
             )
         elif outcome is service.Claim.REPLAY:
             assert result.record is not None
-            await _send_stored(send, result.record)
+            await self._send_stored(send, result.record)
         else:
             await self._run_and_store(scope, body, send, credential, key)
 
@@ -125,13 +128,36 @@ class IdempotencyMiddleware:
     def _finish(
         self, credential: str, key: str, status: int, body: bytes, headers: list[list[str]]
     ) -> None:
+        secret = any(k.lower() == "cache-control" and "no-store" in v for k, v in headers)
+        if secret:
+            body = self.secrets.encrypt(body.decode()).encode()
         with self.database.transaction() as session:
             if status >= 500:
                 service.release(session, scope=credential, key=key)
             else:
                 service.complete(
-                    session, scope=credential, key=key, status=status, body=body, headers=headers
+                    session,
+                    scope=credential,
+                    key=key,
+                    status=status,
+                    body=body,
+                    headers=headers,
+                    encrypted=secret,
                 )
+
+    async def _send_stored(self, send: Send, record: IdempotencyRecord) -> None:
+        headers = [
+            (k.encode("latin-1"), v.encode("latin-1")) for k, v in record.response_headers or []
+        ]
+        headers.append((b"idempotency-replayed", b"true"))
+        body = record.response_body or b""
+        if record.body_encrypted:
+            body = self.secrets.decrypt(body.decode()).encode()
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send(
+            {"type": "http.response.start", "status": record.status_code, "headers": headers}
+        )
+        await send({"type": "http.response.body", "body": body})
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -157,15 +183,6 @@ def _replay_receive(body: bytes) -> Receive:
         return {"type": "http.disconnect"}
 
     return receive
-
-
-async def _send_stored(send: Send, record: Any) -> None:
-    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in record.response_headers or []]
-    headers.append((b"idempotency-replayed", b"true"))
-    body = record.response_body or b""
-    headers.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": record.status_code, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 async def _send_problem(scope: Scope, send: Send, status: int, code: str, detail: str) -> None:

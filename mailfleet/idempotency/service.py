@@ -85,11 +85,17 @@ def complete(
     status: int,
     body: bytes,
     headers: list[list[str]],
+    encrypted: bool,
 ) -> None:
     session.execute(
         update(IdempotencyRecord)
         .where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
-        .values(status_code=status, response_body=body, response_headers=headers)
+        .values(
+            status_code=status,
+            response_body=body,
+            response_headers=headers,
+            body_encrypted=encrypted,
+        )
     )
 
 

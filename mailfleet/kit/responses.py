@@ -19,9 +19,16 @@ JSON = "application/json"
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
 
 
-def render(schema: type[BaseModel], obj: Any, status: int = 200) -> Response:
+# Marks a response that carries a secret: no cache may keep it, and the idempotency store
+# keeps it only encrypted.
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def render(
+    schema: type[BaseModel], obj: Any, status: int = 200, *, secret: bool = False
+) -> Response:
     body = schema.model_validate(obj, from_attributes=True).model_dump_json()
-    return Response(body, status_code=status, media_type=JSON)
+    return Response(body, status_code=status, media_type=JSON, headers=NO_STORE if secret else None)
 
 
 def render_page(schema: type[BaseModel], items: Any, next_cursor: str | None) -> Response:

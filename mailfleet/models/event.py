@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailfleet.models.base import Base, RecordMixin
@@ -41,5 +41,7 @@ class IdempotencyRecord(RecordMixin, Base):
     # NULL while the first request is still running.
     status_code: Mapped[int | None]
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # A response that carries a secret (Cache-Control: no-store) is kept as a Fernet token.
+    body_encrypted: Mapped[bool] = mapped_column(default=False, server_default=false())
     response_headers: Mapped[list[list[str]] | None] = mapped_column(JSON)
     expires_at: Mapped[datetime]

@@ -83,3 +83,23 @@ def test_overlong_idempotency_key_is_a_bad_request(db: Database, client: TestCli
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_idempotency_key"
     assert _count(db, Domain) == 0
+
+
+def test_a_replayed_api_key_is_the_same_key_and_never_stored_in_clear(
+    db: Database, client: TestClient
+) -> None:
+    from mailfleet.models import ApiKey, IdempotencyRecord
+
+    owner = make_tenant(db)
+    headers = {**owner.headers, "Idempotency-Key": "new-key"}
+    first = client.post("/v1/api-keys", json={"name": "ci"}, headers=headers)
+    second = client.post("/v1/api-keys", json={"name": "ci"}, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert first.headers["cache-control"] == "no-store"
+    token = first.json()["key"]
+    assert second.json()["key"] == token
+    with db.transaction(write=False) as session:
+        stored = session.scalars(select(IdempotencyRecord)).one()
+        assert stored.body_encrypted
+        assert token.encode() not in (stored.response_body or b"")
+        assert session.scalar(select(func.count()).select_from(ApiKey)) == 2
