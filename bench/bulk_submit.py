@@ -26,10 +26,23 @@ def baseline_executemany(database, workspace_id: uuid.UUID, names: list[str], pa
     rows = []
     for name in names:
         ns1, ns2 = nameserver_pair(name, pairs)
-        rows.append({"id": uuid7(), "workspace_id": workspace_id, "batch_id": None, "name": name,
-                     "unicode_name": name, "status": DomainStatus.QUEUED, "mailbox_type": None,
-                     "nameserver_1": ns1, "nameserver_2": ns2, "tags": [], "next_check_at": now,
-                     "created_at": now, "updated_at": now})
+        rows.append(
+            {
+                "id": uuid7(),
+                "workspace_id": workspace_id,
+                "batch_id": None,
+                "name": name,
+                "unicode_name": name,
+                "status": DomainStatus.QUEUED,
+                "mailbox_type": None,
+                "nameserver_1": ns1,
+                "nameserver_2": ns2,
+                "tags": [],
+                "next_check_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
     start = time.perf_counter()
     with database.transaction() as session:
         session.execute(insert(Domain), rows)
@@ -49,19 +62,25 @@ def main() -> None:
         with server(env) as base, httpx.Client(base_url=base, timeout=120) as client:
             for round_number, size in enumerate(SIZES):
                 names = [f"r{round_number}-d{i}.com" for i in range(size)]
-                baseline = baseline_executemany(env.database, baseline_caller.workspace_id,
-                                                names, env.settings.nameserver_pairs)
+                baseline = baseline_executemany(
+                    env.database, baseline_caller.workspace_id, names, env.settings.nameserver_pairs
+                )
                 start = time.perf_counter()
-                response = client.post("/v1/domains", json={"domains": names},
-                                       headers=api_caller.headers)
+                response = client.post(
+                    "/v1/domains", json={"domains": names}, headers=api_caller.headers
+                )
                 elapsed = time.perf_counter() - start
                 assert response.status_code == 201, response.text
                 assert len(response.json()["accepted"]) == size
                 results.append((size, elapsed))
-                print(f"{size:>8} {elapsed:>8.3f} {baseline:>11.3f} {elapsed / baseline:>6.1f} "
-                      f"{size / elapsed:>10.0f}")
+                print(
+                    f"{size:>8} {elapsed:>8.3f} {baseline:>11.3f} {elapsed / baseline:>6.1f} "
+                    f"{size / elapsed:>10.0f}"
+                )
         (small, t_small), (large, t_large) = results[0], results[-1]
-        print(f"growth {small}->{large}: x{t_large / t_small:.1f} time for x{large / small:.0f} rows")
+        print(
+            f"growth {small}->{large}: x{t_large / t_small:.1f} time for x{large / small:.0f} rows"
+        )
         with env.database.transaction() as session:
             session.execute(delete(Domain))
             session.execute(delete(DomainBatch))

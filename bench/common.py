@@ -61,8 +61,20 @@ def server(environment: Env) -> Iterator[str]:
     """The real app under uvicorn in its own process, so the client does not share its GIL."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "mailfleet.app:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "mailfleet.app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
         env={**os.environ, **environment.env},
     )
     base = f"http://127.0.0.1:{port}"

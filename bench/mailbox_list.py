@@ -29,18 +29,37 @@ CONNECTIONS = 16
 def populate(env: Env, workspace_id: uuid.UUID) -> None:
     now = clock.now()
     domains = [
-        {"id": uuid7(), "workspace_id": workspace_id, "name": f"list{i}.com",
-         "unicode_name": f"list{i}.com", "status": DomainStatus.ACTIVE,
-         "mailbox_type": MailboxType.SMTP, "nameserver_1": "ns1.x", "nameserver_2": "ns2.x",
-         "tags": [], "created_at": now, "updated_at": now}
+        {
+            "id": uuid7(),
+            "workspace_id": workspace_id,
+            "name": f"list{i}.com",
+            "unicode_name": f"list{i}.com",
+            "status": DomainStatus.ACTIVE,
+            "mailbox_type": MailboxType.SMTP,
+            "nameserver_1": "ns1.x",
+            "nameserver_2": "ns2.x",
+            "tags": [],
+            "created_at": now,
+            "updated_at": now,
+        }
         for i in range(MAILBOXES // PER_DOMAIN)
     ]
     mailboxes = [
-        {"id": uuid7(), "workspace_id": workspace_id, "domain_id": domain["id"],
-         "username": f"user{j}", "address": f"user{j}@{domain['name']}", "first_name": "First",
-         "last_name": "Last", "mailbox_type": MailboxType.SMTP, "backend": "manual",
-         "status": MailboxStatus.ACTIVE, "expires_at": now + timedelta(days=30),
-         "created_at": now, "updated_at": now}
+        {
+            "id": uuid7(),
+            "workspace_id": workspace_id,
+            "domain_id": domain["id"],
+            "username": f"user{j}",
+            "address": f"user{j}@{domain['name']}",
+            "first_name": "First",
+            "last_name": "Last",
+            "mailbox_type": MailboxType.SMTP,
+            "backend": "manual",
+            "status": MailboxStatus.ACTIVE,
+            "expires_at": now + timedelta(days=30),
+            "created_at": now,
+            "updated_at": now,
+        }
         for domain in domains
         for j in range(PER_DOMAIN)
     ]
@@ -67,16 +86,19 @@ def main() -> None:
     with fresh_environment() as env:
         caller = tenant(env)
         populate(env, caller.workspace_id)
-        print(f"backend: {env.database.engine.dialect.name}; {MAILBOXES} mailboxes; "
-              f"wrk {CONNECTIONS} connections for {DURATION} each")
+        print(
+            f"backend: {env.database.engine.dialect.name}; {MAILBOXES} mailboxes; "
+            f"wrk {CONNECTIONS} connections for {DURATION} each"
+        )
         with server(env) as base:
             wrk(f"{base}/health", None)  # warm up
             health = wrk(f"{base}/health", None)
             listing = wrk(f"{base}/v1/mailboxes?limit=50", caller.token)
         print(f"{'endpoint':<28} {'req/s':>8} {'p50':>9} {'p99':>9}")
         print(f"{'GET /health':<28} {health[0]:>8.0f} {health[1]:>9} {health[2]:>9}")
-        print(f"{'GET /v1/mailboxes?limit=50':<28} {listing[0]:>8.0f} {listing[1]:>9} "
-              f"{listing[2]:>9}")
+        print(
+            f"{'GET /v1/mailboxes?limit=50':<28} {listing[0]:>8.0f} {listing[1]:>9} {listing[2]:>9}"
+        )
         print(f"ratio list/health: {listing[0] / health[0]:.2f} (target >= 0.5)")
 
 
