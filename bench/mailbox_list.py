@@ -74,8 +74,8 @@ def wrk(url: str, token: str | None) -> tuple[float, str, str]:
         command[1:1] = ["-H", f"Authorization: Bearer {token}"]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p50 = re.search(r"50%\s+(\S+)", output).group(1)  # type: ignore[union-attr]
-    p99 = re.search(r"99%\s+(\S+)", output).group(1)  # type: ignore[union-attr]
+    p50 = re.search(r"\s50%\s+(\S+)", output).group(1)  # type: ignore[union-attr]
+    p99 = re.search(r"\s99%\s+(\S+)", output).group(1)  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     if non2xx:
         raise SystemExit(f"{non2xx.group(1)} failed responses for {url}:\n{output}")

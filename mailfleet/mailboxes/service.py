@@ -7,11 +7,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
-from mailfleet.auth.scoping import get_scoped, scoped
+from mailfleet.auth.scoping import get_scoped, scoped_columns
 from mailfleet.events import service as events
 from mailfleet.exceptions import Conflict
 from mailfleet.kit import clock
@@ -21,6 +22,30 @@ from mailfleet.mailboxes import rules
 from mailfleet.mailboxes.backends import backend_for
 from mailfleet.models import Domain, Mailbox, MailboxStatus, MailboxType
 from mailfleet.orders import status as order_status
+
+# What a mailbox list shows (schemas.Mailbox); never a secret column.
+LIST_COLUMNS = [
+    getattr(Mailbox, name)
+    for name in (
+        "id",
+        "address",
+        "username",
+        "first_name",
+        "last_name",
+        "mailbox_type",
+        "backend",
+        "status",
+        "domain_id",
+        "order_id",
+        "failure_reason",
+        "expires_at",
+        "remove_at_renewal",
+        "created_at",
+        "updated_at",
+        "activated_at",
+        "removed_at",
+    )
+]
 
 
 def record_transition(
@@ -54,8 +79,9 @@ def list_mailboxes(
     text: str | None,
     cursor: str | None,
     limit: int,
-) -> tuple[Sequence[Mailbox], str | None]:
-    statement = scoped(Mailbox, workspace_id)
+) -> tuple[Sequence[Row[Any]], str | None]:
+    # Plain rows of the listed columns: building ORM objects cost more than the query itself.
+    statement = scoped_columns(Mailbox, workspace_id, *LIST_COLUMNS)
     if statuses:
         statement = statement.where(Mailbox.status.in_(statuses))
     if mailbox_type is not None:
@@ -65,7 +91,7 @@ def list_mailboxes(
     if text and text.strip():
         pattern = "%" + _escape_like(text.strip().lower()) + "%"
         statement = statement.where(Mailbox.address.like(pattern, escape="\\"))
-    rows = session.scalars(paginate(statement, Mailbox.id, cursor, limit)).all()
+    rows = session.execute(paginate(statement, Mailbox.id, cursor, limit)).all()
     return split_page(rows, limit, lambda m: m.id)
 
 
