@@ -17,7 +17,7 @@ from mailfleet.events import service as events
 from mailfleet.exceptions import Conflict, FieldError, Unprocessable
 from mailfleet.kit import clock
 from mailfleet.kit.ids import uuid7
-from mailfleet.kit.pagination import paginate, split_page
+from mailfleet.kit.pagination import contains_pattern, paginate, split_page
 from mailfleet.models import Domain, DomainBatch, DomainStatus, Mailbox, MailboxType
 from mailfleet.models.enums import DOMAIN_SLOT_STATUSES
 
@@ -211,7 +211,7 @@ def list_domains(
     if batch_id is not None:
         statement = statement.where(Domain.batch_id == batch_id)
     if text:
-        pattern = "%" + _escape_like(text.strip().lower()) + "%"
+        pattern = contains_pattern(text)
         statement = statement.where(
             or_(
                 Domain.name.like(pattern, escape="\\"),
@@ -220,10 +220,6 @@ def list_domains(
         )
     rows = session.scalars(paginate(statement, Domain.id, cursor, limit)).all()
     return split_page(rows, limit, lambda d: d.id)
-
-
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def get_domain(session: Session, *, workspace_id: uuid.UUID, domain_id: uuid.UUID) -> Domain:

@@ -52,3 +52,9 @@ def split_page(rows: Sequence[T], limit: int, id_of: Any) -> tuple[Sequence[T], 
         rows = rows[:limit]
         return rows, encode_cursor(id_of(rows[-1]))
     return rows, None
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, its wildcards escaped (use escape="\\")."""
+    escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

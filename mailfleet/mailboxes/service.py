@@ -17,7 +17,7 @@ from mailfleet.events import service as events
 from mailfleet.exceptions import Conflict
 from mailfleet.kit import clock
 from mailfleet.kit.crypto import SecretBox
-from mailfleet.kit.pagination import paginate, split_page
+from mailfleet.kit.pagination import contains_pattern, paginate, split_page
 from mailfleet.mailboxes import rules
 from mailfleet.mailboxes.backends import backend_for
 from mailfleet.models import Domain, Mailbox, MailboxStatus, MailboxType
@@ -89,14 +89,10 @@ def list_mailboxes(
     if domain_id is not None:
         statement = statement.where(Mailbox.domain_id == domain_id)
     if text and text.strip():
-        pattern = "%" + _escape_like(text.strip().lower()) + "%"
+        pattern = contains_pattern(text)
         statement = statement.where(Mailbox.address.like(pattern, escape="\\"))
     rows = session.execute(paginate(statement, Mailbox.id, cursor, limit)).all()
     return split_page(rows, limit, lambda m: m.id)
-
-
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def get_mailbox(session: Session, *, workspace_id: uuid.UUID, mailbox_id: uuid.UUID) -> Mailbox:
