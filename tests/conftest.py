@@ -118,3 +118,9 @@ def make_client(
 @pytest.fixture
 def client(make_client: Callable[..., TestClient]) -> TestClient:
     return make_client()
+
+
+@pytest.fixture
+def off(make_client: Callable[..., TestClient]) -> TestClient:
+    """A client with the 24-hour rule off, so each test sees only the rule it is about."""
+    return make_client(recent_creation_rule="off")

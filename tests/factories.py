@@ -195,3 +195,12 @@ def count_rows(db: Database, model: type[Base], **where: object) -> int:
         for column, value in where.items():
             statement = statement.where(getattr(model, column) == value)
         return int(session.scalar(statement) or 0)
+
+
+# Server endpoints an operator hands over when completing an SMTP mailbox.
+SMTP_ENDPOINTS = {
+    "smtp_host": "smtp.example.net",
+    "smtp_port": 587,
+    "imap_host": "imap.example.net",
+    "imap_port": 993,
+}

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from mailfleet.db import Database
@@ -15,6 +13,7 @@ from mailfleet.kit import clock
 from mailfleet.mailboxes.service import apply_due_removals
 from mailfleet.models import Event, Mailbox, MailboxOrder, MailboxStatus, MailboxType, Role
 from tests.factories import (
+    SMTP_ENDPOINTS,
     Caller,
     count_rows,
     give_slots,
@@ -23,18 +22,6 @@ from tests.factories import (
     make_tenant,
     order_body,
 )
-
-SMTP = {
-    "smtp_host": "smtp.example.net",
-    "smtp_port": 587,
-    "imap_host": "imap.example.net",
-    "imap_port": 993,
-}
-
-
-@pytest.fixture
-def off(make_client: Callable[..., TestClient]) -> TestClient:
-    return make_client(recent_creation_rule="off")
 
 
 def setup_boxes(
@@ -51,7 +38,7 @@ def setup_boxes(
 
 def activate(db: Database, client: TestClient, mailbox_id: str, **extra: object) -> None:
     operator = make_tenant(db, operator=True)
-    body = {"password": "Pa55-word!", **SMTP, **extra}
+    body = {"password": "Pa55-word!", **SMTP_ENDPOINTS, **extra}
     response = client.post(
         f"/v1/operator/mailboxes/{mailbox_id}/complete", json=body, headers=operator.headers
     )

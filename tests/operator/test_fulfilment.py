@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -13,6 +12,7 @@ from fastapi.testclient import TestClient
 from mailfleet.db import Database
 from mailfleet.models import Domain, DomainStatus, Event, Mailbox, MailboxType
 from tests.factories import (
+    SMTP_ENDPOINTS,
     Caller,
     count_rows,
     give_slots,
@@ -20,18 +20,6 @@ from tests.factories import (
     make_tenant,
     order_body,
 )
-
-SMTP = {
-    "smtp_host": "smtp.example.net",
-    "smtp_port": 587,
-    "imap_host": "imap.example.net",
-    "imap_port": 993,
-}
-
-
-@pytest.fixture
-def off(make_client: Callable[..., TestClient]) -> TestClient:
-    return make_client(recent_creation_rule="off")
 
 
 def place_order(
@@ -50,7 +38,7 @@ def place_order(
 def complete(
     client: TestClient, operator: Caller, mailbox_id: str, **extra: object
 ) -> httpx.Response:
-    body = {"password": "S3cret-pass", **SMTP, **extra}
+    body = {"password": "S3cret-pass", **SMTP_ENDPOINTS, **extra}
     return client.post(
         f"/v1/operator/mailboxes/{mailbox_id}/complete", json=body, headers=operator.headers
     )
