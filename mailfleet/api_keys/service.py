@@ -19,7 +19,7 @@ from mailfleet.exceptions import NotFound
 from mailfleet.kit import clock
 from mailfleet.kit.pagination import paginate, split_page
 from mailfleet.models import ApiKey, Role, User
-from mailfleet.workspaces.service import actor_of, member_of
+from mailfleet.workspaces.service import member_of
 
 
 def _mine(principal: Principal) -> Select[ApiKey]:
@@ -44,7 +44,7 @@ def create(
         type="api_key.created",
         subject_type="api_key",
         subject_id=issued.key.id,
-        actor=actor_of(principal),
+        actor=principal.actor,
         name=name,
         prefix=issued.key.prefix,
     )
@@ -85,7 +85,7 @@ def revoke(session: Session, principal: Principal, key_id: uuid.UUID) -> ApiKey:
             type="api_key.revoked",
             subject_type="api_key",
             subject_id=key.id,
-            actor=actor_of(principal),
+            actor=principal.actor,
             prefix=key.prefix,
         )
         session.flush()

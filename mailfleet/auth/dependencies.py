@@ -42,7 +42,7 @@ class RequestContext:
 
     @property
     def actor(self) -> str:
-        return f"user:{self.principal.user_id}"
+        return self.principal.actor
 
     def workspace(self, minimum: Role = Role.VIEWER) -> uuid.UUID:
         if self.workspace_id is None or self.role is None:

@@ -31,6 +31,11 @@ class Principal:
     api_key_id: uuid.UUID
     pinned_workspace_id: uuid.UUID | None
 
+    @property
+    def actor(self) -> str:
+        """How audit events name this caller."""
+        return f"user:{self.user_id}"
+
 
 @dataclass(frozen=True)
 class IssuedKey:

@@ -21,7 +21,7 @@ from mailfleet.exceptions import Conflict, Forbidden, NotFound
 from mailfleet.kit import clock
 from mailfleet.kit.pagination import paginate, split_page
 from mailfleet.models import Invitation, InvitationStatus, Membership, Role, User, Workspace
-from mailfleet.workspaces.service import actor_of, member_of
+from mailfleet.workspaces.service import member_of
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def invite(
         type="invitation.created",
         subject_type="invitation",
         subject_id=invitation.id,
-        actor=actor_of(principal),
+        actor=principal.actor,
         email=email,
         role=role.value,
     )
@@ -155,7 +155,7 @@ def revoke(
         raise NotFound(f"Invitation {invitation_id} not found.", code="invitation_not_found")
     invitation, name = row
     _ensure_pending(invitation)
-    _respond(session, invitation, InvitationStatus.REVOKED, actor_of(principal))
+    _respond(session, invitation, InvitationStatus.REVOKED, principal.actor)
     return _view(invitation, name)
 
 
@@ -237,15 +237,15 @@ def accept(session: Session, principal: Principal, invitation_id: uuid.UUID) -> 
             type="member.joined",
             subject_type="membership",
             subject_id=membership.id,
-            actor=actor_of(principal),
+            actor=principal.actor,
             user_id=str(principal.user_id),
             role=invitation.role.value,
         )
-    _respond(session, invitation, InvitationStatus.ACCEPTED, actor_of(principal))
+    _respond(session, invitation, InvitationStatus.ACCEPTED, principal.actor)
     return _view(invitation, name)
 
 
 def reject(session: Session, principal: Principal, invitation_id: uuid.UUID) -> InvitationView:
     invitation, name = _addressed_to(session, principal, invitation_id)
-    _respond(session, invitation, InvitationStatus.REJECTED, actor_of(principal))
+    _respond(session, invitation, InvitationStatus.REJECTED, principal.actor)
     return _view(invitation, name)

@@ -16,7 +16,7 @@ from mailfleet.events import service as events
 from mailfleet.exceptions import Conflict, NotFound
 from mailfleet.kit.pagination import paginate, split_page
 from mailfleet.models import Membership, Role, User
-from mailfleet.workspaces.service import actor_of, member_of
+from mailfleet.workspaces.service import member_of
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def change_role(
         type="member.role_changed",
         subject_type="membership",
         subject_id=membership.id,
-        actor=actor_of(principal),
+        actor=principal.actor,
         user_id=str(user_id),
         previous=previous.value,
         role=role.value,
@@ -133,7 +133,7 @@ def remove_member(
         type="member.left" if leaving else "member.removed",
         subject_type="membership",
         subject_id=membership.id,
-        actor=actor_of(principal),
+        actor=principal.actor,
         user_id=str(user_id),
         role=membership.role.value,
     )

@@ -40,10 +40,6 @@ def _view(workspace: Workspace, role: Role) -> WorkspaceView:
     )
 
 
-def actor_of(principal: Principal) -> str:
-    return f"user:{principal.user_id}"
-
-
 def membership_for(
     session: Session,
     user_id: uuid.UUID,
@@ -165,7 +161,7 @@ def rename(
             type="workspace.renamed",
             subject_type="workspace",
             subject_id=workspace.id,
-            actor=actor_of(principal),
+            actor=principal.actor,
             previous=previous,
             name=name,
         )
@@ -203,7 +199,7 @@ def delete(session: Session, principal: Principal, workspace_id: uuid.UUID) -> N
         type="workspace.deleted",
         subject_type="workspace",
         subject_id=workspace.id,
-        actor=actor_of(principal),
+        actor=principal.actor,
         name=workspace.name,
     )
     session.delete(workspace)
@@ -228,7 +224,7 @@ def set_billing(
         type="workspace.billing_updated",
         subject_type="workspace",
         subject_id=workspace.id,
-        actor=actor_of(principal),
+        actor=principal.actor,
         fields=sorted(details),
     )
     session.flush()
