@@ -87,6 +87,65 @@ class Settings(BaseSettings):
         default_factory=lambda: [("ns1.mailfleet.local", "ns2.mailfleet.local")]
     )
 
+    # --- DNS (issue: DNS hosting and delegation) ---
+    # Where zones live: "builtin" (Mailfleet's own authoritative server), "powerdns", "cloudflare".
+    dns_provider: str = "builtin"
+    # The builtin authoritative server; `mailfleet serve` starts it when enabled.
+    dns_server_enabled: bool = True
+    dns_server_host: str = "127.0.0.1"
+    dns_server_port: int = 5300
+    # Addresses allowed to transfer zones (AXFR/IXFR) from the builtin server; empty refuses all.
+    dns_transfer_allowed: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    dns_default_ttl: int = 3600
+    dns_soa_hostmaster: str = "hostmaster.mailfleet.local"
+    powerdns_api_url: str = "http://127.0.0.1:8081"
+    powerdns_api_key: str = ""
+    powerdns_server_id: str = "localhost"
+    cloudflare_api_token: str = ""
+    cloudflare_account_id: str = ""
+    # Empty: the client library's default (api.cloudflare.com).
+    cloudflare_base_url: str = ""
+    # Delegation checks ask the parent zone's own servers. Overrides, "suffix=ip[:port] ip[:port]"
+    # separated by commas (tests point a fake TLD at a local server); other parents are found
+    # through the resolver below.
+    dns_parent_servers: Annotated[dict[str, list[str]], NoDecode] = Field(default_factory=dict)
+    # Addresses of our nameserver host names, "host=ip[:port]" separated by commas; others resolve.
+    dns_nameserver_addresses: Annotated[dict[str, list[str]], NoDecode] = Field(
+        default_factory=dict
+    )
+    # Resolver used only to find parent servers' addresses; empty means the system's.
+    dns_resolvers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    dns_query_timeout: float = 2.0
+    # A domain waiting for delegation fails after this many hours.
+    ns_check_deadline_hours: float = 72.0
+    # Seconds between delegation checks: the n-th retry waits the n-th step, the last one repeats.
+    ns_check_backoff: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: [15, 30, 60, 120, 300, 600, 900, 1800, 3600]
+    )
+    # Seconds between health checks of an ACTIVE domain's records.
+    dns_health_interval: int = 6 * 3600
+    # Records published for SMTP types.
+    mail_host: str = "mail.mailfleet.local"
+    spf_smtp_mechanisms: str = "mx"
+    dkim_selector: str = "mailfleet"
+    dmarc_default_policy: str = "none"
+    dmarc_default_rua: str = ""
+    # Domain forwarding: the address Mailfleet's web front answers on.
+    forwarding_ipv4: str = "127.0.0.1"
+    forwarding_ipv6: str = ""
+
+    # --- Jobs ---
+    # "sqlite" (a file in the data directory), "redis", or "memory" (tests).
+    job_queue: str = "sqlite"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Run the job consumer inside `mailfleet serve` (the embedded default).
+    worker_in_process: bool = True
+    worker_threads: int = 4
+    # Seconds between sweeps that re-enqueue work whose next check is due.
+    sweep_interval: int = 10
+    # A claimed domain is handed out again if its job has not finished after this many seconds.
+    job_lease_seconds: int = 300
+
     # Mailbox backend per type; "manual" queues the mailbox for an operator.
     backend_google: str = "manual"
     backend_microsoft: str = "manual"
@@ -116,6 +175,35 @@ class Settings(BaseSettings):
                     raise ValueError("each nameserver pair needs exactly two host names")
                 pairs.append((names[0].lower(), names[1].lower()))
             return pairs
+        return value
+
+    @field_validator("dns_transfer_allowed", "dns_resolvers", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("ns_check_backoff", mode="before")
+    @classmethod
+    def _split_ints(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [int(part) for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("dns_parent_servers", "dns_nameserver_addresses", mode="before")
+    @classmethod
+    def _split_address_map(cls, value: object) -> object:
+        if isinstance(value, str):
+            mapping: dict[str, list[str]] = {}
+            for chunk in value.split(","):
+                if not chunk.strip():
+                    continue
+                key, _, addresses = chunk.partition("=")
+                if not addresses.strip():
+                    raise ValueError(f"expected name=address in {chunk!r}")
+                mapping[key.strip().lower().rstrip(".")] = addresses.split()
+            return mapping
         return value
 
     @cached_property

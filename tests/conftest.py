@@ -27,6 +27,8 @@ warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarni
 
 from fastapi.testclient import TestClient  # noqa: E402
 
+pytest_plugins = ["tests.support.dns_fixtures"]
+
 TEST_KEY = Fernet.generate_key().decode()
 
 
@@ -36,6 +38,10 @@ def base_settings(tmp: Path, database_url: str, **overrides: Any) -> Settings:
         "database_url": database_url,
         "encryption_keys": [TEST_KEY],
         "rate_limit_enabled": False,
+        # Tests drive jobs and DNS servers explicitly; the app starts neither on its own.
+        "dns_server_enabled": False,
+        "worker_in_process": False,
+        "job_queue": "memory",
     }
     values.update(overrides)
     return Settings(**values)

@@ -1,7 +1,7 @@
 """Every ORM model, re-exported so domain packages can reference each other's tables."""
 
 from mailfleet.models.base import Base
-from mailfleet.models.domain import Domain, DomainBatch
+from mailfleet.models.domain import DnsRecord, Domain, DomainBatch
 from mailfleet.models.enums import (
     DomainSource,
     DomainStatus,
@@ -19,6 +19,7 @@ __all__ = [
     "Allocation",
     "ApiKey",
     "Base",
+    "DnsRecord",
     "Domain",
     "DomainBatch",
     "DomainSource",

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, text
+from sqlalchemy import JSON, ForeignKey, Index, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailfleet.kit import clock
@@ -63,7 +64,25 @@ class Domain(RecordMixin, TenantMixin, Base):
     source: Mapped[DomainSource] = mapped_column(
         enum_type(DomainSource), default=DomainSource.CONNECTED
     )
+    # One timer drives the lifecycle: QUEUED -> create the zone, PENDING_NS -> check delegation,
+    # ACTIVE -> health check. Jobs push it forward while they hold a domain (a lease), so a lost
+    # job is picked up again by the sweep once the lease runs out.
     next_check_at: Mapped[datetime | None]
+    check_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    pending_since: Mapped[datetime | None]
+    # Last delegation diagnosis and last health check, as shown by the API.
+    delegation_report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    health_report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    health_checked_at: Mapped[datetime | None]
+    dns_drift: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # SOA serial of the zone, bumped whenever its records change.
+    dns_serial: Mapped[int] = mapped_column(default=1, server_default="1")
+    # The mailbox type whose template records are published (None: none yet).
+    published_type: Mapped[MailboxType | None] = mapped_column(enum_type(MailboxType))
+    # TXT a mailbox provider asks for to prove ownership (google-site-verification=..., MS=...).
+    provider_verification: Mapped[str | None] = mapped_column(String(255))
+    dkim_public_key: Mapped[str | None] = mapped_column(String(1024))
+    forwarding_code: Mapped[int | None]
     failure_reason: Mapped[str | None] = mapped_column(String(1000))
     activated_at: Mapped[datetime | None]
     removed_at: Mapped[datetime | None]
@@ -72,3 +91,29 @@ class Domain(RecordMixin, TenantMixin, Base):
     @property
     def nameservers(self) -> list[str]:
         return [self.nameserver_1, self.nameserver_2]
+
+
+class DnsRecord(RecordMixin, TenantMixin, Base):
+    """One record of a hosted zone: the source of truth every DNS provider mirrors.
+
+    `name` is the absolute owner name in ASCII without the trailing dot. `content` is the value
+    as a user writes it: a host name for MX/CNAME/NS (no priority, no trailing dot), the whole
+    text for TXT (split into 255-byte strings only on the wire).
+    """
+
+    __tablename__ = "dns_records"
+    __table_args__ = (
+        Index(None, "domain_id", "name", "type"),
+        Index(None, "name", "type"),
+    )
+
+    domain_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("domains.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(253))
+    type: Mapped[str] = mapped_column(String(10))
+    content: Mapped[str] = mapped_column(String(4096))
+    ttl: Mapped[int] = mapped_column(default=3600)
+    priority: Mapped[int | None]
+    # Written by Mailfleet from a template; users cannot edit it, only reset the template.
+    managed: Mapped[bool] = mapped_column(default=False)
+    provider_record_id: Mapped[str | None] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)

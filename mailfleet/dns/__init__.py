@@ -1,0 +1,1 @@
+"""DNS hosting: zones at a provider, the delegation check, mail records and their health."""

@@ -1,0 +1,1 @@
+"""DNS providers, one module per implementation; `registry.provider_for` picks one by settings."""

@@ -1,0 +1,1 @@
+"""Session fixtures for DNS servers (PowerDNS parent and child, Redis), shared by every package."""
