@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from mailfleet.account.endpoints import router as account_router
 from mailfleet.api_keys.endpoints import router as api_keys_router
+from mailfleet.dns.endpoints import router as dns_router
 from mailfleet.domains.endpoints import router as domains_router
 from mailfleet.kit.schemas import Problem
 from mailfleet.mailboxes.endpoints import router as mailboxes_router
@@ -23,6 +24,7 @@ for router in (
     workspaces_router,
     api_keys_router,
     domains_router,
+    dns_router,
     orders_router,
     mailboxes_router,
     operator_router,

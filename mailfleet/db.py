@@ -9,7 +9,7 @@ itself, the way `SELECT ... FOR UPDATE` serialises them on PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,6 +19,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailfleet.config import Settings
 
 IMMEDIATE = "mailfleet_immediate"
+AFTER_COMMIT = "mailfleet_after_commit"
+
+# Receives (task name, arguments) for every job a committed transaction asked for.
+Dispatcher = Callable[[str, tuple[Any, ...]], None]
+
+
+def enqueue_after_commit(session: Session, task: str, *args: Any) -> None:
+    """Run `task(*args)` as a job once this session commits; a rollback forgets it.
+
+    Jobs reference rows by id, so enqueueing before the commit could hand a worker a row it
+    cannot see yet (or one that never comes to exist).
+    """
+    session.info.setdefault(AFTER_COMMIT, []).append((task, args))
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -71,6 +84,21 @@ class Database:
         self._write = sessionmaker(
             self.engine.execution_options(**{IMMEDIATE: True}), expire_on_commit=False
         )
+        # Set by whoever runs jobs (the app or a worker); without one, jobs wait for the sweep.
+        self.dispatch: Dispatcher | None = None
+        for factory in (self._read, self._write):
+            event.listen(factory, "after_commit", self._after_commit)
+            event.listen(factory, "after_soft_rollback", self._forget_jobs)
+
+    def _after_commit(self, session: Session) -> None:
+        pending = session.info.pop(AFTER_COMMIT, [])
+        if self.dispatch is not None:
+            for task, args in pending:
+                self.dispatch(task, args)
+
+    @staticmethod
+    def _forget_jobs(session: Session, _previous: Any) -> None:
+        session.info.pop(AFTER_COMMIT, None)
 
     def session(self, *, write: bool) -> Session:
         return (self._write if write else self._read)()

@@ -93,3 +93,11 @@ class ServiceUnavailable(MailfleetError):
     status = 503
     code = "unavailable"
     title = "Service unavailable"
+
+
+class BadGateway(MailfleetError):
+    """A provider Mailfleet depends on (DNS, mailbox) refused or failed the change."""
+
+    status = 502
+    code = "provider_error"
+    title = "Provider error"

@@ -15,6 +15,7 @@ from mailfleet.db import Database
 from mailfleet.kit import clock
 from mailfleet.models import (
     Base,
+    DnsRecord,
     Domain,
     DomainStatus,
     Mailbox,
@@ -109,6 +110,32 @@ def make_domain(
         session.add(domain)
         session.flush()
         return domain
+
+
+def make_dns_record(
+    db: Database,
+    domain: Domain,
+    *,
+    name: str | None = None,
+    type: str = "TXT",
+    content: str = "hello",
+    priority: int | None = None,
+    managed: bool = False,
+) -> uuid.UUID:
+    with db.transaction() as session:
+        record = DnsRecord(
+            workspace_id=domain.workspace_id,
+            domain_id=domain.id,
+            name=name or domain.name,
+            type=type,
+            content=content,
+            ttl=3600,
+            priority=priority,
+            managed=managed,
+        )
+        session.add(record)
+        session.flush()
+        return record.id
 
 
 def give_slots(

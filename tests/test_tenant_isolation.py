@@ -20,6 +20,7 @@ from mailfleet.models import ApiKey, Base, DomainStatus, MailboxType, OrderStatu
 from tests.factories import (
     Caller,
     give_slots,
+    make_dns_record,
     make_domain,
     make_mailbox,
     make_member,
@@ -36,6 +37,7 @@ USER_LEVEL = {
     ("DELETE", "/v1/api-keys/{key_id}"),
 }
 
+RECORD = {"name": "intruder", "type": "TXT", "content": "owned"}
 SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/workspaces"): {"name": "Another"},
     ("PATCH", "/v1/workspaces/{workspace_id}"): {"name": "Renamed"},
@@ -67,6 +69,9 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
         "imap_port": 993,
     },
     ("POST", "/v1/operator/mailboxes/{mailbox_id}/fail"): {"reason": "x"},
+    ("PATCH", "/v1/domains/{domain_id}"): {"dmarc_policy": "reject"},
+    ("POST", "/v1/domains/{domain_id}/dns/records"): RECORD,
+    ("PUT", "/v1/domains/{domain_id}/dns/records/{record_id}"): RECORD,
 }
 
 
@@ -95,6 +100,7 @@ class Victim:
         )
         give_slots(db, self.owner.workspace_id, MailboxType.GOOGLE, 10)
         self.mailbox_id = make_mailbox(db, self.domain)
+        self.record_id = make_dns_record(db, self.domain)
         self.order_id = make_order(
             db, self.owner.workspace_id, self.domain.id, status=OrderStatus.PENDING
         )
@@ -125,6 +131,7 @@ class Victim:
             "invitation_id": str(self.invitation_id),
             "key_id": str(self.key_id),
             "mailbox_type": "GOOGLE",
+            "record_id": str(self.record_id),
         }
 
     def body(self, method: str, path: str) -> Any:

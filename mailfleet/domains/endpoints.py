@@ -70,6 +70,21 @@ def get_domain(domain_id: uuid.UUID, ctx: Viewer) -> Response:
     return render(schemas.Domain, domain)
 
 
+@router.patch("/domains/{domain_id}", response_model=schemas.Domain)
+def update_domain(domain_id: uuid.UUID, body: schemas.DomainUpdate, ctx: Editor) -> Response:
+    """Change settings: mailbox type (before any order), DMARC, forwarding, renewal, tags."""
+    domain = domain_service.update_settings(
+        ctx.session,
+        ctx.settings,
+        ctx.secrets,
+        workspace_id=ctx.workspace(),
+        domain_id=domain_id,
+        changes=body.model_dump(exclude_unset=True),
+        actor=ctx.actor,
+    )
+    return render(schemas.Domain, domain)
+
+
 @router.delete("/domains/{domain_id}", response_model=schemas.Domain)
 def remove_domain(domain_id: uuid.UUID, ctx: Editor) -> Response:
     """Remove a domain that has no live mailboxes; its name becomes free again."""

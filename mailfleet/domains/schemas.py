@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, HttpUrl
 
-from mailfleet.kit.schemas import ResponseSchema, Schema, Text
+from mailfleet.kit.schemas import Email, ResponseSchema, Schema, Text
 from mailfleet.models import DomainSource, DomainStatus, MailboxType
 
 
@@ -19,13 +20,37 @@ class DomainSubmit(Schema):
     tags: list[Text] = Field(default_factory=list, max_length=20)
 
 
+class DomainUpdate(Schema):
+    """Settings of a domain; fields left out keep their value, null clears where allowed."""
+
+    mailbox_type: MailboxType | None = Field(
+        default=None, description="Only while no mailbox has been ordered on the domain."
+    )
+    dmarc_policy: Literal["none", "quarantine", "reject"] | None = None
+    dmarc_rua: Email | None = Field(default=None, description="Where DMARC reports go.")
+    forwarding_url: HttpUrl | None = Field(
+        default=None, description="Redirect the domain and www here; null stops forwarding."
+    )
+    forwarding_code: Literal[301, 302] | None = None
+    auto_renew: bool | None = None
+    tags: list[Text] | None = Field(default=None, max_length=20)
+
+
 class Domain(ResponseSchema):
     id: uuid.UUID
     name: str
     unicode_name: str
     status: DomainStatus
     mailbox_type: MailboxType | None
-    nameservers: list[str]
+    nameservers: list[str] = Field(description="Set these at the registrar.")
+    dns_provider: str | None
+    dmarc_policy: str
+    dmarc_rua: str | None
+    forwarding_url: str | None
+    forwarding_code: int | None
+    dns_drift: bool = Field(description="The last health check found records changed or gone.")
+    health_checked_at: datetime | None
+    next_check_at: datetime | None
     batch_id: uuid.UUID | None
     source: DomainSource
     tags: list[str]

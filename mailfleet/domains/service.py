@@ -6,16 +6,21 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from mailfleet.auth.scoping import get_scoped, scoped, scoped_columns
 from mailfleet.config import Settings
+from mailfleet.dns import lifecycle
+from mailfleet.dns import service as dns_service
+from mailfleet.dns import tasks as dns_tasks
 from mailfleet.domains.names import DomainName, NameError_, nameserver_pair, normalise
 from mailfleet.events import service as events
 from mailfleet.exceptions import Conflict, FieldError, Unprocessable
 from mailfleet.kit import clock
+from mailfleet.kit.crypto import SecretBox
 from mailfleet.kit.ids import uuid7
 from mailfleet.kit.pagination import contains_pattern, paginate, split_page
 from mailfleet.models import Domain, DomainBatch, DomainStatus, Mailbox, MailboxType
@@ -110,6 +115,7 @@ def submit(
         accepted=len(rows),
         rejected=len(rejected),
     )
+    dns_tasks.after_submit(session, settings, [cast(uuid.UUID, row["id"]) for row in rows])
     rejected.sort(key=lambda r: r.index)
     return Submission(batch=batch, accepted=rows, rejected=rejected)
 
@@ -178,7 +184,8 @@ def _insert_domains(
                 "nameserver_1": ns1,
                 "nameserver_2": ns2,
                 "tags": tags,
-                "next_check_at": now,
+                # Claimed for the zone job enqueued at commit; the sweep retries after the lease.
+                "next_check_at": lifecycle.lease_until(settings, now),
                 "created_at": now,
                 "updated_at": now,
             }
@@ -226,6 +233,80 @@ def get_domain(session: Session, *, workspace_id: uuid.UUID, domain_id: uuid.UUI
     return get_scoped(session, Domain, workspace_id, domain_id)
 
 
+def get_domain_for_update(
+    session: Session, workspace_id: uuid.UUID, domain_id: uuid.UUID
+) -> Domain:
+    return get_scoped(session, Domain, workspace_id, domain_id, for_update=True)
+
+
+def update_settings(
+    session: Session,
+    settings: Settings,
+    secrets: SecretBox,
+    *,
+    workspace_id: uuid.UUID,
+    domain_id: uuid.UUID,
+    changes: dict[str, Any],
+    actor: str,
+) -> Domain:
+    """Change a domain's settings; record templates that depend on them are republished."""
+    domain = get_domain_for_update(session, workspace_id, domain_id)
+    if domain.status == DomainStatus.REMOVED:
+        raise Conflict("The domain was removed.", code="domain_removed")
+    # null means "clear" only where clearing makes sense; elsewhere it keeps the value.
+    changes = {k: v for k, v in changes.items() if v is not None or k in CLEARABLE}
+    if changes.get("forwarding_url") is not None:
+        changes["forwarding_url"] = str(changes["forwarding_url"])
+    if "mailbox_type" in changes and changes["mailbox_type"] != domain.mailbox_type:
+        _check_type_change(session, domain, changes["mailbox_type"])
+    if changes.get("forwarding_code") and not (
+        changes.get("forwarding_url") or domain.forwarding_url
+    ):
+        raise Unprocessable(
+            "Set forwarding_url to use a redirect code.",
+            code="forwarding_url_required",
+            field="forwarding_code",
+        )
+    for name, value in changes.items():
+        setattr(domain, name, value)
+    if "forwarding_url" in changes and changes["forwarding_url"] is None:
+        domain.forwarding_code = None
+    elif domain.forwarding_url and domain.forwarding_code is None:
+        domain.forwarding_code = 301
+    domain.updated_at = clock.now()
+    events.record(
+        session,
+        workspace_id=workspace_id,
+        type="domain.settings_changed",
+        subject_type="domain",
+        subject_id=domain.id,
+        actor=actor,
+        fields=sorted(changes),
+    )
+    if changes.keys() & TEMPLATE_INPUTS and domain.zone_id is not None:
+        changed = dns_service.publish_managed(session, settings, secrets, domain)
+        session.flush()
+        dns_service.push(session, dns_service.provider_of(settings, domain), domain, changed)
+    return domain
+
+
+CLEARABLE = frozenset({"mailbox_type", "dmarc_rua", "forwarding_url"})
+# Settings the managed DNS records are made from.
+TEMPLATE_INPUTS = frozenset({"mailbox_type", "dmarc_policy", "dmarc_rua", "forwarding_url"})
+
+
+def _check_type_change(session: Session, domain: Domain, mailbox_type: MailboxType | None) -> None:
+    ordered = session.scalar(
+        select(func.count()).select_from(Mailbox).where(Mailbox.domain_id == domain.id)
+    )
+    if ordered:
+        raise Conflict(
+            "Mailboxes were ordered on this domain; its mailbox type is fixed.",
+            code="mailbox_type_fixed",
+            field="mailbox_type",
+        )
+
+
 def remove_domain(
     session: Session, *, workspace_id: uuid.UUID, domain_id: uuid.UUID, actor: str
 ) -> Domain:
@@ -246,6 +327,7 @@ def remove_domain(
     domain.status = DomainStatus.REMOVED
     domain.removed_at = clock.now()
     domain.next_check_at = None
+    dns_tasks.after_remove(session, domain.id)
     events.record(
         session,
         workspace_id=workspace_id,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated, Generic, TypeVar
 
@@ -15,7 +16,22 @@ def _no_nul(value: str) -> str:
     return value
 
 
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _email(value: str) -> str:
+    value = value.lower()
+    if "\x00" in value or not _EMAIL.match(value):
+        raise ValueError("must be an email address")
+    return value
+
+
 Text = Annotated[str, AfterValidator(_no_nul)]
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=320),
+    AfterValidator(_email),
+]
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),

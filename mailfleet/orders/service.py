@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from mailfleet.auth.scoping import get_scoped, scoped, scoped_columns
 from mailfleet.config import Settings
+from mailfleet.dns import tasks as dns_tasks
 from mailfleet.domains.names import NameError_, normalise
 from mailfleet.events import service as events
 from mailfleet.exceptions import NotFound, Unprocessable
@@ -111,6 +112,7 @@ def create_order(
 
     if domain.mailbox_type is None:
         domain.mailbox_type = mailbox_type
+        dns_tasks.after_type_known(session, domain.id)
     order = MailboxOrder(
         workspace_id=workspace_id,
         domain_id=domain.id,

@@ -1,27 +1,17 @@
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from mailfleet.kit.schemas import Name, ResponseSchema, Schema
+from mailfleet.kit.schemas import Email, Name, ResponseSchema, Schema
 from mailfleet.models import InvitationStatus, Role
 from mailfleet.workspaces.countries import ISO_3166_ALPHA2
 
+
 # Deliberately loose: one @, no spaces, a dot in the domain part. Delivery is the real test.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def _email(value: str) -> str:
-    value = value.lower()
-    if "\x00" in value or not _EMAIL.match(value):
-        raise ValueError("must be an email address")
-    return value
-
-
 def _country(value: str) -> str:
     value = value.upper()
     if value not in ISO_3166_ALPHA2:
@@ -29,11 +19,6 @@ def _country(value: str) -> str:
     return value
 
 
-Email = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=3, max_length=320),
-    AfterValidator(_email),
-]
 Country = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=2, max_length=2),

@@ -1,0 +1,334 @@
+"""DNS records of a domain: publishing the managed templates and the user's own records.
+
+The database is the source of truth; after every change the affected RRsets are pushed to the
+domain's provider inside the same transaction, so a provider refusal rolls the change back
+("a request that fails changes nothing"). Every change bumps the zone's SOA serial.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+
+import dns.exception
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from mailfleet.config import MailboxType, Settings
+from mailfleet.dns import dkim, templates, zonefile
+from mailfleet.dns.providers.base import DnsProvider, DnsProviderError, Zone
+from mailfleet.dns.providers.registry import provider_for
+from mailfleet.dns.records import SUPPORTED_TYPES, Record, RRset, group_rrsets, rdata_text
+from mailfleet.exceptions import BadGateway, Conflict, NotFound, Unprocessable
+from mailfleet.kit import clock
+from mailfleet.kit.crypto import SecretBox
+from mailfleet.kit.ids import uuid7
+from mailfleet.models import DnsRecord, Domain
+
+SMTP_TYPES = frozenset({MailboxType.SMTP, MailboxType.SMTP_DEDICATED})
+Key = tuple[str, str]
+
+
+def as_record(row: DnsRecord) -> Record:
+    return Record(row.name, row.type, row.content, row.ttl, row.priority)
+
+
+def records_of(session: Session, domain_id: uuid.UUID) -> list[DnsRecord]:
+    return list(
+        session.scalars(
+            select(DnsRecord)
+            .where(DnsRecord.domain_id == domain_id)
+            .order_by(DnsRecord.name, DnsRecord.type, DnsRecord.id)
+        )
+    )
+
+
+# --- managed records -------------------------------------------------------------------------
+
+
+def ensure_dkim_key(domain: Domain, settings: Settings, secrets: SecretBox) -> None:
+    """SMTP domains sign with a key Mailfleet makes; Google and Microsoft sign with their own."""
+    if domain.mailbox_type in SMTP_TYPES and not domain.dkim_private_key_enc:
+        sealed = dkim.generate_sealed(secrets)
+        domain.dkim_selector = domain.dkim_selector or settings.dkim_selector
+        domain.dkim_private_key_enc = sealed.private_key_enc
+        domain.dkim_public_key = sealed.public_key
+
+
+def publish_managed(
+    session: Session, settings: Settings, secrets: SecretBox, domain: Domain, *, force: bool = False
+) -> set[Key]:
+    """Make the domain's managed records match its template; returns the RRsets that changed."""
+    ensure_dkim_key(domain, settings, secrets)
+    try:
+        wanted = templates.managed_records(domain, settings)
+    except templates.TemplateError as exc:
+        raise Unprocessable(str(exc), code="invalid_dns_settings") from exc
+    current = [row for row in records_of(session, domain.id) if row.managed]
+    current_set = {as_record(row) for row in current}
+    domain.published_type = domain.mailbox_type
+    if current_set == set(wanted) and not force:
+        return set()
+    session.execute(
+        delete(DnsRecord).where(DnsRecord.domain_id == domain.id, DnsRecord.managed.is_(True))
+    )
+    _insert(session, domain, wanted, managed=True)
+    bump_serial(domain)
+    changed = {(r.name, r.type) for r in current_set ^ set(wanted)}
+    return changed | ({(r.name, r.type) for r in wanted} if force else set())
+
+
+def bump_serial(domain: Domain) -> None:
+    domain.dns_serial = (domain.dns_serial or 0) + 1
+    domain.updated_at = clock.now()
+
+
+def _insert(session: Session, domain: Domain, records: Iterable[Record], *, managed: bool) -> None:
+    rows = [
+        {
+            "id": uuid7(),
+            "created_at": clock.now(),
+            "updated_at": clock.now(),
+            "workspace_id": domain.workspace_id,
+            "domain_id": domain.id,
+            "name": record.name,
+            "type": record.type,
+            "content": record.content,
+            "ttl": record.ttl,
+            "priority": record.priority,
+            "managed": managed,
+        }
+        for record in records
+    ]
+    if rows:
+        session.execute(insert(DnsRecord), rows)
+
+
+def reset(session: Session, settings: Settings, secrets: SecretBox, domain: Domain) -> None:
+    """Managed records back to their template, all pushed to the provider again."""
+    changed = publish_managed(session, settings, secrets, domain, force=True)
+    session.flush()
+    push(session, provider_of(settings, domain), domain, changed)
+
+
+def zone_file(session: Session, settings: Settings, domain: Domain) -> str:
+    records = [as_record(row) for row in records_of(session, domain.id)]
+    return zonefile.export_domain_zone(
+        domain.name, domain.nameserver_1, domain.dns_serial, records, settings
+    )
+
+
+# --- pushing to the provider -----------------------------------------------------------------
+
+
+def provider_of(settings: Settings, domain: Domain) -> DnsProvider:
+    return provider_for(settings, domain.dns_provider or settings.dns_provider)
+
+
+def push(
+    session: Session, provider: DnsProvider, domain: Domain, keys: Iterable[Key] | None = None
+) -> None:
+    """Send the given RRsets (all of them when None) to the provider; a refusal becomes a 502."""
+    if domain.zone_id is None or domain.dns_provider is None:
+        return  # No zone yet: zone creation pushes everything.
+    rows = records_of(session, domain.id)
+    records = [as_record(row) for row in rows if not _is_apex_ns(row, domain)]
+    rrsets = group_rrsets(records)
+    if keys is None:
+        targets = rrsets
+        deletes: list[Key] = []
+    else:
+        wanted = {key for key in keys if key != (domain.name, "NS")}
+        targets = [rrset for rrset in rrsets if (rrset.name, rrset.type) in wanted]
+        deletes = sorted(wanted - {(rrset.name, rrset.type) for rrset in targets})
+    if not targets and not deletes:
+        return
+    zone = Zone(domain.zone_id, (domain.nameserver_1, domain.nameserver_2))
+    try:
+        ids = provider.replace_rrsets(zone, domain.name, targets, delete=deletes)
+    except DnsProviderError as exc:
+        raise BadGateway(
+            f"The DNS provider did not accept the change: {exc}", code="dns_provider_error"
+        ) from exc
+    for row in rows:
+        record_id = ids.get((row.name, row.type, row.content))
+        if record_id:
+            row.provider_record_id = record_id
+
+
+def _is_apex_ns(row: DnsRecord, domain: Domain) -> bool:
+    # The provider owns the apex NS set it made with the zone (Cloudflare's are its own).
+    return row.type == "NS" and row.name == domain.name
+
+
+# --- user records ----------------------------------------------------------------------------
+
+
+def absolute_name(domain: Domain, name: str) -> str:
+    """ "@", "www", "www.acme.com" or "www.acme.com." -> "www.acme.com" (ASCII, lower-case)."""
+    raw = name.strip().rstrip(".").lower()
+    if raw in ("", "@"):
+        return domain.name
+    inside = raw == domain.name or raw.endswith("." + domain.name)
+    full = raw if inside else f"{raw}.{domain.name}"
+    try:
+        full = full.encode("idna").decode("ascii") if not full.isascii() else full
+    except UnicodeError as exc:
+        raise Unprocessable(
+            "Not a valid DNS name.", code="invalid_record_name", field="name"
+        ) from exc
+    labels = full.split(".")
+    if len(full) > 253 or any(not label or len(label) > 63 for label in labels):
+        raise Unprocessable("Not a valid DNS name.", code="invalid_record_name", field="name")
+    if any(not all(c.isalnum() or c in "-_*" for c in label) for label in labels):
+        raise Unprocessable(
+            "Names use letters, digits, '-', '_' and '*'.", code="invalid_record_name", field="name"
+        )
+    return full
+
+
+def validate(domain: Domain, record: Record) -> None:
+    if record.type not in SUPPORTED_TYPES:
+        raise Unprocessable(
+            f"Type must be one of {', '.join(SUPPORTED_TYPES)}.",
+            code="unsupported_record_type",
+            field="type",
+        )
+    if record.type in ("MX", "SRV") and record.priority is None:
+        raise Unprocessable(
+            f"{record.type} records need a priority.", code="priority_required", field="priority"
+        )
+    if record.type == "CNAME" and record.name == domain.name:
+        raise Unprocessable(
+            "A CNAME cannot sit at the zone apex.", code="cname_at_apex", field="name"
+        )
+    if record.type == "NS" and record.name == domain.name:
+        raise Unprocessable(
+            "The apex NS set is managed by Mailfleet.", code="managed_record", field="type"
+        )
+    try:
+        dns.rdata.from_text(
+            dns.rdataclass.IN, dns.rdatatype.from_text(record.type), rdata_text(record)
+        )
+    except (dns.exception.DNSException, ValueError) as exc:
+        raise Unprocessable(
+            f"Not valid {record.type} data: {exc}", code="invalid_record_content", field="content"
+        ) from exc
+
+
+def check_coexistence(
+    existing: Sequence[DnsRecord], record: Record, *, ignore: uuid.UUID | None = None
+) -> None:
+    """RFC rules and ours: CNAME stands alone, one SPF per name, managed sets stay managed."""
+    same_name = [row for row in existing if row.name == record.name and row.id != ignore]
+    for row in same_name:
+        if (row.type, row.content, row.priority) == (record.type, record.content, record.priority):
+            raise Conflict("This record already exists.", code="duplicate_record")
+        if row.type == "CNAME" or record.type == "CNAME":
+            raise Conflict(
+                "A CNAME cannot share its name with other records.",
+                code="cname_conflict",
+                field="name",
+            )
+        if row.managed and row.type == record.type and record.type != "TXT":
+            raise Conflict(
+                f"{record.type} at {record.name} is managed by Mailfleet.",
+                code="managed_record",
+                field="type",
+            )
+        if (
+            record.type == "TXT"
+            and row.type == "TXT"
+            and templates.is_spf(as_record(row))
+            and templates.is_spf(record)
+        ):
+            raise Conflict(
+                "This name already has an SPF record; a name may have only one.",
+                code="spf_exists",
+                field="content",
+            )
+
+
+def get_record(session: Session, domain: Domain, record_id: uuid.UUID) -> DnsRecord:
+    row = session.scalars(
+        select(DnsRecord).where(DnsRecord.id == record_id, DnsRecord.domain_id == domain.id)
+    ).first()
+    if row is None:
+        raise NotFound(f"Record {record_id} not found.", code="dns_record_not_found")
+    return row
+
+
+def add_record(
+    session: Session, provider: DnsProvider, domain: Domain, record: Record
+) -> DnsRecord:
+    record = Record(
+        absolute_name(domain, record.name),
+        record.type.upper(),
+        record.content.strip(),
+        record.ttl,
+        record.priority,
+    )
+    validate(domain, record)
+    check_coexistence(records_of(session, domain.id), record)
+    row = DnsRecord(
+        workspace_id=domain.workspace_id,
+        domain_id=domain.id,
+        name=record.name,
+        type=record.type,
+        content=record.content,
+        ttl=record.ttl,
+        priority=record.priority,
+        managed=False,
+    )
+    session.add(row)
+    bump_serial(domain)
+    session.flush()
+    push(session, provider, domain, {(record.name, record.type)})
+    return row
+
+
+def update_record(
+    session: Session, provider: DnsProvider, domain: Domain, row: DnsRecord, record: Record
+) -> DnsRecord:
+    _refuse_managed(row)
+    old_key = (row.name, row.type)
+    record = Record(
+        absolute_name(domain, record.name),
+        record.type.upper(),
+        record.content.strip(),
+        record.ttl,
+        record.priority,
+    )
+    validate(domain, record)
+    check_coexistence(records_of(session, domain.id), record, ignore=row.id)
+    row.name, row.type, row.content = record.name, record.type, record.content
+    row.ttl, row.priority, row.provider_record_id = record.ttl, record.priority, None
+    bump_serial(domain)
+    session.flush()
+    push(session, provider, domain, {old_key, (row.name, row.type)})
+    return row
+
+
+def delete_record(session: Session, provider: DnsProvider, domain: Domain, row: DnsRecord) -> None:
+    _refuse_managed(row)
+    key = (row.name, row.type)
+    session.delete(row)
+    bump_serial(domain)
+    session.flush()
+    push(session, provider, domain, {key})
+
+
+def _refuse_managed(row: DnsRecord) -> None:
+    if row.managed:
+        raise Conflict(
+            "This record is managed by Mailfleet; change the domain's settings or reset the "
+            "template instead.",
+            code="managed_record",
+        )
+
+
+def rrsets(session: Session, domain: Domain) -> list[RRset]:
+    return group_rrsets(as_record(row) for row in records_of(session, domain.id))

@@ -1,0 +1,190 @@
+"""DNS jobs: create zones, verify delegations, publish records, check health, delete zones.
+
+Each job takes domain ids, owns its transactions, and keeps network calls (the provider, DNS
+queries) outside any transaction that holds a lock. Running a job twice is harmless: every step
+re-reads the domain's status and the providers' calls are idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailfleet.config import Settings
+from mailfleet.db import enqueue_after_commit
+from mailfleet.dns import lifecycle, service
+from mailfleet.dns.providers.base import DnsProviderError
+from mailfleet.dns.providers.registry import provider_for
+from mailfleet.jobs.queue import Runtime, job
+from mailfleet.jobs.worker import sweeper
+from mailfleet.kit.crypto import SecretBox
+from mailfleet.models import Domain, DomainStatus
+
+log = logging.getLogger(__name__)
+
+# Domains per job: large enough for set-based SQL, small enough that a lost job costs little.
+CHUNK = 500
+CREATE = "dns.create_zones"
+VERIFY = "dns.verify_delegations"
+PUBLISH = "dns.publish_records"
+HEALTH = "dns.check_health"
+DELETE_ZONE = "dns.delete_zone"
+
+
+def _ids(values: Sequence[str | uuid.UUID]) -> list[uuid.UUID]:
+    return [value if isinstance(value, uuid.UUID) else uuid.UUID(value) for value in values]
+
+
+def chunks(ids: Sequence[uuid.UUID], size: int = CHUNK) -> list[list[str]]:
+    return [[str(i) for i in ids[start : start + size]] for start in range(0, len(ids), size)]
+
+
+def after_submit(session: Session, settings: Settings, domain_ids: Sequence[uuid.UUID]) -> None:
+    """New domains get their zones as soon as the submission commits."""
+    for chunk in chunks(domain_ids):
+        enqueue_after_commit(session, CREATE, chunk)
+
+
+def after_type_known(session: Session, domain_id: uuid.UUID) -> None:
+    """The mailbox type was just fixed: publish its records once that commits."""
+    enqueue_after_commit(session, PUBLISH, str(domain_id))
+
+
+def after_remove(session: Session, domain_id: uuid.UUID) -> None:
+    enqueue_after_commit(session, DELETE_ZONE, str(domain_id))
+
+
+@job(CREATE)
+def create_zones(runtime: Runtime, domain_ids: Sequence[str]) -> None:
+    settings, database = runtime.settings, runtime.database
+    secrets = SecretBox.from_settings(settings)
+    with database.transaction(write=False) as session:
+        work = lifecycle.zones_to_create(session, _ids(domain_ids))
+    provider = provider_for(settings)
+    created: list[uuid.UUID] = []
+    for task in work:
+        try:
+            zone = provider.ensure_zone(task.name, task.nameservers, serial=task.serial)
+            with database.transaction() as session:
+                domain = lifecycle.zone_created(session, settings, task, zone, provider.name)
+                if domain is None:
+                    continue
+                service.publish_managed(session, settings, secrets, domain)
+                session.flush()
+                service.push(session, provider, domain)
+            created.append(task.domain_id)
+        except DnsProviderError as exc:
+            with database.transaction() as session:
+                lifecycle.zone_not_created(
+                    session, settings, task.domain_id, str(exc), retryable=exc.retryable
+                )
+        except Exception as exc:  # a provider refusal mapped by service.push, or a bug
+            log.exception("creating the zone of %s failed", task.name)
+            with database.transaction() as session:
+                lifecycle.zone_not_created(
+                    session, settings, task.domain_id, str(exc), retryable=True
+                )
+    for chunk in chunks(created):
+        runtime.enqueue(VERIFY, (chunk,))
+
+
+def verify_now(
+    runtime: Runtime, domain_ids: Sequence[uuid.UUID], *, actor: str, revive_failed: bool
+) -> tuple[lifecycle.DelegationOutcome, dict[uuid.UUID, dict[str, object]]]:
+    """Check delegation for these domains and apply the results; returns each diagnosis."""
+    settings, database = runtime.settings, runtime.database
+    statuses = [DomainStatus.PENDING_NS, DomainStatus.ACTIVE, DomainStatus.FAILED]
+    with database.transaction(write=False) as session:
+        work = lifecycle.delegations_to_check(session, domain_ids, statuses)
+    from mailfleet.dns.delegation import DelegationChecker  # dnspython's asyncio stack, lazily
+
+    checker = DelegationChecker(settings)
+    diagnoses = asyncio.run(checker.check_many([(task.name, task.nameservers) for task in work]))
+    results = []
+    reports: dict[uuid.UUID, dict[str, object]] = {}
+    for task, diagnosis in zip(work, diagnoses, strict=True):
+        report = diagnosis.to_dict()
+        reports[task.domain_id] = report
+        results.append((task.domain_id, diagnosis.ok, report, diagnosis.reason))
+    with database.transaction() as session:
+        outcome = lifecycle.apply_delegation_results(
+            session, settings, results, actor=actor, revive_failed=revive_failed
+        )
+        for domain_id in outcome.activated:
+            enqueue_after_commit(session, PUBLISH, str(domain_id))
+    return outcome, reports
+
+
+@job(VERIFY)
+def verify_delegations(runtime: Runtime, domain_ids: Sequence[str]) -> None:
+    verify_now(runtime, _ids(domain_ids), actor=lifecycle.ACTOR, revive_failed=False)
+
+
+@job(PUBLISH)
+def publish_records(runtime: Runtime, domain_id: str) -> None:
+    """Publish the template records of the domain's mailbox type (idempotent)."""
+    settings, database = runtime.settings, runtime.database
+    secrets = SecretBox.from_settings(settings)
+    with database.transaction() as session:
+        domain = session.scalars(
+            select(Domain).where(Domain.id == uuid.UUID(domain_id)).with_for_update()
+        ).first()
+        if domain is None or domain.zone_id is None or domain.status == DomainStatus.REMOVED:
+            return
+        changed = service.publish_managed(session, settings, secrets, domain)
+        session.flush()
+        if changed:
+            service.push(session, provider_for(settings, domain.dns_provider), domain, changed)
+        if domain.status == DomainStatus.ACTIVE:
+            domain.next_check_at = lifecycle.health_due(settings)
+
+
+@job(HEALTH)
+def check_health(runtime: Runtime, domain_ids: Sequence[str]) -> None:
+    from mailfleet.dns import checks
+
+    for domain_id in _ids(domain_ids):
+        try:
+            checks.run_and_store(runtime, domain_id, actor=lifecycle.ACTOR)
+        except Exception:
+            log.exception("health check of domain %s failed", domain_id)
+
+
+@job(DELETE_ZONE)
+def delete_zone(runtime: Runtime, domain_id: str) -> None:
+    """Drop a removed domain's zone at its provider (a zone already gone is fine)."""
+    settings, database = runtime.settings, runtime.database
+    with database.transaction(write=False) as session:
+        domain = session.get(Domain, uuid.UUID(domain_id))
+        if domain is None or domain.status != DomainStatus.REMOVED or domain.zone_id is None:
+            return
+        zone = lifecycle.zone_of(domain)
+        provider = provider_for(settings, domain.dns_provider)
+        name = domain.name
+    provider.delete_zone(zone, name)
+
+
+def _claim_and_enqueue(runtime: Runtime, status: DomainStatus, task: str) -> int:
+    handed_out = 0
+    while True:
+        with runtime.database.transaction() as session:
+            ids = lifecycle.claim_due(session, runtime.settings, status, limit=CHUNK)
+            if ids:
+                enqueue_after_commit(session, task, [str(i) for i in ids])
+        handed_out += len(ids)
+        if len(ids) < CHUNK:
+            return handed_out
+
+
+@sweeper
+def sweep_domains(runtime: Runtime) -> int:
+    return (
+        _claim_and_enqueue(runtime, DomainStatus.QUEUED, CREATE)
+        + _claim_and_enqueue(runtime, DomainStatus.PENDING_NS, VERIFY)
+        + _claim_and_enqueue(runtime, DomainStatus.ACTIVE, HEALTH)
+    )

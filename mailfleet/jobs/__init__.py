@@ -1,0 +1,1 @@
+"""Background jobs: a huey queue chosen by settings, the task registry, the worker and the sweep."""

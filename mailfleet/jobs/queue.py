@@ -1,0 +1,85 @@
+"""The job queue, chosen by settings, and the registry of task functions.
+
+Task functions live in each domain package's `tasks` module and register themselves with
+`@job("name")`. They receive the `Runtime` (settings, database, queue) and plain arguments
+(ids as strings), own their transactions, and are idempotent: running one twice, or after a
+crash half-way, leaves the same end state.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
+
+from mailfleet.config import Settings
+from mailfleet.db import Database
+
+log = logging.getLogger(__name__)
+
+# Modules whose @job functions make up the task registry.
+TASK_MODULES = ("mailfleet.dns.tasks",)
+
+TaskFunction = Callable[..., None]
+TASKS: dict[str, TaskFunction] = {}
+
+
+def job(name: str) -> Callable[[TaskFunction], TaskFunction]:
+    def register(function: TaskFunction) -> TaskFunction:
+        TASKS[name] = function
+        return function
+
+    return register
+
+
+def make_huey(settings: Settings) -> Huey:
+    if settings.job_queue == "redis":
+        return RedisHuey("mailfleet", url=settings.redis_url, blocking=True)
+    if settings.job_queue == "memory":
+        return MemoryHuey("mailfleet")
+    if settings.job_queue == "sqlite":
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return SqliteHuey("mailfleet", filename=str(settings.data_dir / "jobs.db"))
+    raise ValueError(f"unknown job_queue {settings.job_queue!r}: use sqlite, redis or memory")
+
+
+@dataclass
+class Runtime:
+    """What a job needs: settings, the database, and the queue to enqueue follow-up jobs."""
+
+    settings: Settings
+    database: Database
+    huey: Huey = field(init=False)
+    _tasks: dict[str, Any] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        for module in TASK_MODULES:
+            importlib.import_module(module)
+        self.huey = make_huey(self.settings)
+        for name, function in TASKS.items():
+            self._tasks[name] = self.huey.task(name=name)(self._bind(function))
+        # Jobs asked for inside a transaction go out once it commits (db.enqueue_after_commit).
+        self.database.dispatch = self.enqueue
+
+    def _bind(self, function: TaskFunction) -> Callable[..., None]:
+        def run(*args: Any) -> None:
+            function(self, *args)
+
+        run.__name__ = function.__name__
+        return run
+
+    def enqueue(self, name: str, args: tuple[Any, ...]) -> None:
+        try:
+            self._tasks[name](*args)
+        except Exception:
+            # The sweep finds the work again once its lease runs out; the request must not fail
+            # because the queue hiccuped after its data was committed.
+            log.exception("could not enqueue job %s", name)
+
+    def run_now(self, name: str, *args: Any) -> None:
+        """Run a task inline (tests, the CLI)."""
+        TASKS[name](self, *args)
