@@ -8,6 +8,7 @@ from mailfleet.cli import admin, server
 
 app = typer.Typer(no_args_is_help=True, help="Mailfleet control plane.")
 app.command("serve")(server.serve)
+app.command("worker")(server.worker)
 app.command("migrate")(server.migrate)
 app.command("check-migrations")(server.check_migrations)
 app.command("bootstrap")(server.bootstrap_command)

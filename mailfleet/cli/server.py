@@ -32,6 +32,28 @@ def serve(
     )
 
 
+def worker(
+    threads: int = typer.Option(None, help="Worker threads (default from settings)."),
+) -> None:
+    """Run jobs from the queue in settings (Redis or PostgreSQL when several processes share it)."""
+    import signal
+    import threading
+
+    from mailfleet.jobs.queue import Runtime
+    from mailfleet.jobs.worker import Worker
+
+    settings = Settings()
+    database = Database(settings)
+    migrations.upgrade(database.engine)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    with Worker(Runtime(settings, database), threads=threads):
+        console.print(f"[green]Worker running[/] on the {settings.job_queue} queue.")
+        stop.wait()
+    console.print("Worker stopped.")
+
+
 def migrate() -> None:
     """Apply every pending migration."""
     database = Database(Settings())

@@ -24,7 +24,7 @@ def verify_now(runtime: Runtime, domain_id: uuid.UUID, *, actor: str) -> dict[st
     status = _status(runtime, domain_id)
     return {
         "status": status,
-        "delegated": bool(diagnosis and diagnosis.get("ok")),
+        "delegated": bool(diagnosis and diagnosis.get("delegated")),
         "diagnosis": diagnosis or {"reason": f"The domain is {status.value}; nothing to check."},
     }
 
