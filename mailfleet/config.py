@@ -130,6 +130,8 @@ class Settings(BaseSettings):
     dkim_selector: str = "mailfleet"
     dmarc_default_policy: str = "none"
     dmarc_default_rua: str = ""
+    # Microsoft 365 tenant's initial domain: the DKIM CNAMEs of MICROSOFT domains point under it.
+    microsoft_tenant_domain: str = "mailfleet.onmicrosoft.com"
     # Domain forwarding: the address Mailfleet's web front answers on.
     forwarding_ipv4: str = "127.0.0.1"
     forwarding_ipv6: str = ""
