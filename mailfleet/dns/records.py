@@ -47,19 +47,39 @@ def absolute(name: str) -> str:
 
 
 def txt_strings(text: str) -> list[str]:
-    """Split a TXT value into the <=255-byte character-strings one record carries (RFC 1035)."""
-    raw = text.encode()
-    return [
-        raw[i : i + TXT_CHUNK].decode("ascii", "replace") for i in range(0, len(raw), TXT_CHUNK)
-    ] or [""]
+    """Split a TXT value into character-strings of at most 255 bytes each (RFC 1035).
+
+    Splits fall between characters, so each piece stays valid UTF-8 on the wire.
+    """
+    if text.isascii():  # the common case: one byte per character
+        return [text[i : i + TXT_CHUNK] for i in range(0, len(text), TXT_CHUNK)] or [""]
+    pieces: list[str] = []
+    current: list[str] = []
+    size = 0
+    for char in text:
+        width = len(char.encode())
+        if size + width > TXT_CHUNK:
+            pieces.append("".join(current))
+            current, size = [], 0
+        current.append(char)
+        size += width
+    pieces.append("".join(current))
+    return pieces
 
 
 def quote_txt(text: str) -> str:
-    """A TXT value in presentation format: quoted 255-byte strings separated by spaces."""
+    """A TXT value in presentation format: quoted strings, bytes outside ASCII as \\DDD."""
     parts = []
     for chunk in txt_strings(text):
-        escaped = chunk.replace("\\", "\\\\").replace('"', '\\"')
-        parts.append(f'"{escaped}"')
+        escaped = []
+        for byte in chunk.encode():
+            if byte in (0x22, 0x5C):  # " and \
+                escaped.append("\\" + chr(byte))
+            elif 0x20 <= byte < 0x7F:
+                escaped.append(chr(byte))
+            else:
+                escaped.append(f"\\{byte:03d}")
+        parts.append('"' + "".join(escaped) + '"')
     return " ".join(parts)
 
 
