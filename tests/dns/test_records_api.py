@@ -19,8 +19,10 @@ from sqlalchemy import select
 
 from mailfleet.db import Database
 from mailfleet.dns import dkim
-from mailfleet.models import Domain, Event
-from tests.factories import Caller, make_tenant
+from mailfleet.jobs.worker import sweep
+from mailfleet.kit import clock
+from mailfleet.models import Domain, Event, MailboxType
+from tests.factories import Caller, give_slots, make_tenant, order_body
 from tests.support.dns_fixtures import PARENT_ZONE, TEST_PAIR
 from tests.support.jobs import drain
 from tests.support.powerdns import PowerDNS
@@ -334,3 +336,64 @@ def test_forwarding_redirects_by_host(hosted: Hosted) -> None:
 
     assert hosted.call("PATCH", json={"forwarding_url": None}).status_code == 200
     assert hosted.served(hosted.name, "A") == []
+
+
+def test_the_first_order_publishes_its_type(hosted: Hosted, db: Database) -> None:
+    give_slots(db, hosted.caller.workspace_id, MailboxType.GOOGLE, 3)
+    response = hosted.client.post(
+        "/v1/mailbox-orders",
+        json=order_body(hosted.name, ["alice"], "GOOGLE"),
+        headers={**hosted.caller.headers},
+    )
+    assert response.status_code == 201, response.text
+    hosted.settle()
+    assert [mx.exchange.to_text() for mx in hosted.served(hosted.name, "MX")] == [
+        "smtp.google.com."
+    ]
+
+
+def test_active_domains_get_a_periodic_health_check(hosted: Hosted, db: Database) -> None:
+    _type(hosted, "SMTP")
+    assert hosted.call("GET").json()["health_checked_at"] is None
+    clock.advance(7 * 3600)
+    runtime = hosted.client.app.state.runtime  # type: ignore[attr-defined]
+    sweep(runtime)
+    drain(runtime)
+    stored = hosted.call("GET", "/dns/check").json()
+    assert stored["checked_at"] is not None
+    assert stored["drift"] is False
+    assert all(r["status"] == "present" for r in stored["report"]["records"])
+
+
+def test_type_is_fixed_once_mailboxes_are_ordered(hosted: Hosted, db: Database) -> None:
+    give_slots(db, hosted.caller.workspace_id, MailboxType.SMTP, 5)
+    order = hosted.client.post(
+        "/v1/mailbox-orders",
+        json=order_body(hosted.name, ["bob"], "SMTP"),
+        headers=hosted.caller.headers,
+    )
+    assert order.status_code == 201, order.text
+    response = hosted.call("PATCH", json={"mailbox_type": "GOOGLE"})
+    assert response.status_code == 409
+    assert response.json()["code"] == "mailbox_type_fixed"
+    assert response.json()["field"] == "mailbox_type"
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "field"),
+    [
+        ({"dmarc_policy": "maybe"}, "validation_error", "dmarc_policy"),
+        ({"dmarc_rua": "not-an-address"}, "validation_error", "dmarc_rua"),
+        ({"forwarding_url": "ftp://x"}, "validation_error", "forwarding_url"),
+        ({"forwarding_code": 302}, "forwarding_url_required", "forwarding_code"),
+    ],
+)
+def test_bad_domain_settings_are_refused(
+    hosted: Hosted, body: dict[str, Any], code: str, field: str
+) -> None:
+    before = hosted.call("GET").json()
+    response = hosted.call("PATCH", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == code
+    assert response.json()["field"] == field
+    assert hosted.call("GET").json() == before
