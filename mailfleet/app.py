@@ -15,9 +15,12 @@ from mailfleet import __version__, exception_handlers
 from mailfleet.api import api_router
 from mailfleet.auth.ratelimit import RateLimiter
 from mailfleet.auth.service import LastUsedRecorder
+from mailfleet.background import lifespan
 from mailfleet.config import Settings
 from mailfleet.db import Database
+from mailfleet.forwarding.middleware import ForwardingMiddleware
 from mailfleet.idempotency.middleware import IdempotencyMiddleware
+from mailfleet.jobs.queue import Runtime
 from mailfleet.kit.crypto import SecretBox
 
 HEALTH_BODY = b'{"status":"ok"}'
@@ -83,6 +86,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         description="Control plane for cold-email infrastructure: domains, DNS, mailboxes.",
         docs_url="/docs",
         openapi_url="/openapi.json",
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.db = database
@@ -91,6 +95,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     per_minute = settings.rate_limit_per_minute if settings.rate_limit_enabled else 0
     app.state.rate_limiter = RateLimiter(per_second, per_minute)
     app.state.last_used = LastUsedRecorder()
+    # Jobs asked for by requests go to this queue once their transaction commits.
+    app.state.runtime = Runtime(settings, database)
 
     exception_handlers.register(app)
     app.include_router(api_router)
@@ -106,6 +112,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         database=database,
         secrets=app.state.secrets,
         ttl=timedelta(hours=settings.idempotency_ttl_hours),
+    )
+    app.add_middleware(
+        ForwardingMiddleware,
+        database=database,
+        own_hosts=frozenset({settings.host, "localhost", "testserver"}),
     )
     # Outermost, so that the idempotency middleware's own queries are inside the cap too.
     app.add_middleware(ConcurrencyGate, limit=settings.max_inflight_requests)
