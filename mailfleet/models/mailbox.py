@@ -60,6 +60,7 @@ class Mailbox(RecordMixin, TenantMixin, Base):
         Index(None, "workspace_id", "mailbox_type", "status"),
         Index(None, "domain_id", "status"),
         Index(None, "order_id"),
+        Index(None, "next_check_at"),
     )
 
     domain_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("domains.id", ondelete="CASCADE"))
@@ -82,6 +83,12 @@ class Mailbox(RecordMixin, TenantMixin, Base):
     smtp_port: Mapped[int | None]
     imap_host: Mapped[str | None] = mapped_column(String(253))
     imap_port: Mapped[int | None]
+    # "starttls", "ssl" or "none" (loopback tests only).
+    smtp_security: Mapped[str | None] = mapped_column(String(16))
+    imap_security: Mapped[str | None] = mapped_column(String(16))
+    # Automated backends: when the provisioning job should (re)try, and how often it has.
+    next_check_at: Mapped[datetime | None]
+    provision_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     provider_user_id: Mapped[str | None] = mapped_column(String(255))
     profile_picture_url: Mapped[str | None] = mapped_column(String(2048))
     notes: Mapped[str | None] = mapped_column(String(4000))

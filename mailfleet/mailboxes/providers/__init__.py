@@ -1,0 +1,1 @@
+"""Automated mailbox providers (Postfix/Dovecot, Google Workspace, Microsoft 365), one module each."""
