@@ -1,1 +1,1 @@
-"""Automated mailbox providers (Postfix/Dovecot, Google Workspace, Microsoft 365), one module each."""
+"""Automated mailbox providers (Postfix/Dovecot, Google, Microsoft), one module each."""
