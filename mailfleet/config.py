@@ -148,11 +148,56 @@ class Settings(BaseSettings):
     # A claimed domain is handed out again if its job has not finished after this many seconds.
     job_lease_seconds: int = 300
 
-    # Mailbox backend per type; "manual" queues the mailbox for an operator.
+    # Automated mailbox backends: retry a provider's transient errors this many times, waiting
+    # the n-th step before the n-th retry (the last step repeats).
+    mailbox_provision_max_attempts: int = 8
+    mailbox_provision_backoff: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: [10, 60, 300, 900, 3600]
+    )
+
+    # Mailbox backend per type: "manual" queues the mailbox for an operator; "smtp" provisions
+    # on Mailfleet's Postfix/Dovecot.
     backend_google: str = "manual"
     backend_microsoft: str = "manual"
     backend_smtp: str = "manual"
     backend_smtp_dedicated: str = "manual"
+
+    # --- Mail servers (SMTP backend) ---
+    # The "smtp" provider keeps mailboxes in files that Dovecot and Postfix on this host read
+    # (integrations.md 4.2; why files: mailfleet/mailboxes/providers/smtp.py). Writers serialise
+    # on "<mail_passwd_file>.lock".
+    # Dovecot passdb passwd-file: "user@domain:{SHA512-CRYPT}...".
+    mail_passwd_file: Path = Path("/etc/dovecot/mailfleet/passwd")
+    # Postfix texthash: tables ("texthash:/etc/postfix/mailfleet/virtual_mailbox_maps", ...).
+    postfix_virtual_mailbox_domains: Path = Path("/etc/postfix/mailfleet/virtual_mailbox_domains")
+    postfix_virtual_mailbox_maps: Path = Path("/etc/postfix/mailfleet/virtual_mailbox_maps")
+    postfix_virtual_alias_maps: Path = Path("/etc/postfix/mailfleet/virtual_alias_maps")
+    # Postfix reads texthash tables only when it (re)starts: `postfix -c DIR reload` follows every
+    # change. Empty: no reload (Postfix elsewhere picks the files up by other means).
+    postfix_config_dir: str = "/etc/postfix"
+    postfix_reload_timeout: float = 30.0
+    # Where owners connect, as shown with a mailbox's credentials. Empty host: mail_host.
+    smtp_server_host: str = ""
+    smtp_submission_port: int = 587
+    smtp_security: str = "starttls"
+    imap_server_host: str = ""
+    imap_port: int = 993
+    imap_security: str = "ssl"
+
+    # --- Webhooks ---
+    # Seconds a receiver has to answer one delivery attempt.
+    webhook_timeout: float = 10.0
+    # Seconds before the n-th retry of a failed attempt; the last step repeats.
+    webhook_retry_backoff: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: [5, 30, 120, 600, 3600, 10800, 21600]
+    )
+    # Attempts (the first one included) before a delivery is FAILED.
+    webhook_max_attempts: int = Field(default=8, ge=1)
+    # The outbox sweep re-reads events this many seconds older than its cursor, so an event whose
+    # transaction committed late is still delivered (the unique delivery key drops repeats).
+    webhook_outbox_grace_seconds: int = Field(default=300, ge=0)
+    # After a secret rotation the old secret keeps signing (a second signature) this long.
+    webhook_secret_rotation_hours: int = Field(default=24, ge=0)
 
     # First start with an empty database creates this owner and prints a one-time key.
     bootstrap_owner_email: str = "owner@mailfleet.local"
@@ -186,7 +231,9 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("ns_check_backoff", mode="before")
+    @field_validator(
+        "ns_check_backoff", "mailbox_provision_backoff", "webhook_retry_backoff", mode="before"
+    )
     @classmethod
     def _split_ints(cls, value: object) -> object:
         if isinstance(value, str):

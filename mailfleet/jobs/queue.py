@@ -22,7 +22,7 @@ from mailfleet.db import Database
 log = logging.getLogger(__name__)
 
 # Modules whose @job functions make up the task registry.
-TASK_MODULES = ("mailfleet.dns.tasks",)
+TASK_MODULES = ("mailfleet.dns.tasks", "mailfleet.mailboxes.tasks", "mailfleet.webhooks.tasks")
 
 TaskFunction = Callable[..., None]
 TASKS: dict[str, TaskFunction] = {}
@@ -79,6 +79,13 @@ class Runtime:
             # The sweep finds the work again once its lease runs out; the request must not fail
             # because the queue hiccuped after its data was committed.
             log.exception("could not enqueue job %s", name)
+
+    def enqueue_in(self, name: str, args: tuple[Any, ...], *, delay: float) -> None:
+        """Enqueue after `delay` seconds (a retry that must not wait for the next sweep)."""
+        try:
+            self._tasks[name].schedule(args, delay=delay)
+        except Exception:
+            log.exception("could not schedule job %s", name)
 
     def run_now(self, name: str, *args: Any) -> None:
         """Run a task inline (tests, the CLI)."""

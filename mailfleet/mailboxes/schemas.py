@@ -43,6 +43,8 @@ class Credentials(ResponseSchema):
     smtp_port: int | None
     imap_host: str | None
     imap_port: int | None
+    smtp_security: str | None = Field(description='"starttls", "ssl" or "none".')
+    imap_security: str | None
 
 
 class MailboxUpdate(Schema):

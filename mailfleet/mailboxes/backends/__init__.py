@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from mailfleet.exceptions import ServiceUnavailable
+from mailfleet.mailboxes.backends.automated import AutomatedBackend
 from mailfleet.mailboxes.backends.base import MailboxBackend
 from mailfleet.mailboxes.backends.manual import ManualBackend
 
-_BACKENDS: dict[str, MailboxBackend] = {"manual": ManualBackend()}
+# Automated backends are named after the provider module that does the work (providers/).
+AUTOMATED = ("smtp", "google", "microsoft")
+_BACKENDS: dict[str, MailboxBackend] = {
+    "manual": ManualBackend(),
+    **{name: AutomatedBackend(name) for name in AUTOMATED},
+}
 
 
 def register(backend: MailboxBackend) -> None:
