@@ -10,6 +10,7 @@ from mailfleet.kit.schemas import Problem
 from mailfleet.mailboxes.endpoints import router as mailboxes_router
 from mailfleet.operator.endpoints import router as operator_router
 from mailfleet.orders.endpoints import router as orders_router
+from mailfleet.webhooks.endpoints import router as webhooks_router
 from mailfleet.workspaces.endpoints import router as workspaces_router
 
 # Every route can answer with these; documenting them lets clients (and the fuzzer) expect them.
@@ -28,5 +29,6 @@ for router in (
     orders_router,
     mailboxes_router,
     operator_router,
+    webhooks_router,
 ):
     api_router.include_router(router)

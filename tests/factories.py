@@ -12,12 +12,16 @@ from sqlalchemy import func, select
 from mailfleet.account.service import create_user
 from mailfleet.auth.service import issue_key
 from mailfleet.db import Database
+from mailfleet.events import service as events_service
 from mailfleet.kit import clock
+from mailfleet.kit.crypto import SecretBox
 from mailfleet.models import (
     Base,
+    DeliveryStatus,
     DnsRecord,
     Domain,
     DomainStatus,
+    Event,
     Mailbox,
     MailboxOrder,
     MailboxStatus,
@@ -26,8 +30,10 @@ from mailfleet.models import (
     OrderStatus,
     Role,
     User,
+    WebhookDelivery,
 )
 from mailfleet.operator.service import set_allocation
+from mailfleet.webhooks import service as webhook_service
 from mailfleet.workspaces.service import create_workspace
 
 _counter = itertools.count(1)
@@ -231,3 +237,50 @@ SMTP_ENDPOINTS = {
     "imap_host": "imap.example.net",
     "imap_port": 993,
 }
+
+
+def make_webhook(
+    db: Database,
+    workspace_id: uuid.UUID,
+    *,
+    url: str = "http://127.0.0.1:9/hook",
+    events: tuple[str, ...] = ("domain.status_changed",),
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """An endpoint with one FAILED delivery of a recorded event: (webhook id, delivery id)."""
+    with db.transaction() as session:
+        created = webhook_service.create(
+            session,
+            SecretBox.from_settings(db.settings),
+            workspace_id=workspace_id,
+            url=url,
+            events=list(events),
+            secret=None,
+            enabled=True,
+            actor="test",
+        )
+        events_service.record(
+            session,
+            workspace_id=workspace_id,
+            type=events[0],
+            subject_type="domain",
+            subject_id=None,
+            actor="test",
+        )
+        session.flush()
+        event = session.scalars(
+            select(Event).where(Event.workspace_id == workspace_id).order_by(Event.id.desc())
+        ).first()
+        assert event is not None
+        delivery = WebhookDelivery(
+            workspace_id=workspace_id,
+            endpoint_id=created["id"],
+            event_id=event.id,
+            event_type=events[0],
+            payload={"type": events[0], "timestamp": "", "data": {}},
+            status=DeliveryStatus.FAILED,
+            attempts=1,
+            max_attempts=1,
+        )
+        session.add(delivery)
+        session.flush()
+        return created["id"], delivery.id

@@ -26,6 +26,7 @@ from tests.factories import (
     make_member,
     make_order,
     make_tenant,
+    make_webhook,
 )
 
 # Routes that act on the caller's own user rather than on a workspace's resources.
@@ -72,6 +73,12 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/v1/domains/{domain_id}"): {"dmarc_policy": "reject"},
     ("POST", "/v1/domains/{domain_id}/dns/records"): RECORD,
     ("PUT", "/v1/domains/{domain_id}/dns/records/{record_id}"): RECORD,
+    ("POST", "/v1/webhooks"): {
+        "url": "https://hooks.example.com/x",
+        "events": ["domain.status_changed"],
+    },
+    ("PATCH", "/v1/webhooks/{webhook_id}"): {"enabled": False},
+    ("POST", "/v1/webhooks/{webhook_id}/rotate-secret"): {},
 }
 
 
@@ -115,6 +122,7 @@ class Victim:
         )
         assert invitation.status_code == 201, invitation.text
         self.invitation_id = invitation.json()["id"]
+        self.webhook_id, self.delivery_id = make_webhook(db, self.owner.workspace_id)
         with db.transaction(write=False) as session:
             self.key_id = session.scalar(
                 select(ApiKey.id).where(ApiKey.user_id == self.owner.user_id)
@@ -132,6 +140,8 @@ class Victim:
             "key_id": str(self.key_id),
             "mailbox_type": "GOOGLE",
             "record_id": str(self.record_id),
+            "webhook_id": str(self.webhook_id),
+            "delivery_id": str(self.delivery_id),
         }
 
     def body(self, method: str, path: str) -> Any:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from mailfleet.config import Settings
 from mailfleet.dns import health, lifecycle, service
+from mailfleet.dns.addresses import NameserverAddresses, server_label
 from mailfleet.events import service as events
 from mailfleet.exceptions import NotFound
 from mailfleet.jobs.queue import Runtime
@@ -19,14 +20,12 @@ from mailfleet.models import DnsRecord, Domain, DomainStatus
 
 def server_addresses(settings: Settings, domain: Domain) -> list[str]:
     """Where to ask about this zone: "ip:port" of each assigned nameserver, de-duplicated."""
+    known = NameserverAddresses(settings)
     addresses: list[str] = []
     for name in domain.nameservers:
-        mapped = settings.dns_nameserver_addresses.get(name.rstrip(".").lower())
-        if mapped:
-            addresses.extend(mapped)
-        elif domain.dns_provider == "builtin":
-            # The embedded default: our own server answers for both names of the pair.
-            addresses.append(f"{settings.dns_server_host}:{settings.dns_server_port}")
+        servers = known.configured(domain.dns_provider, name)
+        if servers is not None:
+            addresses.extend(server_label(server) for server in servers)
         else:
             addresses.extend(f"{ip}:53" for ip in _resolve(settings, name))
     return list(dict.fromkeys(addresses))

@@ -127,17 +127,21 @@ class DelegationTask:
     domain_id: uuid.UUID
     name: str
     nameservers: tuple[str, str]
+    # Where the zone lives: a builtin zone is asked at Mailfleet's own server (dns.addresses).
+    provider: str | None
 
 
 def delegations_to_check(
     session: Session, ids: Sequence[uuid.UUID], statuses: Sequence[DomainStatus]
 ) -> list[DelegationTask]:
     rows = session.execute(
-        select(Domain.id, Domain.name, Domain.nameserver_1, Domain.nameserver_2)
+        select(
+            Domain.id, Domain.name, Domain.nameserver_1, Domain.nameserver_2, Domain.dns_provider
+        )
         .where(Domain.id.in_(ids), Domain.status.in_(statuses), Domain.zone_id.is_not(None))
         .order_by(Domain.id)
     )
-    return [DelegationTask(row[0], row[1], (row[2], row[3])) for row in rows]
+    return [DelegationTask(row[0], row[1], (row[2], row[3]), row[4]) for row in rows]
 
 
 @dataclass

@@ -104,7 +104,8 @@ def verify_now(
     from mailfleet.dns.delegation import DelegationChecker  # dnspython's asyncio stack, lazily
 
     checker = DelegationChecker(settings)
-    diagnoses = asyncio.run(checker.check_many([(task.name, task.nameservers) for task in work]))
+    items = [(task.name, task.nameservers, task.provider) for task in work]
+    diagnoses = asyncio.run(checker.check_many(items))
     results = []
     reports: dict[uuid.UUID, dict[str, object]] = {}
     for task, diagnosis in zip(work, diagnoses, strict=True):

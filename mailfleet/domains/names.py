@@ -63,6 +63,16 @@ def normalise(raw: object) -> DomainName | NameError_:
     return DomainName(ascii=ascii_name, unicode=unicode_name)
 
 
+def public_suffix(name: str) -> str | None:
+    """The public suffix `name` ends in (acme.co.uk -> co.uk); None for a malformed name.
+
+    An unlisted top level counts as a suffix (acme.test -> test). `name` is taken as given:
+    lower-case ASCII without the trailing dot, as `normalise` makes it.
+    """
+    suffix = _psl.publicsuffix(name)
+    return None if suffix is None else str(suffix)
+
+
 def nameserver_pair(name: str, pairs: list[tuple[str, str]]) -> tuple[str, str]:
     """A stable pair per name, spread over the configured pairs."""
     return pairs[_stable_hash(name) % len(pairs)]

@@ -14,11 +14,18 @@ from mailfleet.models.enums import (
 from mailfleet.models.event import Event, IdempotencyRecord
 from mailfleet.models.mailbox import Allocation, Mailbox, MailboxOrder
 from mailfleet.models.user import ApiKey, Invitation, Membership, User, Workspace
+from mailfleet.models.webhook import (
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEventType,
+)
 
 __all__ = [
     "Allocation",
     "ApiKey",
     "Base",
+    "DeliveryStatus",
     "DnsRecord",
     "Domain",
     "DomainBatch",
@@ -36,5 +43,8 @@ __all__ = [
     "OrderStatus",
     "Role",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEventType",
     "Workspace",
 ]

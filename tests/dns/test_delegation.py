@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import random
@@ -18,6 +19,8 @@ import dns.rrset
 import pytest
 
 from mailfleet.config import Settings
+from mailfleet.dns.addresses import NameserverAddresses
+from mailfleet.dns.checks import server_addresses
 from mailfleet.dns.delegation import (
     DelegationChecker,
     _Discovery,
@@ -26,6 +29,7 @@ from mailfleet.dns.delegation import (
     read_parent,
     scan,
 )
+from mailfleet.models import Domain
 from tests.support import powerdns
 from tests.support.dns_fixtures import PARENT_ZONE, TEST_PAIR
 from tests.support.powerdns import PowerDNS, RRsetSpec
@@ -86,6 +90,7 @@ def test_delegated_domain(
     assert all(a.authoritative for a in diagnosis.nameservers)
     assert {a.serial for a in diagnosis.nameservers} == {zone["serial"]}
     assert "delegated to ns1.mailfleet.test, ns2.mailfleet.test" in diagnosis.reason
+    assert diagnosis.to_dict() == dataclasses.asdict(diagnosis)
     report = json.loads(json.dumps(diagnosis.to_dict()))
     assert report["delegated"] is True
     assert report["parents"][0]["nameservers"] == list(TEST_PAIR)
@@ -286,6 +291,62 @@ def test_check_many_keeps_order_and_mixes_outcomes(
     assert [d.domain for d in diagnoses] == [name for name, _ in items]
     assert {d.domain for d in diagnoses if d.delegated} == set(good)
     assert asyncio.run(checker().check_many([])) == []
+
+
+def test_builtin_zone_is_asked_at_the_builtin_server_by_default(
+    dns_overrides: dict[str, Any],
+    pdns_parent: PowerDNS,
+    pdns_child: PowerDNS,
+    unique_domain: Callable[[str], str],
+) -> None:
+    name = unique_domain("builtin")
+    hosted_and_delegated(pdns_parent, pdns_child, name)
+    host, port = parse_server(pdns_child.address)
+    # No address for the pair and no resolver: only the builtin rule leads to pdns_child, which
+    # plays Mailfleet's own server here.
+    settings = Settings(
+        **{
+            **dns_overrides,
+            "dns_nameserver_addresses": {},
+            "dns_server_host": host,
+            "dns_server_port": port,
+            "dns_resolvers": [f"127.0.0.1:{free_port()}"],
+            "dns_query_timeout": 0.3,
+        }
+    )
+    checker = DelegationChecker(settings)
+
+    builtin, elsewhere = asyncio.run(
+        checker.check_many([(name, TEST_PAIR, "builtin"), (name, TEST_PAIR, "powerdns")])
+    )
+
+    assert builtin.delegated is True, builtin.reason
+    assert [(a.nameserver, a.server) for a in builtin.nameservers] == [
+        (ns, pdns_child.address) for ns in TEST_PAIR
+    ]
+    # Another provider's pair has to be resolved, and here it cannot be.
+    assert elsewhere.delegated is False
+    assert [a.error or "" for a in elsewhere.nameservers][0].startswith("could not resolve: ")
+    assert checker.check(name, TEST_PAIR, "builtin").delegated is True
+
+
+def test_nameserver_addresses_settings_then_builtin_then_resolve() -> None:
+    settings = Settings(
+        dns_nameserver_addresses={"ns1.x.com": ["192.0.2.1", "192.0.2.2:5300"]},
+        dns_server_host="::1",
+        dns_server_port=5300,
+    )
+    addresses = NameserverAddresses(settings)
+
+    # Settings win for every provider; names are matched the way nameservers are written.
+    assert addresses.configured("builtin", "NS1.x.com.") == [("192.0.2.1", 53), ("192.0.2.2", 5300)]
+    assert addresses.configured("powerdns", "ns1.x.com") == [("192.0.2.1", 53), ("192.0.2.2", 5300)]
+    assert addresses.configured("builtin", "ns2.x.com") == [("::1", 5300)]
+    assert addresses.configured("powerdns", "ns2.x.com") is None
+    assert addresses.configured(None, "ns2.x.com") is None
+    # The health check asks the same servers.
+    domain = Domain(nameserver_1="ns1.x.com", nameserver_2="ns2.x.com", dns_provider="builtin")
+    assert server_addresses(settings, domain) == ["192.0.2.1:53", "192.0.2.2:5300", "[::1]:5300"]
 
 
 def test_no_expected_nameservers(checker: Checker, unique_domain: Callable[[str], str]) -> None:

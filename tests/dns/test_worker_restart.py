@@ -1,4 +1,4 @@
-"""A `mailfleet worker` process killed in the middle of a batch loses nothing and repeats nothing."""
+"""A killed `mailfleet worker` loses nothing and repeats nothing when restarted."""
 
 from __future__ import annotations
 

@@ -33,6 +33,12 @@ def _wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
     return predicate()
 
 
+def _enqueue_then_fail(db: Database) -> None:
+    with db.transaction() as session:
+        enqueue_after_commit(session, "test.remember", "rolled-back")
+        raise RuntimeError("the request failed")
+
+
 @pytest.fixture(params=["sqlite", "redis"])
 def queue_settings(
     request: pytest.FixtureRequest, make_settings: Callable[..., Settings]
@@ -50,9 +56,8 @@ def test_a_committed_transaction_sends_its_jobs_and_a_rolled_back_one_does_not(
     runtime.huey.flush()
     SEEN.clear()
     with Worker(runtime, threads=2):
-        with pytest.raises(RuntimeError), db.transaction() as session:
-            enqueue_after_commit(session, "test.remember", "rolled-back")
-            raise RuntimeError("the request failed")
+        with pytest.raises(RuntimeError):
+            _enqueue_then_fail(db)
         with db.transaction() as session:
             enqueue_after_commit(session, "test.remember", "committed")
             # Not before the commit: a worker must never see a row that does not exist yet.
