@@ -52,7 +52,7 @@ def after_submit(session: Session, settings: Settings, domain_ids: Sequence[uuid
 
 def after_type_known(session: Session, domain_id: uuid.UUID) -> None:
     """The mailbox type was just fixed: publish its records once that commits."""
-    enqueue_after_commit(session, PUBLISH, str(domain_id))
+    enqueue_after_commit(session, PUBLISH, [str(domain_id)])
 
 
 def after_remove(session: Session, domain_id: uuid.UUID) -> None:
@@ -116,8 +116,8 @@ def verify_now(
         outcome = lifecycle.apply_delegation_results(
             session, settings, results, actor=actor, revive_failed=revive_failed
         )
-        for domain_id in outcome.activated:
-            enqueue_after_commit(session, PUBLISH, str(domain_id))
+        for chunk in chunks(outcome.activated):
+            enqueue_after_commit(session, PUBLISH, chunk)
     return outcome, reports
 
 
@@ -127,13 +127,25 @@ def verify_delegations(runtime: Runtime, domain_ids: Sequence[str]) -> None:
 
 
 @job(PUBLISH)
-def publish_records(runtime: Runtime, domain_id: str) -> None:
-    """Publish the template records of the domain's mailbox type (idempotent)."""
-    settings, database = runtime.settings, runtime.database
+def publish_records(runtime: Runtime, domain_ids: Sequence[str]) -> None:
+    """Publish the template records of each domain's mailbox type (idempotent).
+
+    One transaction per domain: a provider refusal for one leaves the others published.
+    """
+    for domain_id in _ids(domain_ids):
+        try:
+            _publish_one(runtime, domain_id)
+        except Exception:
+            # The health check finds the records missing and the domain drifting; say why here.
+            log.exception("publishing the records of domain %s failed", domain_id)
+
+
+def _publish_one(runtime: Runtime, domain_id: uuid.UUID) -> None:
+    settings = runtime.settings
     secrets = SecretBox.from_settings(settings)
-    with database.transaction() as session:
+    with runtime.database.transaction() as session:
         domain = session.scalars(
-            select(Domain).where(Domain.id == uuid.UUID(domain_id)).with_for_update()
+            select(Domain).where(Domain.id == domain_id).with_for_update()
         ).first()
         if domain is None or domain.zone_id is None or domain.status == DomainStatus.REMOVED:
             return
