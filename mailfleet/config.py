@@ -172,8 +172,8 @@ class Settings(BaseSettings):
     postfix_virtual_mailbox_domains: Path = Path("/etc/postfix/mailfleet/virtual_mailbox_domains")
     postfix_virtual_mailbox_maps: Path = Path("/etc/postfix/mailfleet/virtual_mailbox_maps")
     postfix_virtual_alias_maps: Path = Path("/etc/postfix/mailfleet/virtual_alias_maps")
-    # Postfix reads texthash tables only when it (re)starts: `postfix -c DIR reload` follows every
-    # change. Empty: no reload (Postfix elsewhere picks the files up by other means).
+    # Postfix reads texthash tables only when its daemons start: `postfix -c DIR reload` follows
+    # every change. Empty: no reload (no Postfix on this host to tell).
     postfix_config_dir: str = "/etc/postfix"
     postfix_reload_timeout: float = 30.0
     # Where owners connect, as shown with a mailbox's credentials. Empty host: mail_host.

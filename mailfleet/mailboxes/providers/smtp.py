@@ -1,0 +1,352 @@
+"""Mailfleet's own mailboxes on Postfix + Dovecot (integrations.md 4.2), kept in files they read.
+
+Four files, paths from settings:
+
+- Dovecot's passdb passwd-file: `user@domain:{SHA512-CRYPT}$6$...:::First Last:::` (logins);
+- Postfix `texthash:` tables: virtual_mailbox_domains (`domain OK`), virtual_mailbox_maps
+  (`user@domain OK`: Postfix accepts mail for it and hands it to Dovecot over LMTP) and
+  virtual_alias_maps (forwarding, below).
+
+Why files rather than SQL lookups: in this deployment shape Mailfleet's workers run on the mail
+host itself, next to a SQLite database. Files keep the mail servers independent of Mailfleet
+(they go on accepting mail and logins while it is stopped or migrating), need no database
+driver packages or credentials on the mail host, and stay readable for an operator. Each change
+rewrites a whole file, which is fine up to some tens of thousands of mailboxes per host. A
+larger or multi-host production setup keeps the same servers but points them at PostgreSQL
+(`passdb { driver = sql }`, Postfix `pgsql:` maps over the mailbox tables): provisioning is then
+a row written in the job's transaction, seen at once, no files and no reload.
+
+Writes: every change is a read-modify-write of the files under one exclusive lock (a lock file
+next to the passwd-file), each file replaced atomically (mailmaps.py), so several workers can
+provision at once. Only files whose content changes are rewritten; entries Mailfleet did not
+write (an operator's postmaster alias) are kept, comments are not.
+
+When changes are seen: Dovecot re-reads the passwd-file by itself, but looks at most once a
+second, so a new login can fail (and a deleted one still work) for up to a second. Postfix reads
+texthash tables only when its processes start, so every change is followed by `postfix reload`
+(also when the files were already right: the reload of an earlier attempt may have failed);
+the reload is asynchronous and its processes restart within moments.
+
+Passwords: SHA512-CRYPT (Dovecot's recommended crypt scheme, verified by every server without
+extra modules) from libpass, the maintained fork of passlib: its pure-Python fallback keeps
+working after the `crypt` module leaves the standard library (Python 3.13), and unlike
+`doveadm pw` it needs no Dovecot on the worker's host and puts no password on a command line.
+Rounds stay at the scheme's default 5000: the passwords are random (Mailfleet generates 20
+characters), so their strength is in their entropy, while every SMTP and IMAP login pays for
+the rounds.
+
+Semantics of the protocol's calls here:
+
+- `create_mailbox` of an existing address sets the password to the one given (unless it already
+  matches) and returns the same mailbox: a job retried after a crash leaves the mailbox usable
+  with the password Mailfleet stored. The provider user id is the address.
+- `delete_mailbox` removes the login and the mailbox entry; the mail directory stays on disk
+  for the operator's retention policy.
+- `set_forwarding` replaces the domain's aliases: `@domain target` for the catch-all and
+  `user@domain target` per forward. Postfix would send mail for existing mailboxes to a
+  catch-all too, so every mailbox also has an identity alias (`user@domain user@domain`),
+  which Postfix finds before the catch-all. A forward for an address that is a mailbox keeps a
+  copy in the mailbox (`user@domain user@domain, target`).
+"""
+
+from __future__ import annotations
+
+import copy
+import errno
+import re
+import subprocess
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from passlib.hash import sha512_crypt
+
+from mailfleet.config import Settings
+from mailfleet.mailboxes.providers.base import (
+    Connection,
+    MailboxProviderError,
+    NewMailbox,
+    ProvisionedMailbox,
+)
+from mailfleet.mailboxes.providers.mailmaps import locked, read_lines, replace_file, run_with_tty
+
+SCHEME = "SHA512-CRYPT"
+HASHER = sha512_crypt.using(rounds=5000)
+HEADER = "# Written by Mailfleet (smtp mailbox provider); entries are kept, comments are not.\n"
+# ASCII names only (IDNA is applied before a domain gets here); lower-case throughout because
+# Postfix folds lookup keys and Dovecot lower-cases logins. Used with fullmatch: "$" would let a
+# trailing newline into a table line.
+DOMAIN = re.compile(r"(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
+LOCAL_PART = re.compile(r"[a-z0-9._+-]{1,64}")
+# Forward targets may be anyone's address; only what would break a table line is refused.
+TARGET_LOCAL_PART = re.compile(r"[^\s:,#@<>\"\\]{1,64}")
+# Display names go into the passwd-file's gecos field: nothing that would end the field or line.
+NAME_UNSAFE = re.compile(r"[:\x00-\x1f\x7f]")
+# Errors no retry can fix: the files' location or permissions are wrong on this host.
+PERMANENT_ERRNOS = {
+    errno.EACCES,
+    errno.EPERM,
+    errno.ENOENT,
+    errno.ENOTDIR,
+    errno.EISDIR,
+    errno.EROFS,
+}
+
+
+@dataclass
+class _Files:
+    """The four files as ordered mappings; keys are lower-case addresses or domains."""
+
+    passwd: dict[str, str] = field(default_factory=dict)  # address -> whole line
+    domains: dict[str, str] = field(default_factory=dict)
+    mailboxes: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, list[str]] = field(default_factory=dict)
+
+
+class SmtpProvider:
+    name = "smtp"
+
+    def __init__(self, settings: Settings) -> None:
+        self._passwd_path = Path(settings.mail_passwd_file)
+        self._domains_path = Path(settings.postfix_virtual_mailbox_domains)
+        self._mailboxes_path = Path(settings.postfix_virtual_mailbox_maps)
+        self._aliases_path = Path(settings.postfix_virtual_alias_maps)
+        self._lock_path = self._passwd_path.with_name(self._passwd_path.name + ".lock")
+        self._postfix_dir = settings.postfix_config_dir
+        self._reload_timeout = settings.postfix_reload_timeout
+        self._connection = Connection(
+            smtp_host=settings.smtp_server_host or settings.mail_host,
+            smtp_port=settings.smtp_submission_port,
+            smtp_security=settings.smtp_security,
+            imap_host=settings.imap_server_host or settings.mail_host,
+            imap_port=settings.imap_port,
+            imap_security=settings.imap_security,
+        )
+
+    # --- MailboxProvider ---
+
+    def prepare_domain(self, domain: str) -> None:
+        name = _domain(domain)
+        with self._changing() as files:
+            files.domains.setdefault(name, "OK")
+        self._reload_postfix()
+
+    def create_mailbox(self, mailbox: NewMailbox) -> ProvisionedMailbox:
+        address = _address(mailbox.address)
+        if not mailbox.password:
+            raise MailboxProviderError("a mailbox needs a password", retryable=False)
+        # Hashed before taking the lock: the lock is shared by every worker on this host.
+        hashed = HASHER.hash(mailbox.password)
+        name = _gecos(mailbox.first_name, mailbox.last_name)
+        with self._changing() as files:
+            files.domains.setdefault(address.partition("@")[2], "OK")
+            existing = files.passwd.get(address)
+            fields = _passwd_fields(existing or address)
+            if not _password_matches(fields[1], mailbox.password):
+                fields[1] = f"{{{SCHEME}}}{hashed}"
+            fields[4] = name
+            files.passwd[address] = ":".join(fields)
+            files.mailboxes[address] = "OK"
+            files.aliases[address] = _with_identity(address, files.aliases.get(address, []))
+        self._reload_postfix()
+        return ProvisionedMailbox(provider_user_id=address, connection=self._connection)
+
+    def update_mailbox(self, address: str, *, first_name: str, last_name: str) -> None:
+        key = _address(address)
+        with self._changing() as files:
+            line = files.passwd.get(key)
+            if line is None:
+                raise MailboxProviderError(f"no mailbox {key} on this host", retryable=False)
+            fields = _passwd_fields(line)
+            fields[4] = _gecos(first_name, last_name)
+            files.passwd[key] = ":".join(fields)
+        # Names matter to neither server's lookups: no reload.
+
+    def delete_mailbox(self, address: str) -> None:
+        key = _address(address)
+        with self._changing() as files:
+            files.passwd.pop(key, None)
+            files.mailboxes.pop(key, None)
+            targets = [target for target in files.aliases.pop(key, []) if target != key]
+            if targets:
+                # Forwards set for the address outlive the mailbox, as set_forwarding made them.
+                files.aliases[key] = targets
+        self._reload_postfix()
+
+    def set_forwarding(
+        self, domain: str, *, catch_all: str | None, forwards: Mapping[str, str]
+    ) -> None:
+        name = _domain(domain)
+        target_all = _target(catch_all) if catch_all else None
+        wanted = {
+            _address(f"{local}@{name}"): _target(target) for local, target in forwards.items()
+        }
+        with self._changing() as files:
+            files.domains.setdefault(name, "OK")
+            for key in [key for key in files.aliases if _domain_of(key) == name]:
+                del files.aliases[key]
+            for address in files.mailboxes:
+                if _domain_of(address) == name:
+                    files.aliases[address] = [address]
+            if target_all is not None:
+                files.aliases[f"@{name}"] = [target_all]
+            for address, target in wanted.items():
+                files.aliases[address] = [*files.aliases.get(address, []), target]
+        self._reload_postfix()
+
+    # --- files ---
+
+    @contextmanager
+    def _changing(self) -> Iterator[_Files]:
+        """Under the lock: read the files, let the caller change them, write what changed."""
+        with _file_errors(), locked(self._lock_path):
+            before = self._read()
+            files = copy.deepcopy(before)
+            yield files
+            self._write(before, files)
+
+    def _read(self) -> _Files:
+        passwd = {}
+        for line in read_lines(self._passwd_path):
+            if line.strip() and not line.startswith("#"):
+                passwd[line.partition(":")[0].lower()] = line
+        return _Files(
+            passwd=passwd,
+            domains=_read_table(self._domains_path),
+            mailboxes=_read_table(self._mailboxes_path),
+            aliases={
+                key: [t.strip() for t in value.split(",") if t.strip()]
+                for key, value in _read_table(self._aliases_path).items()
+            },
+        )
+
+    def _write(self, before: _Files, after: _Files) -> None:
+        # Postfix maps first, the passwd-file last: Postfix sees no change before its reload
+        # anyway, and a crash in between leaves what a repeat of the call completes.
+        tables = [
+            (self._domains_path, before.domains, after.domains),
+            (self._mailboxes_path, before.mailboxes, after.mailboxes),
+            (self._aliases_path, _joined(before.aliases), _joined(after.aliases)),
+        ]
+        for path, old, new in tables:
+            if old != new or not path.exists():
+                text = HEADER + "".join(f"{key} {value}\n" for key, value in new.items())
+                replace_file(path, text, new_mode=0o644)
+        if before.passwd != after.passwd or not self._passwd_path.exists():
+            text = HEADER + "".join(f"{line}\n" for line in after.passwd.values())
+            # Hashes: readable by the owner and group (Dovecot's) only, when new.
+            replace_file(self._passwd_path, text, new_mode=0o640, strictly_newer=True)
+
+    # --- Postfix ---
+
+    def _reload_postfix(self) -> None:
+        if not self._postfix_dir:
+            return
+        command = ["postfix", "-c", self._postfix_dir, "reload"]
+        try:
+            code, output = run_with_tty(command, self._reload_timeout)
+        except subprocess.TimeoutExpired as error:
+            raise MailboxProviderError(
+                f"postfix reload did not finish in {self._reload_timeout} s", retryable=True
+            ) from error
+        except OSError as error:
+            raise MailboxProviderError(
+                f"cannot run postfix reload: {error}", retryable=False
+            ) from error
+        if code != 0:
+            # Postfix stopped (or restarting) will read the files when it starts: worth another
+            # try. Anything else is a configuration or permission problem for an operator.
+            retryable = "not running" in output
+            raise MailboxProviderError(
+                f"postfix reload exited with {code}: {output or 'no output'}", retryable=retryable
+            )
+
+
+# --- parsing and rendering ---
+
+
+def _read_table(path: Path) -> dict[str, str]:
+    """A texthash table: "key value" lines; a line starting with whitespace continues one."""
+    table: dict[str, str] = {}
+    last: str | None = None
+    for line in read_lines(path):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if line[0].isspace() and last is not None:
+            table[last] = f"{table[last]} {line.strip()}"
+            continue
+        key, *value = line.split(None, 1)
+        last = key.lower()
+        table[last] = value[0].strip() if value else ""
+    return table
+
+
+def _joined(aliases: Mapping[str, list[str]]) -> dict[str, str]:
+    return {key: ", ".join(targets) for key, targets in aliases.items() if targets}
+
+
+def _passwd_fields(line: str) -> list[str]:
+    # user:password:uid:gid:gecos:home:shell:extra_fields (Dovecot's passwd-file format).
+    fields = line.split(":", 7)
+    return fields + [""] * (8 - len(fields))
+
+
+def _password_matches(stored: str, password: str) -> bool:
+    """Whether the passwd-file's password field is a hash of `password` in our scheme."""
+    prefix = f"{{{SCHEME}}}"
+    if not stored.startswith(prefix):
+        return False
+    try:
+        return bool(HASHER.verify(password, stored[len(prefix) :]))
+    except ValueError:
+        # Not a hash of this scheme after all (edited by hand): replace it.
+        return False
+
+
+def _with_identity(address: str, targets: list[str]) -> list[str]:
+    return [address, *(target for target in targets if target != address)]
+
+
+def _gecos(first_name: str, last_name: str) -> str:
+    return NAME_UNSAFE.sub("", f"{first_name} {last_name}".strip())
+
+
+def _domain_of(key: str) -> str:
+    return key.rpartition("@")[2]
+
+
+def _domain(value: str) -> str:
+    name = value.strip().lower().rstrip(".")
+    if not DOMAIN.fullmatch(name):
+        raise MailboxProviderError(f"not a domain name: {value!r}", retryable=False)
+    return name
+
+
+def _address(value: str) -> str:
+    local, at, domain = value.strip().lower().rpartition("@")
+    if not at or not LOCAL_PART.fullmatch(local):
+        raise MailboxProviderError(f"not a mailbox address: {value!r}", retryable=False)
+    return f"{local}@{_domain(domain)}"
+
+
+def _target(value: str) -> str:
+    local, at, domain = value.strip().rpartition("@")
+    if not at or not TARGET_LOCAL_PART.fullmatch(local):
+        raise MailboxProviderError(f"not a forwarding address: {value!r}", retryable=False)
+    return f"{local}@{_domain(domain)}"
+
+
+@contextmanager
+def _file_errors() -> Iterator[None]:
+    """File system errors as provider errors: wrong paths or permissions need an operator."""
+    try:
+        yield
+    except MailboxProviderError:
+        raise
+    except OSError as error:
+        retryable = error.errno not in PERMANENT_ERRNOS
+        raise MailboxProviderError(
+            f"mail server files: {error.strerror or error} ({error.filename or ''})",
+            retryable=retryable,
+        ) from error
