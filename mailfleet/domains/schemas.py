@@ -32,6 +32,9 @@ class DomainUpdate(Schema):
         default=None, description="Redirect the domain and www here; null stops forwarding."
     )
     forwarding_code: Literal[301, 302] | None = None
+    catch_all_target: Email | None = Field(
+        default=None, description="Mail to unknown addresses of the domain goes here; null: none."
+    )
     auto_renew: bool | None = None
     tags: list[Text] | None = Field(default=None, max_length=20)
 
@@ -48,6 +51,7 @@ class Domain(ResponseSchema):
     dmarc_rua: str | None
     forwarding_url: str | None
     forwarding_code: int | None
+    catch_all_target: str | None
     dns_drift: bool = Field(description="The last health check found records changed or gone.")
     health_checked_at: datetime | None
     next_check_at: datetime | None

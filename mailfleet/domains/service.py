@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from mailfleet.auth.scoping import get_scoped, scoped, scoped_columns
 from mailfleet.config import Settings
+from mailfleet.db import enqueue_after_commit
 from mailfleet.dns import lifecycle
 from mailfleet.dns import service as dns_service
 from mailfleet.dns import tasks as dns_tasks
@@ -23,6 +24,7 @@ from mailfleet.kit import clock
 from mailfleet.kit.crypto import SecretBox
 from mailfleet.kit.ids import uuid7
 from mailfleet.kit.pagination import contains_pattern, paginate, split_page
+from mailfleet.mailboxes.backends.automated import APPLY_FORWARDING
 from mailfleet.models import Domain, DomainBatch, DomainStatus, Mailbox, MailboxType
 from mailfleet.models.enums import DOMAIN_SLOT_STATUSES
 
@@ -283,6 +285,8 @@ def update_settings(
         actor=actor,
         fields=sorted(changes),
     )
+    if "catch_all_target" in changes:
+        enqueue_after_commit(session, APPLY_FORWARDING, str(domain.id))
     if changes.keys() & TEMPLATE_INPUTS and domain.zone_id is not None:
         changed = dns_service.publish_managed(session, settings, secrets, domain)
         session.flush()
@@ -290,7 +294,7 @@ def update_settings(
     return domain
 
 
-CLEARABLE = frozenset({"mailbox_type", "dmarc_rua", "forwarding_url"})
+CLEARABLE = frozenset({"mailbox_type", "dmarc_rua", "forwarding_url", "catch_all_target"})
 # Settings the managed DNS records are made from.
 TEMPLATE_INPUTS = frozenset({"mailbox_type", "dmarc_policy", "dmarc_rua", "forwarding_url"})
 

@@ -9,11 +9,13 @@ from collections.abc import Sequence
 from sqlalchemy import select
 
 from mailfleet.db import enqueue_after_commit
+from mailfleet.events import service as events
 from mailfleet.jobs.queue import Runtime, job
 from mailfleet.jobs.worker import sweeper
 from mailfleet.kit.crypto import SecretBox
 from mailfleet.mailboxes import provisioning
-from mailfleet.mailboxes.backends.automated import DEPROVISION, PROVISION
+from mailfleet.mailboxes.backends import AUTOMATED
+from mailfleet.mailboxes.backends.automated import APPLY_FORWARDING, DEPROVISION, PROVISION
 from mailfleet.mailboxes.providers.base import MailboxProviderError, NewMailbox
 from mailfleet.mailboxes.providers.registry import provider_for
 from mailfleet.models import Domain, Mailbox
@@ -77,6 +79,43 @@ def deprovision(runtime: Runtime, mailbox_ids: Sequence[str]) -> None:
                 retry.append(str(mailbox_id))
     if retry:
         runtime.enqueue_in(DEPROVISION, (retry,), delay=settings.job_lease_seconds)
+
+
+@job(APPLY_FORWARDING)
+def apply_forwarding(runtime: Runtime, domain_id: str) -> None:
+    """Apply a domain's catch-all where its backend can; otherwise ask an operator, precisely."""
+    settings, database = runtime.settings, runtime.database
+    with database.transaction(write=False) as session:
+        domain = session.get(Domain, uuid.UUID(domain_id))
+        if domain is None:
+            return
+        name, target, workspace_id = domain.name, domain.catch_all_target, domain.workspace_id
+        backend = settings.backend_for(domain.mailbox_type) if domain.mailbox_type else "manual"
+    if backend in AUTOMATED:
+        try:
+            provider_for(settings, backend).set_forwarding(name, catch_all=target, forwards={})
+            return
+        except MailboxProviderError as exc:
+            if exc.retryable:
+                runtime.enqueue_in(APPLY_FORWARDING, (domain_id,), delay=settings.job_lease_seconds)
+                return
+            log.warning("catch-all of %s refused by %s: %s", name, backend, exc)
+    instruction = (
+        f"Deliver mail for unknown addresses at {name} to {target}."
+        if target
+        else f"Remove the catch-all of {name}."
+    )
+    with database.transaction() as session:
+        events.record(
+            session,
+            workspace_id=workspace_id,
+            type="domain.forwarding_requested",
+            subject_type="domain",
+            subject_id=uuid.UUID(domain_id),
+            actor="system:mailboxes",
+            backend=backend,
+            instruction=instruction,
+        )
 
 
 @sweeper

@@ -17,6 +17,7 @@ from mailfleet.models import Mailbox
 
 PROVISION = "mailboxes.provision"
 DEPROVISION = "mailboxes.deprovision"
+APPLY_FORWARDING = "mailboxes.apply_forwarding"
 # Until then the sweep leaves a just-ordered mailbox to the job enqueued for it.
 FIRST_LEASE = timedelta(minutes=5)
 
