@@ -7,6 +7,7 @@ from mailfleet.api_keys.endpoints import router as api_keys_router
 from mailfleet.dns.endpoints import router as dns_router
 from mailfleet.domains.endpoints import router as domains_router
 from mailfleet.kit.schemas import Problem
+from mailfleet.mailboxes.action_endpoints import router as mailbox_actions_router
 from mailfleet.mailboxes.endpoints import router as mailboxes_router
 from mailfleet.operator.endpoints import router as operator_router
 from mailfleet.orders.endpoints import router as orders_router
@@ -28,6 +29,7 @@ for router in (
     dns_router,
     orders_router,
     mailboxes_router,
+    mailbox_actions_router,
     operator_router,
     webhooks_router,
 ):

@@ -52,3 +52,9 @@ class MailboxUpdate(Schema):
     last_name: Name | None = None
     # Checked in the service, which reports invalid_username with the rule.
     username: Text | None = Field(default=None, max_length=320)
+
+
+class AuthenticatorCode(ResponseSchema):
+    code: str = Field(description="RFC 6238: HMAC-SHA1, 6 digits.")
+    expires_in: int = Field(description="Seconds until the next code.")
+    period: int

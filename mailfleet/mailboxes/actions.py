@@ -1,0 +1,115 @@
+"""Actions on one mailbox beyond editing it: its authenticator code, and retrying a failed one."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import pyotp
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mailfleet.auth.scoping import get_scoped
+from mailfleet.config import Settings
+from mailfleet.exceptions import Conflict
+from mailfleet.kit import clock
+from mailfleet.kit.crypto import SecretBox
+from mailfleet.mailboxes import rules
+from mailfleet.mailboxes.backends import backend_for
+from mailfleet.mailboxes.service import record_transition
+from mailfleet.models import Allocation, Domain, DomainStatus, Mailbox, MailboxStatus
+from mailfleet.models.enums import DOMAIN_SLOT_STATUSES
+from mailfleet.orders import status as order_status
+
+TOTP_PERIOD = 30
+
+
+@dataclass(frozen=True)
+class AuthenticatorCode:
+    code: str
+    expires_in: int
+    period: int
+
+
+def authenticator_code(secret: str, at: datetime) -> AuthenticatorCode:
+    """The RFC 6238 code (SHA-1, 6 digits, 30 s: what Google and Microsoft use) at `at`."""
+    timestamp = int(at.timestamp())
+    code = pyotp.TOTP(secret, interval=TOTP_PERIOD).at(timestamp)
+    return AuthenticatorCode(code, TOTP_PERIOD - timestamp % TOTP_PERIOD, TOTP_PERIOD)
+
+
+def current_code(
+    session: Session, secrets: SecretBox, *, workspace_id: uuid.UUID, mailbox_id: uuid.UUID
+) -> AuthenticatorCode:
+    mailbox = get_scoped(session, Mailbox, workspace_id, mailbox_id)
+    if mailbox.totp_secret_enc is None:
+        raise Conflict("This mailbox has no authenticator secret.", code="no_totp_secret")
+    return authenticator_code(secrets.decrypt(mailbox.totp_secret_enc), clock.now())
+
+
+def retry_failed(
+    session: Session,
+    settings: Settings,
+    *,
+    workspace_id: uuid.UUID,
+    mailbox_id: uuid.UUID,
+    actor: str,
+) -> Mailbox:
+    """A FAILED mailbox goes back to PENDING and to its backend, if its place is still free.
+
+    A failed mailbox gave up its place on the domain and its quota slot, so both are checked
+    again (under the same locks as a new order); the 24-hour and Microsoft pacing rules are
+    not: this is the same order, tried again.
+    """
+    probe = get_scoped(session, Mailbox, workspace_id, mailbox_id)
+    # Lock order: Allocation, then Domain, then the mailbox (as orders do).
+    allocation = session.scalars(
+        select(Allocation)
+        .where(
+            Allocation.workspace_id == workspace_id, Allocation.mailbox_type == probe.mailbox_type
+        )
+        .with_for_update()
+    ).first()
+    domain = session.scalars(
+        select(Domain).where(Domain.id == probe.domain_id).with_for_update()
+    ).one()
+    mailbox = get_scoped(session, Mailbox, workspace_id, mailbox_id, for_update=True)
+    if mailbox.status != MailboxStatus.FAILED:
+        raise Conflict(
+            f"Only a FAILED mailbox can be retried; this one is {mailbox.status.value}.",
+            code="mailbox_not_failed",
+        )
+    if domain.status != DomainStatus.ACTIVE:
+        raise Conflict(
+            f"{domain.name} is {domain.status.value}, not ACTIVE.", code="domain_not_active"
+        )
+    _check_domain_place(session, settings, domain, mailbox)
+    rules.check_quota(session, allocation, workspace_id, mailbox.mailbox_type, 1, clock.now())
+    rules.check_usernames_free(session, domain.id, [mailbox.username], field="username")
+    mailbox.status = MailboxStatus.PENDING
+    mailbox.failure_reason = None
+    mailbox.provision_attempts = 0
+    mailbox.updated_at = clock.now()
+    record_transition(session, mailbox, MailboxStatus.FAILED, actor=actor, reason="retry")
+    backend_for(mailbox.backend).provision(session, [mailbox], actor=actor)
+    if mailbox.order_id is not None:
+        order_status.refresh(session, [mailbox.order_id], actor=actor)
+    return mailbox
+
+
+def _check_domain_place(
+    session: Session, settings: Settings, domain: Domain, mailbox: Mailbox
+) -> None:
+    limit = settings.domain_limit(mailbox.mailbox_type)
+    used = session.scalar(
+        select(func.count())
+        .select_from(Mailbox)
+        .where(Mailbox.domain_id == domain.id, Mailbox.status.in_(DOMAIN_SLOT_STATUSES))
+    )
+    if (used or 0) + 1 > limit:
+        raise Conflict(
+            f"{domain.name} already holds {used} of {limit} {mailbox.mailbox_type.value} "
+            "mailboxes; remove one before retrying.",
+            code="domain_mailbox_limit",
+        )
