@@ -8,13 +8,16 @@ from __future__ import annotations
 import uuid
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from mailfleet.exceptions import NotFound
 from mailfleet.models.base import TenantMixin
 
 M = TypeVar("M", bound=TenantMixin)
+
+# The bind parameter of `scoped_template`: every execution must supply it.
+WORKSPACE = "scope_workspace_id"
 
 
 def scoped(model: type[M], workspace_id: uuid.UUID) -> Select[Any]:
@@ -23,6 +26,15 @@ def scoped(model: type[M], workspace_id: uuid.UUID) -> Select[Any]:
 
 def scoped_columns(model: type[TenantMixin], workspace_id: uuid.UUID, *columns: Any) -> Select[Any]:
     return select(*columns).where(model.workspace_id == workspace_id)
+
+
+def scoped_template(model: type[TenantMixin], *columns: Any) -> Select[Any]:
+    """`scoped_columns` for a statement built once and run many times.
+
+    The workspace is the bind parameter WORKSPACE; SQLAlchemy refuses to run the statement
+    without a value for it, so a caller cannot forget the scope.
+    """
+    return select(*columns).where(model.workspace_id == bindparam(WORKSPACE))
 
 
 def get_scoped(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from mailfleet.auth.cache import AUTH_NEUTRAL
 from mailfleet.kit import clock
 from mailfleet.kit.crypto import new_token, sha256_hex
 from mailfleet.models import ApiKey, User
@@ -91,4 +92,10 @@ class LastUsedRecorder:
 
     @staticmethod
     def record(session: Session, key_id: uuid.UUID) -> None:
-        session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=clock.now()))
+        # A usage stamp changes nobody's access: it must not empty the auth cache.
+        session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == key_id)
+            .values(last_used_at=clock.now())
+            .execution_options(**{AUTH_NEUTRAL: True})
+        )

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Query
-from sqlalchemy import Select
+from sqlalchemy import Select, bindparam
 from sqlalchemy.orm import InstrumentedAttribute
 
 from mailfleet.exceptions import BadRequest
@@ -45,6 +45,27 @@ def paginate(
     if cursor:
         statement = statement.where(id_column < decode_cursor(cursor))
     return statement.order_by(id_column.desc()).limit(limit + 1)
+
+
+# Bind parameters of `keyset`, filled by `keyset_params`.
+AFTER = "keyset_after"
+PAGE_SIZE = "keyset_page_size"
+
+
+def keyset(
+    statement: Select[Any], id_column: InstrumentedAttribute[uuid.UUID], *, after: bool
+) -> Select[Any]:
+    """`paginate` for a statement built once and run many times: cursor and size are parameters."""
+    if after:
+        statement = statement.where(id_column < bindparam(AFTER))
+    return statement.order_by(id_column.desc()).limit(bindparam(PAGE_SIZE))
+
+
+def keyset_params(cursor: str | None, limit: int) -> dict[str, Any]:
+    params: dict[str, Any] = {PAGE_SIZE: limit + 1}
+    if cursor:
+        params[AFTER] = decode_cursor(cursor)
+    return params
 
 
 def split_page(rows: Sequence[T], limit: int, id_of: Any) -> tuple[Sequence[T], str | None]:

@@ -6,11 +6,16 @@ Returning a Response skips FastAPI's second serialisation pass; the schema named
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Query
 from fastapi.responses import Response
 from pydantic import BaseModel
+from pydantic_core import to_json
+from sqlalchemy import Boolean, DateTime, Enum, TypeDecorator, Uuid
+from sqlalchemy.types import TypeEngine
 
 from mailfleet.kit.schemas import Page
 
@@ -36,3 +41,73 @@ def render_page(schema: type[BaseModel], items: Any, next_cursor: str | None) ->
         {"items": items, "next_cursor": next_cursor}, from_attributes=True
     )
     return Response(page.model_dump_json(), media_type=JSON)
+
+
+# Turns one raw driver value (never None) into the JSON value its response schema renders.
+Converter = Callable[[Any], Any]
+
+
+class RowRenderer:
+    """Renders rows of raw driver values as JSON objects, exactly as the Pydantic schema would.
+
+    For hot list endpoints: validating rows into models and dumping them cost more than the
+    query. `fields` maps each JSON key, in schema order, to the type of its column; the values
+    are those the driver returns for that column type on `dialect` (SQLite keeps UUIDs as hex
+    and timestamps as text, PostgreSQL hands back objects). Tests compare the output with the
+    schema's own rendering on both backends.
+    """
+
+    def __init__(self, fields: Mapping[str, TypeEngine[Any]], dialect: str) -> None:
+        self._names = tuple(fields)
+        converters = (_converter(type_, dialect) for type_ in fields.values())
+        self._conversions = tuple(
+            (index, convert) for index, convert in enumerate(converters) if convert is not None
+        )
+
+    def items(self, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+        # Column by column: one comprehension per converted column beats a loop per value.
+        columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+        if not columns:
+            return []
+        for index, convert in self._conversions:
+            columns[index] = [None if value is None else convert(value) for value in columns[index]]
+        names = self._names
+        return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+
+    def page(self, rows: Sequence[Sequence[Any]], next_cursor: str | None) -> Response:
+        body = to_json({"items": self.items(rows), "next_cursor": next_cursor})
+        return Response(body, media_type=JSON)
+
+
+def _converter(type_: TypeEngine[Any], dialect: str) -> Converter | None:
+    if isinstance(type_, TypeDecorator):
+        type_ = type_.impl_instance
+    sqlite = dialect == "sqlite"
+    if isinstance(type_, Uuid):
+        return _dashed_hex if sqlite else str
+    if isinstance(type_, DateTime):
+        # Both backends store UTC (see models.base.UTCDateTime); SQLite stores it as naive text.
+        return _sqlite_utc_timestamp if sqlite else _utc_timestamp
+    if isinstance(type_, Boolean):
+        return bool
+    if isinstance(type_, Enum) and type_.enum_class is not None:
+        # Stored by member name; the schema shows the member's value.
+        values = {member.name: member.value for member in type_.enum_class}
+        if any(name != value for name, value in values.items()):
+            return values.__getitem__
+    return None
+
+
+def _dashed_hex(value: str) -> str:
+    return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+
+
+def _sqlite_utc_timestamp(value: str) -> str:
+    # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff'; Pydantic leaves a zero fraction out.
+    if value.endswith(".000000"):
+        value = value[:-7]
+    return f"{value[:10]}T{value[11:]}Z"
+
+
+def _utc_timestamp(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -3,8 +3,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
 
+from mailfleet.auth import dependencies
 from mailfleet.auth.service import issue_key
 from mailfleet.db import Database
 from mailfleet.models import User
@@ -88,3 +90,24 @@ def test_a_failed_request_changes_nothing(db: Database, client: TestClient) -> N
     assert response.status_code == 422
     assert response.json()["field"] == "tags[0]"
     assert client.get("/v1/domains", headers=owner.headers).json()["items"] == []
+
+
+def test_a_warm_bounded_read_takes_a_worker_thread_only_where_it_may_wait(
+    db: Database, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner = make_tenant(db)
+    # Fills the auth cache, records last use and leaves an idle connection in the pool.
+    assert client.get("/v1/mailboxes", headers=owner.headers).status_code == 200
+
+    async def no_thread(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a worker thread was used")
+
+    monkeypatch.setattr(dependencies, "run_in_threadpool", no_thread)
+    if db.engine.dialect.name != "sqlite":
+        # PostgreSQL reads wait on the network: they always take a worker thread.
+        with pytest.raises(AssertionError, match="worker thread"):
+            client.get("/v1/mailboxes?status=ACTIVE", headers=owner.headers)
+        return
+    assert client.get("/v1/mailboxes?status=ACTIVE", headers=owner.headers).status_code == 200
+    with pytest.raises(AssertionError, match="worker thread"):
+        client.get("/v1/mailboxes?q=box", headers=owner.headers)  # a text search may scan
