@@ -184,6 +184,46 @@ class Settings(BaseSettings):
     imap_port: int = 993
     imap_security: str = "ssl"
 
+    # --- Google Workspace ---
+    # The "google" provider acts through a service account with domain-wide delegation
+    # (integrations.md 1.1): its key, and the super admin it impersonates. The key is the JSON
+    # downloaded from Google Cloud, inline (preferred: it is a secret, keep it out of files
+    # others read) or as a path.
+    google_service_account_json: str = ""
+    google_service_account_file: str = ""
+    google_admin_subject: str = ""
+    # "my_customer" is the impersonated admin's own account; a reseller sets the customer id.
+    google_customer_id: str = "my_customer"
+    # Where new users go; empty: the top-level organisational unit ("/").
+    google_org_unit_path: str = ""
+    # Endpoints (the client library's whole base URL for each API): tests point them at a fake.
+    google_admin_api_url: str = "https://admin.googleapis.com/"
+    google_site_verification_api_url: str = "https://www.googleapis.com/siteVerification/v1/"
+    # Empty: the key file's own token_uri (Google's).
+    google_token_uri: str = ""
+    # Seconds per HTTP request, and quick retries of 429/5xx inside one call (exponential, a
+    # few seconds at most) before the error goes back to the job's own, longer backoff.
+    google_timeout: float = 30.0
+    google_num_retries: int = Field(default=2, ge=0)
+
+    # --- Microsoft 365 ---
+    # The "microsoft" provider (mailfleet/mailboxes/providers/microsoft.py) signs in as an Entra ID
+    # app registration (client credentials) with the application permissions
+    # Domain.ReadWrite.All, User.ReadWrite.All and LicenseAssignment.ReadWrite.All, admin-consented.
+    microsoft_tenant_id: str = ""
+    microsoft_client_id: str = ""
+    microsoft_client_secret: str = ""
+    # Overridable so tests can point at a local fake; msal accepts only an https authority.
+    microsoft_authority_base_url: str = "https://login.microsoftonline.com"
+    microsoft_graph_base_url: str = "https://graph.microsoft.com/v1.0"
+    # The licence each new user gets: a skuId (GUID) from Graph's GET /subscribedSkus, e.g. of
+    # Exchange Online (Plan 1). It is what gives a user an Exchange mailbox.
+    microsoft_license_sku_id: str = ""
+    # Two-letter country of new users; Microsoft licenses no user without one.
+    microsoft_usage_location: str = "US"
+    # Seconds for one request to the identity platform or Graph.
+    microsoft_timeout: float = 30.0
+
     # --- Webhooks ---
     # Seconds a receiver has to answer one delivery attempt.
     webhook_timeout: float = 10.0

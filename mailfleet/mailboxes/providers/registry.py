@@ -26,6 +26,14 @@ def _make(settings: Settings, name: str) -> MailboxProvider:
         from mailfleet.mailboxes.providers.smtp import SmtpProvider
 
         return SmtpProvider(settings)
+    if name == "microsoft":
+        from mailfleet.mailboxes.providers.microsoft import MicrosoftProvider
+
+        return MicrosoftProvider(settings)
+    if name == "google":
+        from mailfleet.mailboxes.providers.google import GoogleProvider
+
+        return GoogleProvider(settings)
     raise MailboxProviderError(f"mailbox provider {name!r} is not configured", retryable=False)
 
 
