@@ -39,6 +39,7 @@ USER_LEVEL = {
 }
 
 RECORD = {"name": "intruder", "type": "TXT", "content": "owned"}
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/workspaces"): {"name": "Another"},
     ("PATCH", "/v1/workspaces/{workspace_id}"): {"name": "Renamed"},
@@ -71,6 +72,7 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     },
     ("POST", "/v1/operator/mailboxes/{mailbox_id}/fail"): {"reason": "x"},
     ("PATCH", "/v1/domains/{domain_id}"): {"dmarc_policy": "reject"},
+    ("PUT", "/v1/mailboxes/{mailbox_id}/picture"): PNG,
     ("POST", "/v1/domains/{domain_id}/dns/records"): RECORD,
     ("PUT", "/v1/domains/{domain_id}/dns/records/{record_id}"): RECORD,
     ("POST", "/v1/webhooks"): {
@@ -167,7 +169,10 @@ def _fill(path: str, ids: dict[str, str]) -> str:
 
 def _call(client: TestClient, caller: Caller, method: str, path: str, body: Any) -> Any:
     kwargs: dict[str, Any] = {"headers": caller.headers}
-    if body is not None:
+    if isinstance(body, bytes):
+        kwargs["content"] = body
+        kwargs["headers"] = {**caller.headers, "content-type": "image/png"}
+    elif body is not None:
         kwargs["json"] = body
     return client.request(method, path, **kwargs)
 

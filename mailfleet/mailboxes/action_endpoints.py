@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from mailfleet.auth.dependencies import Editor
+from mailfleet.auth.dependencies import Editor, Viewer
 from mailfleet.kit.responses import render
 from mailfleet.mailboxes import actions, schemas
 
@@ -34,3 +35,48 @@ def retry_mailbox(mailbox_id: uuid.UUID, ctx: Editor) -> Response:
         actor=ctx.actor,
     )
     return render(schemas.Mailbox, mailbox)
+
+
+async def _image(request: Request) -> bytes:
+    return await request.body()
+
+
+@router.put(
+    "/mailboxes/{mailbox_id}/picture",
+    response_model=schemas.Mailbox,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "image/png": {"schema": {"type": "string", "format": "binary"}},
+                "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+)
+def set_picture(
+    mailbox_id: uuid.UUID, image: Annotated[bytes, Depends(_image)], ctx: Editor
+) -> Response:
+    """Set the profile picture (PNG or JPEG, at most 4 MB); the provider gets it too."""
+    mailbox = actions.set_picture(
+        ctx.session,
+        ctx.settings,
+        workspace_id=ctx.workspace(),
+        mailbox_id=mailbox_id,
+        image=image,
+        actor=ctx.actor,
+    )
+    return render(schemas.Mailbox, mailbox)
+
+
+@router.get(
+    "/mailboxes/{mailbox_id}/picture",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}},
+)
+def get_picture(mailbox_id: uuid.UUID, ctx: Viewer) -> Response:
+    """The profile picture as uploaded."""
+    image, content_type = actions.picture(
+        ctx.session, ctx.settings, workspace_id=ctx.workspace(), mailbox_id=mailbox_id
+    )
+    return Response(image, media_type=content_type)

@@ -12,17 +12,65 @@ from sqlalchemy.orm import Session
 
 from mailfleet.auth.scoping import get_scoped
 from mailfleet.config import Settings
+from mailfleet.events import service as events
 from mailfleet.exceptions import Conflict
 from mailfleet.kit import clock
 from mailfleet.kit.crypto import SecretBox
-from mailfleet.mailboxes import rules
+from mailfleet.mailboxes import pictures, rules
 from mailfleet.mailboxes.backends import backend_for
+from mailfleet.mailboxes.backends.automated import sync_profile_after_commit
 from mailfleet.mailboxes.service import record_transition
 from mailfleet.models import Allocation, Domain, DomainStatus, Mailbox, MailboxStatus
 from mailfleet.models.enums import DOMAIN_SLOT_STATUSES
 from mailfleet.orders import status as order_status
 
 TOTP_PERIOD = 30
+EDITABLE = (
+    MailboxStatus.PENDING,
+    MailboxStatus.PROVISIONING,
+    MailboxStatus.ACTIVE,
+    MailboxStatus.SUSPENDED,
+    MailboxStatus.REMOVAL_SCHEDULED,
+)
+
+
+def set_picture(
+    session: Session,
+    settings: Settings,
+    *,
+    workspace_id: uuid.UUID,
+    mailbox_id: uuid.UUID,
+    image: bytes,
+    actor: str,
+) -> Mailbox:
+    content_type = pictures.content_type_of(image)
+    mailbox = get_scoped(session, Mailbox, workspace_id, mailbox_id, for_update=True)
+    if mailbox.status not in EDITABLE:
+        raise Conflict(
+            f"A {mailbox.status.value} mailbox cannot be changed.", code="mailbox_not_editable"
+        )
+    pictures.store(settings, mailbox.id, image)
+    mailbox.profile_picture_url = f"/v1/mailboxes/{mailbox.id}/picture"
+    mailbox.updated_at = clock.now()
+    events.record(
+        session,
+        workspace_id=workspace_id,
+        type="mailbox.updated",
+        subject_type="mailbox",
+        subject_id=mailbox.id,
+        actor=actor,
+        fields=["profile_picture"],
+        content_type=content_type,
+    )
+    sync_profile_after_commit(session, mailbox, old_address=mailbox.address, photo=True)
+    return mailbox
+
+
+def picture(
+    session: Session, settings: Settings, *, workspace_id: uuid.UUID, mailbox_id: uuid.UUID
+) -> tuple[bytes, str]:
+    mailbox = get_scoped(session, Mailbox, workspace_id, mailbox_id)
+    return pictures.load(settings, mailbox.id)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,15 @@
 """Steps of automated provisioning: PENDING -> PROVISIONING -> ACTIVE, or FAILED with a reason.
 
-Each step is one short transaction (the caller owns it); provider calls happen between them.
-The password is generated and stored (encrypted) before the provider is called, so a job that
-dies after the provider created the mailbox can finish later with the same credentials.
+Each step is one short transaction for a whole chunk of mailboxes (the caller owns it), made of
+a few set-based statements; provider calls happen between them. The password is generated and
+stored (encrypted) before the provider is called, so a job that dies after the provider created
+the mailbox can finish later with the same credentials.
+
+Who works on a mailbox: whoever moved it out of PENDING, until its lease (`next_check_at`) runs
+out. A job takes the mailboxes it was given that are still PENDING, those whose lease is over,
+and those the sweep leased for it (`claimed_until`, the lease the sweep set: a later lease is
+someone else's). It may also take other PENDING mailboxes (`fill`), so that orders arriving
+one by one are provisioned in chunks; their own jobs then find them taken and skip them.
 """
 
 from __future__ import annotations
@@ -10,20 +17,21 @@ from __future__ import annotations
 import secrets as random
 import string
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from mailfleet.config import Settings
 from mailfleet.kit import clock
 from mailfleet.kit.crypto import SecretBox
+from mailfleet.kit.ids import uuid7
 from mailfleet.mailboxes.backends import AUTOMATED
-from mailfleet.mailboxes.providers.base import ProvisionedMailbox
-from mailfleet.mailboxes.service import record_transition
-from mailfleet.models import Domain, Mailbox, MailboxStatus
+from mailfleet.mailboxes.providers.base import MailboxProviderError, ProvisionedMailbox
+from mailfleet.models import Domain, Event, Mailbox, MailboxStatus
 from mailfleet.orders import status as order_status
 
 ACTOR = "system:mailboxes"
@@ -51,9 +59,16 @@ class ProvisionTask:
     password: str
 
 
-def claim_due(session: Session, settings: Settings, *, limit: int) -> list[uuid.UUID]:
+@dataclass(frozen=True)
+class Claim:
+    ids: list[uuid.UUID]
+    until: datetime  # the lease set on them: the job's proof that they are still its own
+
+
+def claim_due(session: Session, settings: Settings, *, limit: int) -> Claim:
     """Take automated mailboxes whose next attempt is due, for one job."""
     now = clock.now()
+    until = now + timedelta(seconds=settings.job_lease_seconds)
     ids = list(
         session.scalars(
             select(Mailbox.id)
@@ -71,111 +86,237 @@ def claim_due(session: Session, settings: Settings, *, limit: int) -> list[uuid.
         session.execute(
             update(Mailbox)
             .where(Mailbox.id.in_(ids))
-            .values(next_check_at=now + timedelta(seconds=settings.job_lease_seconds))
+            .values(next_check_at=until)
             .execution_options(synchronize_session=False)
         )
-    return ids
+    return Claim(ids, until)
 
 
 def start(
-    session: Session, settings: Settings, box: SecretBox, ids: Sequence[uuid.UUID]
+    session: Session,
+    settings: Settings,
+    box: SecretBox,
+    ids: Sequence[uuid.UUID],
+    *,
+    claimed_until: datetime | None = None,
+    fill: int = 0,
+    fill_backends: Collection[str] = (),
 ) -> list[ProvisionTask]:
-    """Mark these mailboxes PROVISIONING (with their password stored) and return the work."""
-    rows = session.execute(
-        select(Mailbox, Domain.name)
-        .join(Domain, Domain.id == Mailbox.domain_id)
-        .where(Mailbox.id.in_(ids), Mailbox.status.in_(WAITING))
-        .order_by(Mailbox.id)
-        .with_for_update(of=Mailbox)
-    ).all()
+    """Mark the mailboxes this job may work on PROVISIONING (with their password stored) and
+    return the work: those of `ids` that are its own (module docstring), and up to `fill` in all
+    with other PENDING mailboxes of `fill_backends`."""
     now = clock.now()
-    lease = now + timedelta(seconds=settings.job_lease_seconds)
-    tasks = []
-    for mailbox, domain_name in rows:
-        if mailbox.password_enc is None:
-            mailbox.password_enc = box.encrypt(new_password())
-        if mailbox.status == MailboxStatus.PENDING:
-            mailbox.status = MailboxStatus.PROVISIONING
-            mailbox.updated_at = now
-            record_transition(session, mailbox, MailboxStatus.PENDING, actor=ACTOR)
-        mailbox.next_check_at = lease
-        tasks.append(
-            ProvisionTask(
-                mailbox.id,
-                mailbox.backend,
-                domain_name,
-                mailbox.address,
-                mailbox.first_name,
-                mailbox.last_name,
-                box.decrypt(mailbox.password_enc),
+    own_until = max(now, claimed_until) if claimed_until is not None else now
+    own = list(
+        session.scalars(
+            select(Mailbox.id)
+            .where(
+                Mailbox.id.in_(ids),
+                Mailbox.status.in_(WAITING),
+                or_(
+                    Mailbox.status == MailboxStatus.PENDING,
+                    Mailbox.next_check_at.is_(None),
+                    Mailbox.next_check_at <= own_until,
+                ),
+            )
+            # One lock order for every job: two jobs given the same ids cannot deadlock.
+            .order_by(Mailbox.id)
+            .with_for_update()
+        )
+    )
+    more: list[uuid.UUID] = []
+    if fill > len(own) and fill_backends:
+        more = list(
+            session.scalars(
+                select(Mailbox.id)
+                .where(
+                    Mailbox.status == MailboxStatus.PENDING,
+                    Mailbox.backend.in_(list(fill_backends)),
+                    # Every waiting automated mailbox has one; lets the index skip the rest.
+                    Mailbox.next_check_at.is_not(None),
+                    Mailbox.id.not_in(ids),
+                )
+                .order_by(Mailbox.next_check_at)
+                .limit(fill - len(own))
+                # Taken by another job's open transaction: leave them to it.
+                .with_for_update(skip_locked=True)
             )
         )
-    _refresh_orders(session, [mailbox for mailbox, _ in rows])
+    if not own and not more:
+        return []
+    rows = session.execute(
+        select(
+            Mailbox.id,
+            Mailbox.workspace_id,
+            Mailbox.order_id,
+            Mailbox.status,
+            Mailbox.backend,
+            Mailbox.address,
+            Mailbox.first_name,
+            Mailbox.last_name,
+            Mailbox.password_enc,
+            Domain.name,
+        )
+        .join(Domain, Domain.id == Mailbox.domain_id)
+        .where(Mailbox.id.in_(own + more))
+        .order_by(Mailbox.id)
+    ).all()
+    lease = now + timedelta(seconds=settings.job_lease_seconds)
+    tasks, changes, events = [], [], []
+    for row in rows:
+        password_enc = row.password_enc or box.encrypt(new_password())
+        changes.append(
+            {
+                "id": row.id,
+                "status": MailboxStatus.PROVISIONING,
+                "password_enc": password_enc,
+                "next_check_at": lease,
+                "updated_at": now,
+            }
+        )
+        if row.status == MailboxStatus.PENDING:
+            events.append(_event(row.workspace_id, row.id, row.status, MailboxStatus.PROVISIONING))
+        tasks.append(
+            ProvisionTask(
+                row.id,
+                row.backend,
+                row.name,
+                row.address,
+                row.first_name,
+                row.last_name,
+                box.decrypt(password_enc),
+            )
+        )
+    session.execute(update(Mailbox), changes)
+    if events:
+        session.execute(insert(Event), events)
+    _refresh_orders(session, [row.order_id for row in rows])
     return tasks
 
 
-def complete(
-    session: Session, box: SecretBox, task: ProvisionTask, result: ProvisionedMailbox
-) -> Mailbox | None:
-    mailbox = _locked(session, task.mailbox_id)
-    if mailbox is None:
-        return None
-    connection = result.connection
-    now = clock.now()
-    mailbox.provider_user_id = result.provider_user_id
-    mailbox.app_password_enc = box.encrypt_optional(result.app_password)
-    mailbox.totp_secret_enc = box.encrypt_optional(result.totp_secret)
-    mailbox.smtp_host, mailbox.smtp_port = connection.smtp_host, connection.smtp_port
-    mailbox.imap_host, mailbox.imap_port = connection.imap_host, connection.imap_port
-    mailbox.smtp_security, mailbox.imap_security = (
-        connection.smtp_security,
-        connection.imap_security,
-    )
-    mailbox.status = MailboxStatus.ACTIVE
-    mailbox.activated_at = now
-    mailbox.failure_reason = None
-    mailbox.next_check_at = None
-    mailbox.updated_at = now
-    record_transition(session, mailbox, MailboxStatus.PROVISIONING, actor=ACTOR)
-    _refresh_orders(session, [mailbox])
-    return mailbox
-
-
-def failed(
-    session: Session, settings: Settings, mailbox_id: uuid.UUID, error: str, *, retryable: bool
+def finish(
+    session: Session,
+    settings: Settings,
+    box: SecretBox,
+    results: Sequence[tuple[uuid.UUID, ProvisionedMailbox | MailboxProviderError]],
 ) -> None:
-    mailbox = _locked(session, mailbox_id)
-    if mailbox is None:
+    """Record what the provider answered for each mailbox of a chunk: ACTIVE with its
+    credentials, a retry after a backoff, or FAILED with the reason."""
+    if not results:
         return
+    # Removed (or completed by an operator) while the provider worked: nothing left to do.
+    current = {
+        row.id: row
+        for row in session.execute(
+            select(Mailbox.id, Mailbox.workspace_id, Mailbox.order_id, Mailbox.provision_attempts)
+            .where(
+                Mailbox.id.in_([mailbox_id for mailbox_id, _ in results]),
+                Mailbox.status == MailboxStatus.PROVISIONING,
+            )
+            .order_by(Mailbox.id)
+            .with_for_update()
+        )
+    }
     now = clock.now()
-    mailbox.provision_attempts += 1
     steps = settings.mailbox_provision_backoff or [60]
-    if retryable and mailbox.provision_attempts < settings.mailbox_provision_max_attempts:
-        wait = steps[min(mailbox.provision_attempts - 1, len(steps) - 1)]
-        mailbox.next_check_at = now + timedelta(seconds=wait)
-        mailbox.failure_reason = f"Provider unavailable, retrying: {error}"
-        return
-    reason = (
-        error if not retryable else f"Gave up after {mailbox.provision_attempts} tries: {error}"
-    )
-    mailbox.status = MailboxStatus.FAILED
-    mailbox.failure_reason = reason[:1000]
-    mailbox.next_check_at = None
-    mailbox.updated_at = now
-    record_transition(session, mailbox, MailboxStatus.PROVISIONING, actor=ACTOR, reason=reason)
-    _refresh_orders(session, [mailbox])
+    changes: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    order_ids: list[uuid.UUID | None] = []
+    for mailbox_id, result in results:
+        # Popped: a mailbox listed twice is recorded once.
+        row = current.pop(mailbox_id, None)
+        if row is None:
+            continue
+        order_ids.append(row.order_id)
+        if isinstance(result, ProvisionedMailbox):
+            connection = result.connection
+            changes.append(
+                {
+                    "id": mailbox_id,
+                    "status": MailboxStatus.ACTIVE,
+                    "provider_user_id": result.provider_user_id,
+                    "app_password_enc": box.encrypt_optional(result.app_password),
+                    "totp_secret_enc": box.encrypt_optional(result.totp_secret),
+                    "smtp_host": connection.smtp_host,
+                    "smtp_port": connection.smtp_port,
+                    "smtp_security": connection.smtp_security,
+                    "imap_host": connection.imap_host,
+                    "imap_port": connection.imap_port,
+                    "imap_security": connection.imap_security,
+                    "activated_at": now,
+                    "failure_reason": None,
+                    "next_check_at": None,
+                    "updated_at": now,
+                }
+            )
+            events.append(
+                _event(
+                    row.workspace_id, mailbox_id, MailboxStatus.PROVISIONING, MailboxStatus.ACTIVE
+                )
+            )
+            continue
+        attempts = row.provision_attempts + 1
+        error = str(result)
+        if result.retryable and attempts < settings.mailbox_provision_max_attempts:
+            wait = steps[min(attempts - 1, len(steps) - 1)]
+            changes.append(
+                {
+                    "id": mailbox_id,
+                    "provision_attempts": attempts,
+                    "next_check_at": now + timedelta(seconds=wait),
+                    "failure_reason": f"Provider unavailable, retrying: {error}"[:1000],
+                    "updated_at": now,
+                }
+            )
+            continue
+        reason = error if not result.retryable else f"Gave up after {attempts} tries: {error}"
+        changes.append(
+            {
+                "id": mailbox_id,
+                "status": MailboxStatus.FAILED,
+                "provision_attempts": attempts,
+                "failure_reason": reason[:1000],
+                "next_check_at": None,
+                "updated_at": now,
+            }
+        )
+        events.append(
+            _event(
+                row.workspace_id,
+                mailbox_id,
+                MailboxStatus.PROVISIONING,
+                MailboxStatus.FAILED,
+                reason=reason,
+            )
+        )
+    if changes:
+        # Bulk UPDATE by primary key: one executemany per set of columns.
+        session.execute(update(Mailbox), changes)
+    if events:
+        session.execute(insert(Event), events)
+    _refresh_orders(session, order_ids)
 
 
-def _locked(session: Session, mailbox_id: uuid.UUID) -> Mailbox | None:
-    mailbox = session.scalars(
-        select(Mailbox).where(Mailbox.id == mailbox_id).with_for_update()
-    ).first()
-    # Removed (or completed by an operator) while the provider worked: nothing left to do here.
-    if mailbox is None or mailbox.status != MailboxStatus.PROVISIONING:
-        return None
-    return mailbox
+def _event(
+    workspace_id: uuid.UUID,
+    mailbox_id: uuid.UUID,
+    previous: MailboxStatus,
+    status: MailboxStatus,
+    *,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """A mailbox.status_changed event row, as mailboxes.service.record_transition writes one."""
+    return {
+        "id": uuid7(),
+        "created_at": clock.now(),
+        "workspace_id": workspace_id,
+        "type": "mailbox.status_changed",
+        "subject_type": "mailbox",
+        "subject_id": mailbox_id,
+        "actor": ACTOR,
+        "data": {"previous": previous.value, "status": status.value, "reason": reason},
+    }
 
 
-def _refresh_orders(session: Session, mailboxes: Sequence[Mailbox]) -> None:
-    order_ids = [m.order_id for m in mailboxes if m.order_id is not None]
-    order_status.refresh(session, order_ids, actor=ACTOR)
+def _refresh_orders(session: Session, order_ids: Sequence[uuid.UUID | None]) -> None:
+    order_status.refresh(session, [i for i in order_ids if i is not None], actor=ACTOR)

@@ -31,6 +31,7 @@ class Mailbox(ResponseSchema):
     updated_at: datetime
     activated_at: datetime | None
     removed_at: datetime | None
+    profile_picture_url: str | None
 
 
 class Credentials(ResponseSchema):

@@ -22,6 +22,7 @@ from mailfleet.kit.crypto import SecretBox
 from mailfleet.kit.pagination import contains_pattern, keyset, keyset_params, split_page
 from mailfleet.mailboxes import rules
 from mailfleet.mailboxes.backends import backend_for
+from mailfleet.mailboxes.backends.automated import sync_profile_after_commit
 from mailfleet.models import Domain, Mailbox, MailboxStatus, MailboxType
 from mailfleet.orders import status as order_status
 
@@ -44,6 +45,7 @@ LIST_FIELDS: dict[str, InstrumentedAttribute[Any]] = {
     "updated_at": Mailbox.updated_at,
     "activated_at": Mailbox.activated_at,
     "removed_at": Mailbox.removed_at,
+    "profile_picture_url": Mailbox.profile_picture_url,
 }
 
 
@@ -204,6 +206,7 @@ def update_mailbox(
             f"A {mailbox.status.value} mailbox cannot be changed.", code="mailbox_not_editable"
         )
     changed: dict[str, str] = {}
+    old_address = mailbox.address
     if username is not None:
         new = rules.normalise_username(username, "username")
         if new != mailbox.username:
@@ -233,6 +236,7 @@ def update_mailbox(
             fields=sorted(changed),
         )
         session.flush()
+        sync_profile_after_commit(session, mailbox, old_address=old_address, photo=False)
     return mailbox
 
 

@@ -5,23 +5,49 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select
 
+from mailfleet.config import Settings
 from mailfleet.db import enqueue_after_commit
 from mailfleet.events import service as events
 from mailfleet.jobs.queue import Runtime, job
 from mailfleet.jobs.worker import sweeper
 from mailfleet.kit.crypto import SecretBox
-from mailfleet.mailboxes import provisioning
+from mailfleet.mailboxes import domain_setup, pictures, provisioning
 from mailfleet.mailboxes.backends import AUTOMATED
-from mailfleet.mailboxes.backends.automated import APPLY_FORWARDING, DEPROVISION, PROVISION
-from mailfleet.mailboxes.providers.base import MailboxProviderError, NewMailbox
+from mailfleet.mailboxes.backends.automated import (
+    APPLY_FORWARDING,
+    DEPROVISION,
+    PROVISION,
+    SYNC_PROFILE,
+)
+from mailfleet.mailboxes.providers.base import (
+    BatchMailboxProvider,
+    MailboxProvider,
+    MailboxProviderError,
+    NewMailbox,
+    ProvisionedMailbox,
+)
 from mailfleet.mailboxes.providers.registry import provider_for
-from mailfleet.models import Domain, Mailbox
+from mailfleet.models import Domain, Mailbox, MailboxStatus, MailboxType
 
 log = logging.getLogger(__name__)
+# States in which the account exists at the provider.
+SYNCABLE = (
+    MailboxStatus.PROVISIONING,
+    MailboxStatus.ACTIVE,
+    MailboxStatus.SUSPENDED,
+    MailboxStatus.REMOVAL_SCHEDULED,
+)
+# Mailboxes per sweep claim and per provisioning round. A round of the Postfix/Dovecot provider
+# costs one pass over its files and one reload whatever its size, plus a hash per mailbox: at
+# 200 the hashes (~3 ms each) outweigh the pass until a host holds some 100,000 mailboxes,
+# while a round still ends within a second or two and a crash repeats little.
 CHUNK = 200
+
+Result = ProvisionedMailbox | MailboxProviderError
 
 
 def _ids(values: Sequence[str]) -> list[uuid.UUID]:
@@ -29,34 +55,98 @@ def _ids(values: Sequence[str]) -> list[uuid.UUID]:
 
 
 @job(PROVISION)
-def provision(runtime: Runtime, mailbox_ids: Sequence[str]) -> None:
+def provision(
+    runtime: Runtime, mailbox_ids: Sequence[str], claimed_until: str | None = None
+) -> None:
+    """Provision these mailboxes (and other waiting ones, up to a chunk) in one provider round
+    per backend, recording the results in one transaction.
+
+    `claimed_until` is the lease the sweep set when it claimed `mailbox_ids` (ISO 8601); jobs
+    the orders enqueue have none (provisioning.py's docstring says who works on what).
+    """
     settings, database = runtime.settings, runtime.database
     box = SecretBox.from_settings(settings)
     with database.transaction() as session:
-        work = provisioning.start(session, settings, box, _ids(mailbox_ids))
-    prepared: set[tuple[str, str]] = set()
+        work = provisioning.start(
+            session,
+            settings,
+            box,
+            _ids(mailbox_ids),
+            claimed_until=datetime.fromisoformat(claimed_until) if claimed_until else None,
+            fill=CHUNK,
+            fill_backends=_batch_backends(settings),
+        )
+    if not work:
+        return
+    by_backend: dict[str, list[provisioning.ProvisionTask]] = {}
     for task in work:
+        by_backend.setdefault(task.backend, []).append(task)
+    results: list[tuple[uuid.UUID, Result]] = []
+    for backend, tasks in by_backend.items():
+        outcomes = _create(runtime, backend, tasks)
+        results.extend(zip([task.mailbox_id for task in tasks], outcomes, strict=True))
+    with database.transaction() as session:
+        provisioning.finish(session, settings, box, results)
+
+
+def _batch_backends(settings: Settings) -> list[str]:
+    """The automated backends in use whose provider creates many mailboxes per round: worth
+    gathering other waiting mailboxes for. Others get only the mailboxes a job was given, so a
+    slow API's mailboxes stay spread over the worker's threads."""
+    names = {settings.backend_for(mailbox_type) for mailbox_type in MailboxType}
+    batch = []
+    for name in sorted(names.intersection(AUTOMATED)):
         try:
-            provider = provider_for(settings, task.backend)
-            if (task.backend, task.domain) not in prepared:
-                provider.prepare_domain(task.domain)
-                prepared.add((task.backend, task.domain))
-            result = provider.create_mailbox(
-                NewMailbox(task.address, task.first_name, task.last_name, task.password)
-            )
-        except MailboxProviderError as exc:
-            with database.transaction() as session:
-                provisioning.failed(
-                    session, settings, task.mailbox_id, str(exc), retryable=exc.retryable
-                )
+            provider = provider_for(settings, name)
+        except Exception:
+            # Not buildable here (not configured): its own mailboxes fail below, saying why.
             continue
+        if isinstance(provider, BatchMailboxProvider):
+            batch.append(name)
+    return batch
+
+
+def _create(
+    runtime: Runtime, backend: str, tasks: Sequence[provisioning.ProvisionTask]
+) -> list[Result]:
+    """One result per task: from one batch round, or mailbox by mailbox for a provider that has
+    no batch call. An error of the round as a whole is every mailbox's result."""
+    new = [NewMailbox(t.address, t.first_name, t.last_name, t.password) for t in tasks]
+    try:
+        provider = provider_for(runtime.settings, backend)
+        if not isinstance(provider, BatchMailboxProvider):
+            return _one_by_one(runtime, provider, tasks, new)
+        results = provider.create_mailboxes(new)
+        if len(results) != len(new):
+            raise RuntimeError(f"{len(results)} results for {len(new)} mailboxes")
+        return results
+    except MailboxProviderError as exc:
+        return [exc] * len(tasks)
+    except Exception as exc:  # a bug or an unexpected library error: retry, and say so
+        log.exception("provisioning %d mailboxes at %s failed", len(tasks), backend)
+        return [MailboxProviderError(repr(exc), retryable=True)] * len(tasks)
+
+
+def _one_by_one(
+    runtime: Runtime,
+    provider: MailboxProvider,
+    tasks: Sequence[provisioning.ProvisionTask],
+    new: Sequence[NewMailbox],
+) -> list[Result]:
+    prepared: set[str] = set()
+    results: list[Result] = []
+    for task, mailbox in zip(tasks, new, strict=True):
+        try:
+            if task.domain not in prepared:
+                domain_setup.prepare(runtime, provider, task.domain)
+                prepared.add(task.domain)
+            results.append(provider.create_mailbox(mailbox))
+        except MailboxProviderError as exc:
+            results.append(exc)
         except Exception as exc:  # a bug or an unexpected library error: retry, and say so
             log.exception("provisioning %s failed", task.address)
-            with database.transaction() as session:
-                provisioning.failed(session, settings, task.mailbox_id, repr(exc), retryable=True)
-            continue
-        with database.transaction() as session:
-            provisioning.complete(session, box, task, result)
+            results.append(MailboxProviderError(repr(exc), retryable=True))
+    return results
 
 
 @job(DEPROVISION)
@@ -123,9 +213,52 @@ def sweep_mailboxes(runtime: Runtime) -> int:
     handed_out = 0
     while True:
         with runtime.database.transaction() as session:
-            ids = provisioning.claim_due(session, runtime.settings, limit=CHUNK)
-            if ids:
-                enqueue_after_commit(session, PROVISION, [str(i) for i in ids])
-        handed_out += len(ids)
-        if len(ids) < CHUNK:
+            claim = provisioning.claim_due(session, runtime.settings, limit=CHUNK)
+            if claim.ids:
+                enqueue_after_commit(
+                    session,
+                    PROVISION,
+                    [str(i) for i in claim.ids],
+                    claim.until.isoformat(),
+                )
+        handed_out += len(claim.ids)
+        if len(claim.ids) < CHUNK:
             return handed_out
+
+
+@job(SYNC_PROFILE)
+def sync_profile(runtime: Runtime, mailbox_id: str, old_address: str, photo: bool) -> None:
+    """Apply a mailbox's current names, address and picture at its provider."""
+    settings = runtime.settings
+    with runtime.database.transaction(write=False) as session:
+        mailbox = session.get(Mailbox, uuid.UUID(mailbox_id))
+        if mailbox is None or mailbox.status not in SYNCABLE:
+            return
+        address, backend = mailbox.address, mailbox.backend
+        first_name, last_name = mailbox.first_name, mailbox.last_name
+        workspace_id = mailbox.workspace_id
+    try:
+        provider = provider_for(settings, backend)
+        if old_address != address:
+            provider.rename_mailbox(old_address, address)
+        provider.update_mailbox(address, first_name=first_name, last_name=last_name)
+        if photo:
+            image, content_type = pictures.load(settings, uuid.UUID(mailbox_id))
+            provider.set_photo(address, image, content_type)
+    except MailboxProviderError as exc:
+        if exc.retryable:
+            runtime.enqueue_in(
+                SYNC_PROFILE, (mailbox_id, old_address, photo), delay=settings.job_lease_seconds
+            )
+            return
+        with runtime.database.transaction() as session:
+            # Visible in the audit trail (and to an operator): the change is in Mailfleet only.
+            events.record(
+                session,
+                workspace_id=workspace_id,
+                type="mailbox.provider_update_failed",
+                subject_type="mailbox",
+                subject_id=uuid.UUID(mailbox_id),
+                actor="system:mailboxes",
+                reason=str(exc),
+            )

@@ -7,12 +7,11 @@ unchanged against it (integrations.md 1.6):
   key, issued by its client email, with `aud` Google's token URI (google-auth sends that whatever
   token_uri says), live at most an hour, `sub` a user of the Workspace, and only scopes delegated
   to the client ID (`delegated_scopes`); else `invalid_grant` or `unauthorized_client`.
-- Directory API: users insert/get/update/patch/delete and domains insert/get, with the documented
-  validation (primaryEmail, givenName, familyName, password required; names up to 60 characters;
-  passwords 8 to 100) and Google's error envelope and messages (409 "Entity already exists.",
-  404 "Resource Not Found: userKey", 403 "Not Authorized to access this resource/api" when the
-  subject is no admin). A user on a domain that is not a verified domain of the Workspace gets
-  that 403 too: Google documents the rule, not the answer, so the status is an assumption.
+- Directory API: users insert/get/update/patch/delete (a new `primaryEmail` renames the user)
+  and `photos/thumbnail` update, in tests/fakes/google_users.py with their validation and its
+  assumptions; domains insert/get. Errors in Google's envelope with its messages (409 "Entity
+  already exists.", 404 "Resource Not Found: userKey", 403 "Not Authorized to access this
+  resource/api" when the subject is no admin; tests/fakes/google_errors.py).
 - Site Verification API: `token` (one deterministic token per verifying user and domain) and
   `webResource` insert, which looks the token up in `txt_records` (or `txt_lookup`, e.g. a real
   DNS server) and answers 400 badRequest "The necessary verification token could not be found on
@@ -26,7 +25,6 @@ decoded JWT claims of every grant).
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import itertools
 import json
@@ -37,7 +35,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
@@ -47,6 +44,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth import exceptions as auth_exceptions
 from google.auth import jwt
 
+from tests.fakes.google_errors import Answer, Json, api_error, not_authorized, oauth_error
+from tests.fakes.google_users import UserRoutes
+
 TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 USER_SCOPE = "https://www.googleapis.com/auth/admin.directory.user"
@@ -55,22 +55,7 @@ SITE_SCOPE = "https://www.googleapis.com/auth/siteverification"
 DIRECTORY = "/admin/directory/v1"
 SITE = "/siteVerification/v1"
 VERIFICATION_PREFIX = "google-site-verification="
-NAME_MAX = 60
-PASSWORD_MIN, PASSWORD_MAX = 8, 100
-# Google refuses these in names (its help centre lists what is allowed; these never are).
-NAME_FORBIDDEN = re.compile(r"[<>=\x00-\x1f\x7f]")
-EMAIL = re.compile(r"[a-z0-9._'+-]{1,64}@([a-z0-9-]+\.)+[a-z0-9-]{2,63}")
 DOMAIN_NAME = re.compile(r"([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z0-9-]{2,63}")
-STATUS_NAMES = {
-    400: "INVALID_ARGUMENT",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    409: "ALREADY_EXISTS",
-    429: "RESOURCE_EXHAUSTED",
-    503: "UNAVAILABLE",
-}
-
 # Google's messages, word for word where known.
 SHORT_LIVED = (
     "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. "
@@ -85,47 +70,6 @@ QUOTA_EXCEEDED = (
     "service 'admin.googleapis.com'."
 )
 TOKEN_NOT_FOUND = "The necessary verification token could not be found on your site."
-# Read-only or optional booleans of a new user resource that start false.
-USER_FLAGS_OFF = (
-    *("isDelegatedAdmin", "agreedToTerms", "suspended", "archived", "ipWhitelisted"),
-    *("changePasswordAtNextLogin", "isEnrolledIn2Sv", "isEnforcedIn2Sv"),
-)
-
-Json = dict[str, Any]
-
-
-class Answer(Exception):
-    """An error answer: its HTTP status and JSON body."""
-
-    def __init__(self, status: int, body: Json) -> None:
-        super().__init__(status, body)
-        self.status = status
-        self.body = body
-
-
-def api_error(status: int, message: str, reason: str) -> Answer:
-    """Google's API error envelope."""
-    error = {"message": message, "domain": "global", "reason": reason}
-    return Answer(
-        status,
-        {
-            "error": {
-                "code": status,
-                "message": message,
-                "errors": [error],
-                "status": STATUS_NAMES.get(status, "UNKNOWN"),
-            }
-        },
-    )
-
-
-def oauth_error(status: int, error: str, description: str) -> Answer:
-    """The token endpoint's error body (RFC 6749 5.2)."""
-    return Answer(status, {"error": error, "error_description": description})
-
-
-def not_authorized() -> Answer:
-    return api_error(403, "Not Authorized to access this resource/api", "forbidden")
 
 
 @dataclass
@@ -153,17 +97,14 @@ class _State:
     domains: dict[str, Json] = field(default_factory=dict)  # name -> domain resource
     verified_sites: dict[str, set[str]] = field(default_factory=dict)  # domain -> owners
     txt_records: dict[str, list[str]] = field(default_factory=dict)  # domain -> TXT values
-
-
-def _names(given: str, family: str) -> Json:
-    return {"givenName": given, "familyName": family, "fullName": f"{given} {family}"}
+    photos: dict[str, Json] = field(default_factory=dict)  # user id -> mimeType and data
 
 
 def new_private_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-class FakeGoogle:
+class FakeGoogle(UserRoutes):
     """The fake: `start()` it (or use it as a context manager), then build settings from
     `settings_overrides()`; `admin` is the super admin the service account impersonates."""
 
@@ -285,6 +226,13 @@ class FakeGoogle:
             if found is None:
                 return None
             return {**found, "password": self.state.passwords[found["id"]]}
+
+    def photo(self, email: str) -> tuple[str, bytes] | None:
+        """The photo of the user with this primary address: (mimeType, the bytes uploaded)."""
+        with self._lock:
+            found = self._find_user(email.lower())
+            photo = self.state.photos.get(found["id"]) if found else None
+            return (photo["mimeType"], photo["data"]) if photo else None
 
     def users_on(self, domain: str) -> list[str]:
         with self._lock:
@@ -425,113 +373,13 @@ class FakeGoogle:
             ("PUT", user, USER_SCOPE, True, self._update_user),
             ("PATCH", user, USER_SCOPE, True, self._update_user),
             ("DELETE", user, USER_SCOPE, True, self._delete_user),
+            ("PUT", user + "/photos/thumbnail", USER_SCOPE, True, self._update_photo),
             ("POST", domains, DOMAIN_SCOPE, True, self._insert_domain),
             ("GET", domain, DOMAIN_SCOPE, True, self._get_domain),
             ("POST", SITE + "/token", SITE_SCOPE, False, self._site_token),
             ("POST", SITE + "/webResource", SITE_SCOPE, False, self._verify_site),
         ]
         return [(m, re.compile(p), s, a, h) for m, p, s, a, h in table]
-
-    # --- users
-
-    def _find_user(self, key: str) -> Json | None:
-        key = key.lower()
-        for user in self.state.users.values():
-            if key in (user["id"], user["primaryEmail"]) or key in user.get("aliases", []):
-                return user
-        return None
-
-    def _existing_user(self, key: str) -> Json:
-        user = self._find_user(key)
-        if user is None:
-            raise api_error(404, "Resource Not Found: userKey", "notFound")
-        return user
-
-    def _add_user(self, email: str, given: str, family: str, password: str, **extra: Any) -> Json:
-        user_id = str(next(self._ids))
-        user: Json = {
-            "kind": "admin#directory#user",
-            "id": user_id,
-            "etag": f'"{secrets.token_urlsafe(12)}"',
-            "primaryEmail": email.lower(),
-            "name": _names(given, family),
-            "isAdmin": bool(extra.pop("is_admin", False)),
-            **dict.fromkeys(USER_FLAGS_OFF, False),
-            "lastLoginTime": "1970-01-01T00:00:00.000Z",
-            "creationTime": datetime.now(UTC).isoformat(timespec="milliseconds")[:-6] + "Z",
-            "emails": [{"address": email.lower(), "primary": True}],
-            "customerId": self.customer_id,
-            "orgUnitPath": "/",
-            "isMailboxSetup": True,
-            "includeInGlobalAddressList": True,
-        }
-        user.update(extra)
-        self.state.users[user_id] = user
-        self.state.passwords[user_id] = password
-        return user
-
-    def _insert_user(self, *, body: Any, **_: Any) -> Json:
-        if not isinstance(body, dict):
-            raise api_error(400, "Invalid Input: primary_user_email", "invalid")
-        email = str(body.get("primaryEmail") or "").strip().lower()
-        if not EMAIL.fullmatch(email):
-            raise api_error(400, "Invalid Input: primary_user_email", "invalid")
-        name: Json = body["name"] if isinstance(body.get("name"), dict) else {}
-        given = self._valid_name(name.get("givenName"), "GivenName")
-        family = self._valid_name(name.get("familyName"), "FamilyName")
-        password = self._valid_password(body.get("password"))
-        domain = self.state.domains.get(email.partition("@")[2])
-        if domain is None or not domain["verified"]:
-            raise not_authorized()
-        if self._find_user(email) is not None:
-            raise api_error(409, "Entity already exists.", "duplicate")
-        extra = {
-            key: body[key]
-            for key in ("changePasswordAtNextLogin", "orgUnitPath", "suspended")
-            if key in body
-        }
-        return copy.deepcopy(self._add_user(email, given, family, password, **extra))
-
-    def _get_user(self, *, key: str, **_: Any) -> Json:
-        user = self._existing_user(key)
-        return copy.deepcopy(user)
-
-    def _update_user(self, *, key: str, body: Any, **_: Any) -> Json:
-        user = self._existing_user(key)
-        if not isinstance(body, dict):
-            raise api_error(400, "Invalid JSON payload received.", "parseError")
-        # Both PUT and PATCH have patch semantics for users (the API reference says so).
-        name = body.get("name")
-        if isinstance(name, dict):
-            merged = {**user["name"], **{k: v for k, v in name.items() if k != "fullName"}}
-            given = self._valid_name(merged.get("givenName"), "GivenName")
-            family = self._valid_name(merged.get("familyName"), "FamilyName")
-            user["name"] = _names(given, family)
-        if "password" in body:
-            self.state.passwords[user["id"]] = self._valid_password(body["password"])
-        for key_name in ("changePasswordAtNextLogin", "orgUnitPath", "suspended"):
-            if key_name in body:
-                user[key_name] = body[key_name]
-        user["etag"] = f'"{secrets.token_urlsafe(12)}"'
-        return copy.deepcopy(user)
-
-    def _delete_user(self, *, key: str, **_: Any) -> None:
-        user = self._existing_user(key)
-        del self.state.users[user["id"]]
-        del self.state.passwords[user["id"]]
-
-    @staticmethod
-    def _valid_name(value: Any, field_name: str) -> str:
-        text = value.strip() if isinstance(value, str) else ""
-        if not text or len(text) > NAME_MAX or NAME_FORBIDDEN.search(text):
-            raise api_error(400, f"Invalid Given/Family Name: {field_name}", "invalid")
-        return text
-
-    @staticmethod
-    def _valid_password(value: Any) -> str:
-        if not isinstance(value, str) or not PASSWORD_MIN <= len(value) <= PASSWORD_MAX:
-            raise api_error(400, "Invalid Password", "invalid")
-        return value
 
     # --- domains
 

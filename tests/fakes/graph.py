@@ -9,9 +9,10 @@ SSL_CERT_FILE=`ca_file`, which httpx honours.
   client-credentials grant: client id, secret and the Graph `.default` scope are checked, errors
   are OAuth's with AADSTS codes.
 - Graph: domains (add, get, update, verificationDnsRecords, serviceConfigurationRecords, verify),
-  users (create with Graph's validation, get/update/delete by id or userPrincipalName, `$select`)
-  and assignLicense, all behind a bearer token the fake issued, errors in Graph's shape
-  `{"error": {"code", "message", "innerError", ["details"]}}`.
+  users (create with Graph's validation, get/update/delete by id or userPrincipalName, `$select`,
+  renames through userPrincipalName and mail), assignLicense and the profile photo
+  (tests/fakes/graph_users.py), all behind a bearer token the fake issued, errors in Graph's
+  shape `{"error": {"code", "message", "innerError", ["details"]}}` (tests/fakes/graph_errors.py).
 
 A domain verifies only once its `MS=ms…` text is published with `publish_txt` (standing in for
 DNS). Tests can queue failures of Graph requests (`fail_next`: 429 with Retry-After, or 5xx) and
@@ -45,33 +46,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.fakes.graph_errors import GraphError, Json, bad_request, not_found
+from tests.fakes.graph_users import Upload, UserRoutes
+
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 GRAPH = "/v1.0"
 # Exchange Online (Plan 1)'s skuId: the licence the fake tenant has bought by default.
 EXCHANGE_PLAN_1 = "4b9405b0-7788-4568-add1-99614e613b69"
-# The properties GET /users returns without $select (Graph's default set).
-DEFAULT_USER_PROPERTIES = (
-    *("id", "businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone"),
-    *("officeLocation", "preferredLanguage", "surname", "userPrincipalName"),
-)
-# Characters Entra ID refuses in mailNickname.
-NICKNAME_UNSAFE = re.compile(r"[@()\\\[\]\";:<>,\s]")
 DOMAIN_NAME = re.compile(r"(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
-
-Json = dict[str, Any]
-
-
-class GraphError(Exception):
-    def __init__(
-        self, status: int, code: str, message: str, details: list[Json] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.details = status, code, message, details
-
-    def body(self) -> Json:
-        inner = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "request-id": "fake"}
-        error: Json = {"code": self.code, "message": self.message, "innerError": inner}
-        return {"error": {**error, "details": self.details} if self.details else error}
 
 
 class OAuthError(Exception):
@@ -83,24 +65,6 @@ class OAuthError(Exception):
 
     def body(self) -> Json:
         return {"error": self.error, "error_description": self.description, "error_codes": []}
-
-
-def not_found(key: str) -> GraphError:
-    return GraphError(
-        404,
-        "Request_ResourceNotFound",
-        f"Resource '{key}' does not exist or one of its queried reference-property objects "
-        "are not present.",
-    )
-
-
-def bad_request(message: str, *, target: str | None = None, code: str = "") -> GraphError:
-    details = [{"code": code, "message": message, "target": target}] if code else None
-    return GraphError(400, "Request_BadRequest", message, details)
-
-
-def invalid_property(name: str) -> GraphError:
-    return bad_request(f"Invalid value specified for property '{name}' of resource 'User'.")
 
 
 @dataclass
@@ -151,14 +115,6 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
     return cert_file, key_file
 
 
-def _password_ok(password: Any) -> bool:
-    """Entra ID's default policy: 8-256 characters, three of the four character classes."""
-    if not isinstance(password, str) or not 8 <= len(password) <= 256:
-        return False
-    classes = (str.islower, str.isupper, str.isdigit, lambda c: not c.isalnum())
-    return sum(any(test(c) for c in password) for test in classes) >= 3
-
-
 def _dns_record(kind: str, label: str, service: str, **values: Any) -> Json:
     """A domainDnsRecord as Graph lists them (recordType "Txt", "Mx" or "CName")."""
     odata = f"#microsoft.graph.domainDns{kind.capitalize()}Record"
@@ -169,7 +125,7 @@ def _dns_record(kind: str, label: str, service: str, **values: Any) -> Json:
 Route = tuple[str, re.Pattern[str], Callable[..., tuple[int, Any]]]
 
 
-class FakeGraph:
+class FakeGraph(UserRoutes):
     """`start()` it (or use it as a context manager); point the authority at `authority_base`,
     Graph at `graph_base_url`, and trust `ca_file`."""
 
@@ -188,6 +144,9 @@ class FakeGraph:
         self.domains: dict[str, Json] = {tenant_domain: self._new_domain(tenant_domain)}
         self.domains[tenant_domain].update(isVerified=True, isInitial=True, isDefault=True)
         self.users: dict[str, Json] = {}  # id -> user, passwordProfile included
+        self.photos: dict[str, tuple[str, bytes]] = {}  # user id -> (Content-Type, bytes)
+        # Users whose Exchange mailbox is still being made: their photo cannot be stored yet.
+        self.without_mailbox: set[str] = set()
         self.dns: dict[str, set[str]] = {}  # name -> published TXT texts
         self.log: list[LoggedRequest] = []
         self._failures: deque[_Failure] = deque()
@@ -262,16 +221,6 @@ class FakeGraph:
     def publish_verification(self, domain: str) -> None:
         self.publish_txt(domain, self.verification_text(domain))
 
-    def user(self, key: str) -> Json | None:
-        """A user by id or userPrincipalName (case-insensitive), as stored."""
-        key = key.lower()
-        found = self.users.get(key)
-        if found is None:
-            found = next(
-                (u for u in self.users.values() if u["userPrincipalName"].lower() == key), None
-            )
-        return found
-
     # --- dispatch (transport-independent, so the handler stays a thin adapter)
 
     def handle(
@@ -284,7 +233,11 @@ class FakeGraph:
             body: Any = None
             try:
                 if path.startswith(GRAPH + "/"):
-                    body = json.loads(raw) if raw else None
+                    content_type = headers.get("content-type", "")
+                    if raw and not content_type.startswith("application/json"):
+                        body = Upload(content_type, raw)
+                    else:
+                        body = json.loads(raw) if raw else None
                     status, payload = self._graph(method, path, query, headers, body, reply_headers)
                 else:
                     body = dict(parse_qsl(raw.decode())) if raw else {}
@@ -389,6 +342,8 @@ class FakeGraph:
             ("PATCH", user, self._update_user),
             ("DELETE", user, self._delete_user),
             ("POST", user + "/assignLicense", self._assign_license),
+            ("PUT", user + r"/photo/\$value", self._put_photo),
+            ("PATCH", user + r"/photo/\$value", self._put_photo),
         ]
         return [(method, re.compile(path), handler) for method, path, handler in table]
 
@@ -485,127 +440,6 @@ class FakeGraph:
             domain["isVerified"] = True
         return 200, copy.deepcopy(domain)
 
-    # --- users
-
-    def _user(self, key: str) -> Json:
-        found = self.user(key)
-        if found is None:
-            raise not_found(key)
-        return found
-
-    def _check_user_fields(self, body: Json) -> None:
-        if not isinstance(body.get("accountEnabled", True), bool):
-            raise invalid_property("accountEnabled")
-        limits = {"displayName": 256, "givenName": 64, "surname": 64, "mailNickname": 64}
-        for name, most in limits.items():
-            value = body.get(name, "set")
-            if value is None and name in ("givenName", "surname"):
-                continue  # null clears a name
-            if not isinstance(value, str) or not 1 <= len(value) <= most:
-                raise invalid_property(name)
-            if name == "mailNickname" and NICKNAME_UNSAFE.search(value):
-                raise invalid_property(name)
-        location = body.get("usageLocation")
-        if location is not None and not re.fullmatch(r"[A-Z]{2}", str(location)):
-            raise invalid_property("usageLocation")
-        if "passwordProfile" in body:
-            profile = body["passwordProfile"]
-            if not isinstance(profile, dict) or "password" not in profile:
-                raise bad_request("A password must be specified to create a new user.")
-            if not _password_ok(profile["password"]):
-                raise bad_request(
-                    "The specified password does not comply with password complexity "
-                    "requirements. Please provide a different password."
-                )
-        if "userPrincipalName" in body:
-            upn = body["userPrincipalName"]
-            local, at, domain = upn.rpartition("@") if isinstance(upn, str) else ("", "", "")
-            if not at or not local or NICKNAME_UNSAFE.search(local):
-                raise bad_request("Property userPrincipalName is invalid.")
-            known = self.domains.get(domain.lower())
-            if known is None or not known["isVerified"]:
-                raise bad_request(
-                    "The domain portion of the userPrincipalName property is invalid. You must "
-                    "use one of the verified domain names in your organization.",
-                    target="userPrincipalName",
-                    code="InvalidValue",
-                )
-
-    def _conflict(self, upn: str, own_id: str | None = None) -> None:
-        existing = self.user(upn)
-        if existing is not None and existing["id"] != own_id:
-            message = (
-                "Another object with the same value for property userPrincipalName already exists."
-            )
-            raise bad_request(message, target="userPrincipalName", code="ObjectConflict")
-
-    def _create_user(self, *, query: dict[str, str], body: Any) -> tuple[int, Any]:
-        if not isinstance(body, dict):
-            raise bad_request("Unable to read JSON request payload.")
-        for name in ("accountEnabled", "displayName", "mailNickname", "userPrincipalName"):
-            if body.get(name) is None:
-                raise invalid_property(name)
-        if "passwordProfile" not in body:
-            raise bad_request("A password must be specified to create a new user.")
-        self._check_user_fields(body)
-        self._conflict(body["userPrincipalName"])
-        user: Json = {key: None for key in DEFAULT_USER_PROPERTIES}
-        user.update(businessPhones=[], assignedLicenses=[], usageLocation=None)
-        user.update({k: copy.deepcopy(v) for k, v in body.items()})
-        user["id"] = str(uuid.uuid4())
-        self.users[user["id"]] = user
-        return 201, self._visible(user, {})
-
-    @staticmethod
-    def _visible(user: Json, query: dict[str, str]) -> Json:
-        wanted = [p.strip() for p in query.get("$select", "").split(",") if p.strip()]
-        keys = ["id", *wanted] if wanted else DEFAULT_USER_PROPERTIES
-        # Graph never returns a password.
-        return {key: copy.deepcopy(user.get(key)) for key in keys if key != "passwordProfile"}
-
-    def _get_user(self, *, key: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
-        return 200, self._visible(self._user(key), query)
-
-    def _update_user(self, *, key: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
-        user = self._user(key)
-        if not isinstance(body, dict) or "id" in body:
-            raise bad_request("Unable to read JSON request payload.")
-        self._check_user_fields(body)
-        if "userPrincipalName" in body:
-            self._conflict(body["userPrincipalName"], own_id=user["id"])
-        user.update(copy.deepcopy(body))
-        return 204, None
-
-    def _delete_user(self, *, key: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
-        # Graph moves it to the recycle bin (deletedItems), which the fake does not keep.
-        del self.users[self._user(key)["id"]]
-        return 204, None
-
-    def _assign_license(self, *, key: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
-        user = self._user(key)
-        adds, removes = (body or {}).get("addLicenses"), (body or {}).get("removeLicenses")
-        if not isinstance(adds, list) or not isinstance(removes, list):
-            raise bad_request("Both addLicenses and removeLicenses must be given.")
-        if not user.get("usageLocation"):
-            raise bad_request(
-                "License assignment cannot be done for user with invalid usage location."
-            )
-        kept = [entry for entry in user["assignedLicenses"] if entry["skuId"] not in removes]
-        for entry in adds:
-            sku = entry.get("skuId") if isinstance(entry, dict) else None
-            if sku not in self.skus:
-                raise bad_request(f"License {sku} does not correspond to a valid company License.")
-            if any(held["skuId"] == sku for held in kept):
-                continue  # assigning a licence the user has changes nothing
-            in_use = sum(
-                a["skuId"] == sku for u in self.users.values() for a in u["assignedLicenses"]
-            )
-            if in_use >= self.skus[sku]:
-                raise bad_request(f"Subscription {sku} does not have any available licenses.")
-            kept.append({"skuId": sku, "disabledPlans": entry.get("disabledPlans") or []})
-        user["assignedLicenses"] = kept
-        return 200, self._visible(user, {})
-
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -626,7 +460,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    do_GET = do_POST = do_PATCH = do_DELETE = _serve
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the fake's own log is `FakeGraph.log`."""

@@ -18,12 +18,14 @@ from sqlalchemy import select
 
 from mailfleet.config import Settings
 from mailfleet.db import Database
+from mailfleet.mailboxes.providers import google as google_provider
 from mailfleet.mailboxes.providers import registry
 from mailfleet.mailboxes.providers.base import MailboxProviderError, NewMailbox
 from mailfleet.mailboxes.providers.google import SCOPES, GoogleApiError, GoogleProvider
 from mailfleet.models import Mailbox, MailboxOrder, MailboxStatus, MailboxType, OrderStatus
 from tests.factories import give_slots, make_domain, make_tenant, order_body
 from tests.fakes.google import TOKEN_AUDIENCE, USER_SCOPE, FakeGoogle, new_private_key
+from tests.fakes.photos import sample_image
 from tests.support.jobs import drain
 
 DOMAIN = "acme.test"
@@ -233,6 +235,195 @@ def test_forwarding_is_an_instruction_for_the_admin_console(provider: GoogleProv
     assert "Default routing" in str(error)
     assert "sink@elsewhere.test" in str(error)
     assert "non-recognized addresses" in str(error)
+
+
+# --- renames
+
+
+def test_rename_mailbox_keeps_the_account_and_the_old_address_as_an_alias(
+    fake: FakeGoogle, provider: GoogleProvider, domain: str
+) -> None:
+    created = provider.create_mailbox(new(f"ann@{domain}"))
+
+    user_id = provider.rename_mailbox(f"ann@{domain}", f"Anna@{domain}")
+
+    assert user_id == created.provider_user_id
+    assert fake.users_on(domain) == [f"anna@{domain}"]
+    user = fake.user(f"anna@{domain}") or {}
+    assert user["id"] == user_id
+    assert user["password"] == PASSWORD
+    assert user["aliases"] == [f"ann@{domain}"]
+    [rename] = fake.calls("PUT", USER)
+    assert rename.path.endswith("/" + user_id)
+    assert rename.body == {"primaryEmail": f"anna@{domain}"}
+
+
+def test_renaming_again_finds_the_rename_done(
+    fake: FakeGoogle, provider: GoogleProvider, domain: str
+) -> None:
+    created = provider.create_mailbox(new(f"ann@{domain}"))
+    provider.rename_mailbox(f"ann@{domain}", f"anna@{domain}")
+    assert provider.rename_mailbox(f"ann@{domain}", f"anna@{domain}") == created.provider_user_id
+
+    # The old address gone altogether (its alias removed): the new one is the mailbox.
+    fake.state.users[created.provider_user_id]["aliases"] = []
+    assert provider.rename_mailbox(f"ann@{domain}", f"anna@{domain}") == created.provider_user_id
+    assert provider.rename_mailbox(f"anna@{domain}", f"anna@{domain}") == created.provider_user_id
+    assert len(fake.calls("PUT", USER)) == 1
+
+
+@pytest.mark.parametrize("holder", ["user", "alias"])
+def test_renaming_to_an_address_that_is_taken_is_permanent(
+    fake: FakeGoogle, provider: GoogleProvider, domain: str, holder: str
+) -> None:
+    provider.create_mailbox(new(f"ann@{domain}"))
+    if holder == "user":
+        fake.add_user(f"bob@{domain}")
+    else:
+        fake.add_user(f"carl@{domain}")
+        fake.add_alias(f"carl@{domain}", f"bob@{domain}")
+
+    error = fails(lambda: provider.rename_mailbox(f"ann@{domain}", f"bob@{domain}"))
+
+    assert not error.retryable
+    assert f"bob@{domain} is taken" in str(error)
+    assert "Entity already exists." in str(error)
+    assert (fake.user(f"ann@{domain}") or {}).get("aliases") is None
+
+
+def test_renaming_an_unknown_user_or_an_alias_is_permanent(
+    fake: FakeGoogle, provider: GoogleProvider, domain: str
+) -> None:
+    error = fails(lambda: provider.rename_mailbox(f"zed@{domain}", f"zoe@{domain}"))
+    assert not error.retryable
+    assert f"no Google Workspace user zed@{domain}" in str(error)
+
+    fake.add_user(f"bob@{domain}")
+    fake.add_alias(f"bob@{domain}", f"ann@{domain}")
+    error = fails(lambda: provider.rename_mailbox(f"ann@{domain}", f"anna@{domain}"))
+    assert not error.retryable
+    assert f"alias of the Google Workspace user bob@{domain}" in str(error)
+    assert fake.calls("PUT", USER) == []
+    assert fake.user(f"bob@{domain}") is not None
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_rename_google_could_not_take_is_retryable(
+    fake: FakeGoogle, provider: GoogleProvider, domain: str, status: int
+) -> None:
+    provider.create_mailbox(new(f"ann@{domain}"))
+    fake.fail_next(1, status=status)
+    error = fails(lambda: provider.rename_mailbox(f"ann@{domain}", f"anna@{domain}"))
+    assert error.retryable
+    assert f"HTTP {status}" in str(error)
+
+    provider.rename_mailbox(f"ann@{domain}", f"anna@{domain}")
+    assert fake.users_on(domain) == [f"anna@{domain}"]
+
+
+# --- photos
+
+
+def test_set_photo_uploads_web_safe_base64(
+    fake: FakeGoogle, provider: GoogleProvider, domain: str
+) -> None:
+    provider.create_mailbox(new(f"ann@{domain}"))
+    image = sample_image("PNG", 3000)
+
+    provider.set_photo(f"ann@{domain}", image, "image/png")
+    provider.set_photo(f"ann@{domain}", image, "image/png")  # the same again: same result
+
+    assert fake.photo(f"ann@{domain}") == ("PNG", image)
+    upload = fake.calls("PUT", USER + "/photos/thumbnail")[-1]
+    assert upload.body["mimeType"] == "PNG"
+    data = upload.body["photoData"]
+    assert "+" not in data
+    assert "/" not in data
+    assert base64.urlsafe_b64decode(data) == image
+    assert (fake.user(f"ann@{domain}") or {})["thumbnailPhotoUrl"]
+
+
+@pytest.mark.parametrize(
+    ("media_type", "kind"),
+    [("image/jpeg", "JPEG"), ("image/gif", "GIF"), ("image/bmp", "BMP"), ("IMAGE/TIFF", "TIFF")],
+)
+def test_every_format_google_takes_is_sent_under_its_name(
+    fake: FakeGoogle, provider: GoogleProvider, domain: str, media_type: str, kind: str
+) -> None:
+    provider.create_mailbox(new(f"ann@{domain}"))
+    provider.set_photo(f"ann@{domain}", sample_image(kind), media_type)
+    assert (fake.photo(f"ann@{domain}") or ("", b""))[0] == kind
+
+
+@pytest.mark.parametrize(
+    ("size", "media_type", "words"),
+    [
+        (4 * 1024 * 1024 + 1, "image/png", "at most 4194304"),
+        (100, "image/webp", "not 'image/webp'"),
+        (0, "image/png", "empty"),
+    ],
+)
+def test_a_photo_google_would_refuse_is_permanent_and_not_sent(
+    fake: FakeGoogle, provider: GoogleProvider, domain: str, size: int, media_type: str, words: str
+) -> None:
+    provider.create_mailbox(new(f"ann@{domain}"))
+    image = sample_image("PNG", size) if size else b""
+    error = fails(lambda: provider.set_photo(f"ann@{domain}", image, media_type))
+    assert not error.retryable
+    assert words in str(error)
+    assert fake.calls("PUT", USER + "/photos/thumbnail") == []
+
+
+@pytest.mark.parametrize(
+    ("image", "media_type"),
+    [
+        (sample_image("PNG", 4 * 1024 * 1024 + 1), "image/png"),  # over Google's limit
+        (sample_image("GIF"), "image/png"),  # not what it says it is
+        (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "image/png"),  # no image Google takes
+    ],
+)
+def test_google_refusing_a_photo_is_permanent_with_its_message(
+    fake: FakeGoogle,
+    provider: GoogleProvider,
+    domain: str,
+    monkeypatch: pytest.MonkeyPatch,
+    image: bytes,
+    media_type: str,
+) -> None:
+    provider.create_mailbox(new(f"ann@{domain}"))
+    # Past the provider's own check, to reach Google's.
+    monkeypatch.setattr(google_provider, "PHOTO_MAX_BYTES", 8 * 1024 * 1024)
+    error = fails(lambda: provider.set_photo(f"ann@{domain}", image, media_type))
+    assert not error.retryable
+    assert "Invalid Input: photoData (HTTP 400)" in str(error)
+    assert fake.photo(f"ann@{domain}") is None
+
+
+@pytest.mark.parametrize("username", ["zed", "ann"])  # nobody's, an alias of bob
+def test_a_photo_for_an_unknown_user_or_an_alias_is_permanent(
+    fake: FakeGoogle, provider: GoogleProvider, domain: str, username: str
+) -> None:
+    fake.add_user(f"bob@{domain}")
+    fake.add_alias(f"bob@{domain}", f"ann@{domain}")
+    address = f"{username}@{domain}"
+    error = fails(lambda: provider.set_photo(address, sample_image(), "image/png"))
+    assert not error.retryable
+    assert f"no Google Workspace user {address}" in str(error)
+    assert fake.calls("PUT", USER + "/photos/thumbnail") == []
+    assert fake.photo(f"bob@{domain}") is None
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_photo_google_could_not_take_is_retryable(
+    fake: FakeGoogle, provider: GoogleProvider, domain: str, status: int
+) -> None:
+    provider.create_mailbox(new(f"ann@{domain}"))
+    fake.fail_next(1, status=status)
+    error = fails(lambda: provider.set_photo(f"ann@{domain}", sample_image(), "image/png"))
+    assert error.retryable
+
+    provider.set_photo(f"ann@{domain}", sample_image(), "image/png")
+    assert fake.photo(f"ann@{domain}") == ("PNG", sample_image())
 
 
 # --- errors

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from mailfleet.db import Database
+from mailfleet.mailboxes.providers import microsoft as microsoft_provider
 from mailfleet.mailboxes.providers import registry
 from mailfleet.mailboxes.providers.base import MailboxProviderError, NewMailbox
 from mailfleet.mailboxes.providers.microsoft import MicrosoftProvider
@@ -26,6 +27,7 @@ from mailfleet.models import Mailbox, MailboxOrder, MailboxStatus, MailboxType, 
 from tests.conftest import base_settings
 from tests.factories import give_slots, make_domain, make_tenant, order_body
 from tests.fakes.graph import EXCHANGE_PLAN_1, FakeGraph
+from tests.fakes.photos import sample_image
 from tests.support.jobs import drain
 
 DOMAIN = "acme-mail.com"
@@ -213,6 +215,205 @@ def test_names_change_and_deleting_twice_is_fine(
     with pytest.raises(MailboxProviderError) as caught:
         provider.update_mailbox(f"ann@{DOMAIN}", first_name="A", last_name="B")
     assert not caught.value.retryable
+
+
+# --- renames
+
+
+def test_rename_mailbox_moves_the_account_to_the_new_address(
+    graph: FakeGraph, provider: MicrosoftProvider, verified: str
+) -> None:
+    created = provider.create_mailbox(_new())
+
+    user_id = provider.rename_mailbox(f"ann@{DOMAIN}", f"Anna@{DOMAIN}")
+
+    assert user_id == created.provider_user_id
+    assert graph.user(f"ann@{DOMAIN}") is None
+    user = graph.user(f"anna@{DOMAIN}")
+    assert user is not None
+    assert user["id"] == user_id
+    assert (user["userPrincipalName"], user["mail"], user["mailNickname"]) == (
+        f"anna@{DOMAIN}",
+        f"anna@{DOMAIN}",
+        "anna",
+    )
+    assert user["passwordProfile"]["password"] == PASSWORD
+    assert user["assignedLicenses"] == [{"skuId": EXCHANGE_PLAN_1, "disabledPlans": []}]
+    assert _statuses(graph, "PATCH", f"/v1.0/users/{user_id}") == [204]
+
+
+def test_renaming_again_finds_the_rename_done(
+    graph: FakeGraph, provider: MicrosoftProvider, verified: str
+) -> None:
+    created = provider.create_mailbox(_new())
+    provider.rename_mailbox(f"ann@{DOMAIN}", f"anna@{DOMAIN}")
+
+    assert provider.rename_mailbox(f"ann@{DOMAIN}", f"anna@{DOMAIN}") == created.provider_user_id
+    assert provider.rename_mailbox(f"anna@{DOMAIN}", f"anna@{DOMAIN}") == created.provider_user_id
+    assert len(graph.calls("PATCH", r"/v1\.0/users/[^/]+")) == 1
+    # Exchange keeps the old address, so mail sent to it still arrives.
+    user = graph.user(f"anna@{DOMAIN}") or {}
+    assert user["proxyAddresses"] == [f"SMTP:anna@{DOMAIN}", f"smtp:ann@{DOMAIN}"]
+
+
+@pytest.mark.parametrize("holder", ["userPrincipalName", "proxyAddresses"])
+def test_renaming_to_an_address_that_is_taken_is_permanent(
+    graph: FakeGraph, provider: MicrosoftProvider, verified: str, holder: str
+) -> None:
+    provider.create_mailbox(_new())
+    if holder == "userPrincipalName":
+        provider.create_mailbox(_new("bob"))
+    else:  # an address bob had before his own rename
+        provider.create_mailbox(_new("bob"))
+        provider.rename_mailbox(f"bob@{DOMAIN}", f"robert@{DOMAIN}")
+
+    with pytest.raises(MailboxProviderError) as caught:
+        provider.rename_mailbox(f"ann@{DOMAIN}", f"bob@{DOMAIN}")
+
+    assert not caught.value.retryable
+    assert f"bob@{DOMAIN} is taken" in str(caught.value)
+    assert f"property {holder} already exists" in str(caught.value)
+    assert graph.user(f"ann@{DOMAIN}") is not None
+
+
+def test_renaming_an_unknown_user_or_into_a_foreign_domain_is_permanent(
+    graph: FakeGraph, provider: MicrosoftProvider, verified: str
+) -> None:
+    with pytest.raises(MailboxProviderError) as caught:
+        provider.rename_mailbox(f"zed@{DOMAIN}", f"zoe@{DOMAIN}")
+    assert not caught.value.retryable
+    assert f"no Microsoft 365 user zed@{DOMAIN}" in str(caught.value)
+    assert graph.calls("PATCH", r"/v1\.0/users/[^/]+") == []
+
+    provider.create_mailbox(_new())
+    with pytest.raises(MailboxProviderError) as caught:
+        provider.rename_mailbox(f"ann@{DOMAIN}", "ann@not-in-tenant.com")
+    assert not caught.value.retryable
+    assert "verified domain names" in str(caught.value)
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_rename_graph_could_not_take_is_retryable(
+    graph: FakeGraph, provider: MicrosoftProvider, verified: str, status: int
+) -> None:
+    provider.create_mailbox(_new())
+    graph.fail_next(1, status=status)
+    with pytest.raises(MailboxProviderError) as caught:
+        provider.rename_mailbox(f"ann@{DOMAIN}", f"anna@{DOMAIN}")
+    assert caught.value.retryable
+
+    provider.rename_mailbox(f"ann@{DOMAIN}", f"anna@{DOMAIN}")
+    assert graph.user(f"anna@{DOMAIN}") is not None
+
+
+# --- photos
+
+PHOTO = r"/v1\.0/users/[^/]+/photo/\$value"
+
+
+def test_set_photo_puts_the_bytes_with_their_type(
+    graph: FakeGraph, provider: MicrosoftProvider, verified: str
+) -> None:
+    created = provider.create_mailbox(_new())
+    image = sample_image("JPEG", 5000)
+
+    provider.set_photo(f"ann@{DOMAIN}", image, "image/jpeg")
+    provider.set_photo(f"ann@{DOMAIN}", image, "image/jpeg")  # the same again: same result
+
+    assert graph.photos[created.provider_user_id] == ("image/jpeg", image)
+    assert _statuses(graph, "PUT", PHOTO) == [200, 200]
+    provider.set_photo(f"ann@{DOMAIN}", sample_image("PNG"), "image/png; charset=binary")
+    assert graph.photos[created.provider_user_id] == ("image/png", sample_image("PNG"))
+
+
+@pytest.mark.parametrize(
+    ("size", "media_type", "words"),
+    [
+        (4 * 1024 * 1024 + 1, "image/jpeg", "at most 4194304"),
+        (100, "image/gif", "not 'image/gif'"),
+        (0, "image/jpeg", "empty"),
+    ],
+)
+def test_a_photo_graph_would_refuse_is_permanent_and_not_sent(
+    graph: FakeGraph,
+    provider: MicrosoftProvider,
+    verified: str,
+    size: int,
+    media_type: str,
+    words: str,
+) -> None:
+    provider.create_mailbox(_new())
+    image = sample_image("JPEG", size) if size else b""
+    with pytest.raises(MailboxProviderError) as caught:
+        provider.set_photo(f"ann@{DOMAIN}", image, media_type)
+    assert not caught.value.retryable
+    assert words in str(caught.value)
+    assert graph.calls("PUT", PHOTO) == []
+
+
+@pytest.mark.parametrize(
+    ("image", "media_type", "answer"),
+    [
+        (sample_image("JPEG", 4 * 1024 * 1024 + 1), "image/jpeg", "413 RequestEntityTooLarge"),
+        (sample_image("GIF"), "image/gif", "415 UnsupportedMediaType"),
+        (sample_image("GIF"), "image/png", "400 ImageNotValid"),
+    ],
+)
+def test_graph_refusing_a_photo_is_permanent_with_its_message(
+    graph: FakeGraph,
+    provider: MicrosoftProvider,
+    verified: str,
+    monkeypatch: pytest.MonkeyPatch,
+    image: bytes,
+    media_type: str,
+    answer: str,
+) -> None:
+    provider.create_mailbox(_new())
+    # Past the provider's own checks, to reach Graph's.
+    monkeypatch.setattr(microsoft_provider, "PHOTO_MAX_BYTES", 8 * 1024 * 1024)
+    monkeypatch.setattr(microsoft_provider, "PHOTO_TYPES", frozenset({media_type}))
+    with pytest.raises(MailboxProviderError) as caught:
+        provider.set_photo(f"ann@{DOMAIN}", image, media_type)
+    assert not caught.value.retryable
+    assert f"Microsoft Graph {answer}" in str(caught.value)
+    assert graph.photos == {}
+
+
+def test_a_photo_for_an_unknown_user_is_permanent_for_a_new_mailbox_retryable(
+    graph: FakeGraph, provider: MicrosoftProvider, verified: str
+) -> None:
+    with pytest.raises(MailboxProviderError) as caught:
+        provider.set_photo(f"zed@{DOMAIN}", sample_image("PNG"), "image/png")
+    assert not caught.value.retryable
+    assert f"no Microsoft 365 user zed@{DOMAIN}" in str(caught.value)
+
+    created = provider.create_mailbox(_new())
+    graph.without_mailbox.add(created.provider_user_id)  # Exchange still making the mailbox
+    with pytest.raises(MailboxProviderError) as caught:
+        provider.set_photo(f"ann@{DOMAIN}", sample_image("PNG"), "image/png")
+    assert caught.value.retryable
+    assert "MailboxNotEnabledForRESTAPI" not in str(caught.value)
+    assert "still being created" in str(caught.value)
+
+    graph.without_mailbox.clear()
+    provider.set_photo(f"ann@{DOMAIN}", sample_image("PNG"), "image/png")
+    assert created.provider_user_id in graph.photos
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_photo_graph_could_not_take_is_retryable(
+    graph: FakeGraph, provider: MicrosoftProvider, verified: str, status: int
+) -> None:
+    created = provider.create_mailbox(_new())
+    graph.fail_next(1, status=status)
+    with pytest.raises(MailboxProviderError) as caught:
+        provider.set_photo(f"ann@{DOMAIN}", sample_image("PNG"), "image/png")
+    assert caught.value.retryable
+    assert str(status) in str(caught.value)
+
+    provider.set_photo(f"ann@{DOMAIN}", sample_image("PNG"), "image/png")
+    assert _statuses(graph, "PUT", PHOTO) == [status, 200]
+    assert created.provider_user_id in graph.photos
 
 
 def test_a_catch_all_is_an_instruction_for_an_exchange_administrator(

@@ -26,7 +26,7 @@ from mailfleet.mailboxes.providers.base import (
     NewMailbox,
     ProvisionedMailbox,
 )
-from mailfleet.models import Mailbox, MailboxOrder, MailboxStatus, MailboxType, OrderStatus
+from mailfleet.models import Domain, Mailbox, MailboxOrder, MailboxStatus, MailboxType, OrderStatus
 from tests.factories import give_slots, make_domain, make_tenant, order_body
 from tests.support.jobs import drain
 
@@ -53,8 +53,23 @@ class RecordingProvider:
         self.mailboxes[mailbox.address] = mailbox.password
         return ProvisionedMailbox(mailbox.address, CONNECTION)
 
+    names: dict[str, tuple[str, str]] = field(default_factory=dict)
+    photos: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    verification: str | None = None
+
     def update_mailbox(self, address: str, *, first_name: str, last_name: str) -> None:
-        pass
+        self.names[address] = (first_name, last_name)
+
+    def rename_mailbox(self, old_address: str, new_address: str) -> str:
+        if old_address in self.mailboxes:
+            self.mailboxes[new_address] = self.mailboxes.pop(old_address)
+        return new_address
+
+    def set_photo(self, address: str, image: bytes, content_type: str) -> None:
+        self.photos[address] = (image, content_type)
+
+    def verification_token(self, domain: str) -> str | None:
+        return self.verification
 
     def delete_mailbox(self, address: str) -> None:
         self.mailboxes.pop(address, None)
@@ -231,3 +246,82 @@ def test_removing_a_mailbox_deletes_it_at_the_provider(
     _run(smtp_client)
 
     assert mailbox.address not in provider.mailboxes
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+def test_profile_changes_reach_the_provider(
+    db: Database, smtp_client: TestClient, provider: RecordingProvider
+) -> None:
+    headers, _ = _order(db, smtp_client, ["ann"])
+    _run(smtp_client)
+    [mailbox] = _mailboxes(db).values()
+
+    renamed = smtp_client.patch(
+        f"/v1/mailboxes/{mailbox.id}",
+        json={"username": "anna", "first_name": "Anna"},
+        headers=headers,
+    )
+    assert renamed.status_code == 200, renamed.text
+    picture = smtp_client.put(
+        f"/v1/mailboxes/{mailbox.id}/picture",
+        content=PNG,
+        headers={**headers, "content-type": "image/png"},
+    )
+    assert picture.status_code == 200, picture.text
+    _run(smtp_client)
+
+    new_address = renamed.json()["address"]
+    assert new_address.startswith("anna@")
+    assert list(provider.mailboxes) == [new_address]
+    assert provider.names[new_address][0] == "Anna"
+    assert provider.photos[new_address] == (PNG, "image/png")
+    served = smtp_client.get(f"/v1/mailboxes/{mailbox.id}/picture", headers=headers)
+    assert (served.status_code, served.content) == (200, PNG)
+    assert served.headers["content-type"] == "image/png"
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [(b"", "picture_missing"), (b"GIF89a" + b"\x00" * 10, "picture_type")],
+)
+def test_bad_pictures_are_refused(
+    db: Database, smtp_client: TestClient, provider: RecordingProvider, body: bytes, code: str
+) -> None:
+    headers, _ = _order(db, smtp_client, ["ann"])
+    [mailbox] = _mailboxes(db).values()
+    response = smtp_client.put(
+        f"/v1/mailboxes/{mailbox.id}/picture",
+        content=body,
+        headers={**headers, "content-type": "image/png"},
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == code
+    assert (
+        smtp_client.get(f"/v1/mailboxes/{mailbox.id}", headers=headers).json()[
+            "profile_picture_url"
+        ]
+        is None
+    )
+
+
+def test_the_providers_ownership_record_is_published_in_the_zone(
+    db: Database, make_client: Callable[..., TestClient], provider: RecordingProvider
+) -> None:
+    client = make_client(recent_creation_rule="off", backend_google="smtp")
+    provider.verification = "google-site-verification=abc123"
+    caller = make_tenant(db)
+    domain = make_domain(db, caller.workspace_id)
+    with db.transaction() as session:
+        session.get(Domain, domain.id).zone_id = domain.name  # type: ignore[union-attr]
+    give_slots(db, caller.workspace_id, MailboxType.GOOGLE, 3)
+    response = client.post(
+        "/v1/mailbox-orders", json=order_body(domain, ["ann"], "GOOGLE"), headers=caller.headers
+    )
+    assert response.status_code == 201, response.text
+    _run(client)
+
+    records = client.get(f"/v1/domains/{domain.id}/dns/records", headers=caller.headers).json()
+    txt = [r["content"] for r in records["items"] if r["type"] == "TXT" and r["managed"]]
+    assert "google-site-verification=abc123" in txt

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from mailfleet.exceptions import ServiceUnavailable
-from mailfleet.mailboxes.backends.automated import AutomatedBackend
+from mailfleet.mailboxes.backends.automated import AUTOMATED, AutomatedBackend
 from mailfleet.mailboxes.backends.base import MailboxBackend
 from mailfleet.mailboxes.backends.manual import ManualBackend
 
-# Automated backends are named after the provider module that does the work (providers/).
-AUTOMATED = ("smtp", "google", "microsoft")
 _BACKENDS: dict[str, MailboxBackend] = {
     "manual": ManualBackend(),
     **{name: AutomatedBackend(name) for name in AUTOMATED},
@@ -28,4 +26,4 @@ def backend_for(name: str) -> MailboxBackend:
         ) from None
 
 
-__all__ = ["MailboxBackend", "backend_for", "register"]
+__all__ = ["AUTOMATED", "MailboxBackend", "backend_for", "register"]

@@ -8,9 +8,9 @@ job can back off or fail the mailbox with a reason a person can act on.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class MailboxProviderError(Exception):
@@ -59,6 +59,15 @@ class MailboxProvider(Protocol):
     def update_mailbox(self, address: str, *, first_name: str, last_name: str) -> None:
         """Apply a name change at the provider."""
 
+    def rename_mailbox(self, old_address: str, new_address: str) -> str:
+        """Move the account to a new address (username change); returns the provider user id.
+
+        Done already (old gone, new present) is success.
+        """
+
+    def set_photo(self, address: str, image: bytes, content_type: str) -> None:
+        """Set the profile picture where the provider has one (a no-op where it has none)."""
+
     def delete_mailbox(self, address: str) -> None:
         """Remove the mailbox so its login stops working; a missing one is not an error."""
 
@@ -66,3 +75,25 @@ class MailboxProvider(Protocol):
         self, domain: str, *, catch_all: str | None, forwards: Mapping[str, str]
     ) -> None:
         """Replace the domain's catch-all target and per-address forwards (local part -> target)."""
+
+
+@runtime_checkable
+class BatchMailboxProvider(MailboxProvider, Protocol):
+    """A provider that can create many mailboxes in one round of work.
+
+    Optional: the provisioning job uses it when a provider has it and otherwise calls
+    prepare_domain and create_mailbox per mailbox. Worth having where each round carries a fixed
+    cost that does not depend on how many mailboxes it creates (rewriting whole files and
+    reloading a server, a batch API call).
+    """
+
+    def create_mailboxes(
+        self, mailboxes: Sequence[NewMailbox]
+    ) -> list[ProvisionedMailbox | MailboxProviderError]:
+        """Create each mailbox as create_mailbox would, its domain prepared as prepare_domain
+        would, in one round; one result per mailbox, in order: the mailbox, or the error that
+        concerns that mailbox alone (an invalid address, say).
+
+        Raises MailboxProviderError when the round itself fails (the server or its files);
+        some of the mailboxes may then exist, and calling again with the same list is safe.
+        """

@@ -27,9 +27,15 @@ Semantics of the protocol's calls here:
   For a user already enrolled (an existing user taken over) no secret is returned: the enrolled
   one is unknown to Mailfleet, and a new one would not work.
 - `update_mailbox` sets the name; `delete_mailbox` deletes the user (gone already is fine).
-  Both, and the take-over in `create_mailbox`, first check that the address is the user's
-  primary address: Google also resolves aliases as user keys, and acting on an alias would
-  rename, re-password or delete somebody else's mailbox.
+  Both, `rename_mailbox`, `set_photo` and the take-over in `create_mailbox` first check that the
+  address is the user's primary address: Google also resolves aliases as user keys, and acting
+  on an alias would rename, re-password or delete somebody else's mailbox.
+- `rename_mailbox` changes the user's `primaryEmail` (`users.update`); the account, its id,
+  password and mail stay, and Google keeps the old address as an alias, so mail to it still
+  arrives. A repeat finds the old address resolving to the user whose primary is already the new
+  one and does nothing. A new address held by another user, group or alias is a permanent error.
+- `set_photo` uploads the profile picture (`users.photos.update`): JPEG, PNG, GIF, BMP or TIFF up
+  to 4 MB, in the web-safe base64 the API wants; Google scales it to 96x96 itself.
 - `set_forwarding` always fails permanently: the Directory API has no catch-all or routing
   settings (Gmail routing lives only in the Admin console). The error says exactly what to set
   there, for the operator who is asked to do it.
@@ -44,6 +50,7 @@ threads, so each thread builds its own credentials, HTTP connection and API clie
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
@@ -95,6 +102,15 @@ QUOTA_REASONS = frozenset(
 NOT_YET_CREATED = "user creation is not complete"
 DOMAIN = re.compile(r"(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
 LOCAL_PART = re.compile(r"[a-z0-9._'+-]{1,64}")
+# users.photos.update's mimeType values, by the media type callers give.
+PHOTO_TYPES = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/gif": "GIF",
+    "image/bmp": "BMP",
+    "image/tiff": "TIFF",
+}
+PHOTO_MAX_BYTES = 4 * 1024 * 1024
 
 
 class GoogleApiError(MailboxProviderError):
@@ -210,6 +226,72 @@ class GoogleProvider:
             if exc.status != 404:  # deleted meanwhile: what was asked
                 raise
 
+    def rename_mailbox(self, old_address: str, new_address: str) -> str:
+        old, new = _address(old_address), _address(new_address)
+        user = self._lookup(old)
+        if user is None:
+            # Google keeps a renamed user's old address as an alias, so a finished rename is
+            # normally recognised below; this covers that alias having been removed since.
+            done = self._own_user(new)
+            if done is None:
+                raise MailboxProviderError(f"no Google Workspace user {old}", retryable=False)
+            return str(done["id"])
+        primary = str(user.get("primaryEmail", "")).lower()
+        if primary == new:
+            return str(user["id"])  # renamed already (or old == new)
+        if primary != old:
+            raise MailboxProviderError(
+                f"{old} is an alias of the Google Workspace user {primary}, not a mailbox of its "
+                "own; renaming it would rename that user",
+                retryable=False,
+            )
+        try:
+            self._execute(
+                self._apis()
+                .directory.users()
+                .update(userKey=user["id"], body={"primaryEmail": new}),
+                f"Google Workspace did not rename {old} to {new}",
+            )
+        except GoogleApiError as exc:
+            if exc.status == 409:
+                raise MailboxProviderError(
+                    f"{new} is taken in Google Workspace by another user, a group or an alias: "
+                    f"{exc}",
+                    retryable=False,
+                ) from exc
+            if exc.status == 404:  # deleted between the two calls
+                raise MailboxProviderError(
+                    f"no Google Workspace user {old}", retryable=False
+                ) from exc
+            raise
+        return str(user["id"])
+
+    def set_photo(self, address: str, image: bytes, content_type: str) -> None:
+        key = _address(address)
+        media_type = content_type.partition(";")[0].strip().lower()
+        mime_type = PHOTO_TYPES.get(media_type)
+        if mime_type is None:
+            raise MailboxProviderError(
+                f"Google Workspace takes a profile photo as JPEG, PNG, GIF, BMP or TIFF, not "
+                f"{content_type!r}",
+                retryable=False,
+            )
+        _check_photo_size(image)
+        user = self._own_user(key)
+        if user is None:
+            raise MailboxProviderError(f"no Google Workspace user {key}", retryable=False)
+        # Web-safe base64 ('-' and '_' for '+' and '/'), with the usual '=' padding as widely
+        # used tools (GAM) send it; the reference also mentions '*' and '.' for padding. Width
+        # and height are optional: Google scales every photo to 96x96 anyway.
+        body = {
+            "photoData": base64.urlsafe_b64encode(image).decode("ascii"),
+            "mimeType": mime_type,
+        }
+        self._execute(
+            self._apis().directory.users().photos().update(userKey=user["id"], body=body),
+            f"Google Workspace did not set the photo of {key}",
+        )
+
     def set_forwarding(
         self, domain: str, *, catch_all: str | None, forwards: Mapping[str, str]
     ) -> None:
@@ -318,8 +400,15 @@ class GoogleProvider:
 
     def _own_user(self, address: str) -> Json | None:
         """The user whose primary address this is; None if there is none (or only an alias)."""
+        user = self._lookup(address)
+        if user is None or str(user.get("primaryEmail", "")).lower() != address:
+            return None
+        return user
+
+    def _lookup(self, address: str) -> Json | None:
+        """The user Google resolves `address` to: by primary address or by alias."""
         try:
-            user = self._execute(
+            return self._execute(
                 self._apis().directory.users().get(userKey=address),
                 f"Google Workspace did not look up {address}",
             )
@@ -327,9 +416,6 @@ class GoogleProvider:
             if exc.status == 404:
                 return None
             raise
-        if str(user.get("primaryEmail", "")).lower() != address:
-            return None
-        return user
 
     def _take_over(self, address: str, mailbox: NewMailbox) -> Json:
         """The existing user at `address`, with the password and name Mailfleet holds."""
@@ -490,6 +576,17 @@ def _retryable(status: int, reasons: frozenset[str], message: str) -> bool:
     if status == 403 and reasons & QUOTA_REASONS:
         return True
     return NOT_YET_CREATED in message.lower()
+
+
+def _check_photo_size(image: bytes) -> None:
+    if not image:
+        raise MailboxProviderError("the profile photo is empty", retryable=False)
+    if len(image) > PHOTO_MAX_BYTES:
+        raise MailboxProviderError(
+            f"the profile photo is {len(image)} bytes; Google Workspace takes at most "
+            f"{PHOTO_MAX_BYTES} (4 MB)",
+            retryable=False,
+        )
 
 
 def _name(first_name: str, last_name: str) -> Json:

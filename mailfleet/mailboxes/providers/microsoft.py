@@ -25,6 +25,15 @@ Semantics of the protocol's calls here:
   user). MFA enrolment with this secret happens at the mailbox's first sign-in.
 - `delete_mailbox` deletes the user, which releases its licence; Entra keeps it restorable for
   30 days.
+- `rename_mailbox` sets the user's userPrincipalName, mail and mailNickname to the new address
+  (one PATCH); the account, its id, password and licence stay, and Exchange keeps the old
+  address as a secondary proxy address. Graph no longer finds the user under the old name, so a
+  repeat that finds the old address gone and the new one a user takes the rename as done. A new
+  address held by another object is a permanent error.
+- `set_photo` uploads the profile picture (`PUT /users/{upn}/photo/$value`, the raw bytes): JPEG
+  or PNG, at most 4 MB (Graph's request limit). Graph keeps a user's photo with its Exchange
+  mailbox, which Exchange creates some minutes after licensing: a 404 for a user that exists is
+  that delay, and retryable.
 - `set_forwarding` always fails permanently with the exact Exchange Online commands: a catch-all
   (and forwarding of addresses without a mailbox) is Exchange transport configuration, which
   Graph cannot change.
@@ -73,6 +82,9 @@ DOMAIN = re.compile(r"(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0
 LOCAL_PART = re.compile(r"[^@()\\\[\]\";:<>,\s]{1,64}")
 # OAuth errors at the token endpoint that a later attempt can get past.
 TRANSIENT_OAUTH = frozenset({"temporarily_unavailable", "server_error"})
+# Graph's photo upload: the types it documents and accepts, and its 4 MB request limit.
+PHOTO_TYPES = frozenset({"image/jpeg", "image/png"})
+PHOTO_MAX_BYTES = 4 * 1024 * 1024
 CATCH_ALL_RULE = "Mailfleet catch-all {domain}"
 FORWARD_RULE = "Mailfleet forward {address}"
 
@@ -250,6 +262,79 @@ class MicrosoftProvider:
             if exc.status != 404:
                 raise
 
+    def rename_mailbox(self, old_address: str, new_address: str) -> str:
+        old, new = _address(old_address), _address(new_address)
+        user = self._find_user(old)
+        if user is None:
+            # Graph resolves only the current userPrincipalName: after a rename whose answer was
+            # lost, the old one is gone and the new one is the user.
+            done = self._find_user(new)
+            if done is None:
+                raise MailboxProviderError(
+                    f"no Microsoft 365 user {old} in the tenant", retryable=False
+                )
+            return str(done["id"])
+        if old == new:
+            return str(user["id"])
+        try:
+            self._call(
+                "PATCH",
+                f"/users/{user['id']}",
+                json={
+                    "userPrincipalName": new,
+                    "mail": new,
+                    "mailNickname": new.partition("@")[0],
+                },
+            )
+        except GraphError as exc:
+            if exc.conflict:
+                raise MailboxProviderError(
+                    f"{new} is taken in Microsoft 365 by another user, group or contact: "
+                    f"{exc.graph_message}",
+                    retryable=False,
+                ) from exc
+            if exc.status == 404:  # deleted between the two calls
+                raise MailboxProviderError(
+                    f"no Microsoft 365 user {old} in the tenant", retryable=False
+                ) from exc
+            raise
+        return str(user["id"])
+
+    def set_photo(self, address: str, image: bytes, content_type: str) -> None:
+        key = _address(address)
+        media_type = content_type.partition(";")[0].strip().lower()
+        if media_type not in PHOTO_TYPES:
+            raise MailboxProviderError(
+                f"Microsoft 365 takes a profile photo as image/jpeg or image/png, not "
+                f"{content_type!r}",
+                retryable=False,
+            )
+        if not image:
+            raise MailboxProviderError("the profile photo is empty", retryable=False)
+        if len(image) > PHOTO_MAX_BYTES:
+            raise MailboxProviderError(
+                f"the profile photo is {len(image)} bytes; Microsoft Graph takes at most "
+                f"{PHOTO_MAX_BYTES} (4 MB)",
+                retryable=False,
+            )
+        try:
+            self._call(
+                "PUT", f"/users/{_quoted(key)}/photo/$value", content=image, content_type=media_type
+            )
+        except GraphError as exc:
+            if exc.status != 404:
+                raise
+            if self._find_user(key) is None:
+                raise MailboxProviderError(
+                    f"no Microsoft 365 user {key} in the tenant", retryable=False
+                ) from exc
+            # The user is there but its Exchange mailbox is not yet (licensing made it start).
+            raise MailboxProviderError(
+                f"Microsoft 365 cannot store the photo of {key} yet, its mailbox is still being "
+                f"created: {exc.graph_message}",
+                retryable=True,
+            ) from exc
+
     def set_forwarding(
         self, domain: str, *, catch_all: str | None, forwards: Mapping[str, str]
     ) -> None:
@@ -328,6 +413,17 @@ class MicrosoftProvider:
                 raise MailboxProviderError(str(conflict), retryable=False) from exc
             raise
 
+    def _find_user(self, address: str) -> Json | None:
+        """The user whose userPrincipalName this is, or None."""
+        try:
+            return dict(
+                self._call("GET", f"/users/{_quoted(address)}?$select=id,userPrincipalName").json()
+            )
+        except GraphError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     def _assign_license(self, user_id: str) -> None:
         body = {"addLicenses": [{"skuId": self._sku, "disabledPlans": []}], "removeLicenses": []}
         try:
@@ -345,10 +441,23 @@ class MicrosoftProvider:
 
     # --- HTTP
 
-    def _call(self, method: str, path: str, *, json: Json | None = None) -> httpx.Response:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Json | None = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
+    ) -> httpx.Response:
+        """One Graph request with a JSON body (`json`) or a raw one (`content`, `content_type`)."""
         headers = {"Authorization": f"Bearer {self._token()}"}
+        if content_type is not None:
+            headers["Content-Type"] = content_type
         try:
-            response = self._http.request(method, self._graph + path, json=json, headers=headers)
+            response = self._http.request(
+                method, self._graph + path, json=json, content=content, headers=headers
+            )
         except httpx.TimeoutException as exc:
             raise MailboxProviderError(
                 f"Microsoft Graph did not answer {method} {path.partition('?')[0]} within "

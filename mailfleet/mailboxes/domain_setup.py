@@ -1,0 +1,54 @@
+"""Getting a domain ready at a mailbox provider: publish its ownership record, then prepare.
+
+Google and Microsoft accept a domain only once a TXT record they issue is in its zone. Mailfleet
+hosts the zone, so it stores the value on the domain (`provider_verification`, which the DNS
+templates publish) and pushes it to the DNS provider before asking the mailbox provider to
+verify. The provider's own check may still lag behind DNS: that surfaces as a retryable error
+and the provisioning job backs off.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from mailfleet.dns import service as dns_service
+from mailfleet.jobs.queue import Runtime
+from mailfleet.kit.crypto import SecretBox
+from mailfleet.mailboxes.providers.base import MailboxProvider
+from mailfleet.models import Domain, DomainStatus
+
+
+def verification_record(provider: MailboxProvider, domain: str) -> str | None:
+    """The TXT value the provider wants on the apex, if it verifies ownership that way."""
+    for method in ("verification_token", "verification_txt"):
+        fetch = getattr(provider, method, None)
+        if fetch is not None:
+            return str(fetch(domain))
+    return None
+
+
+def prepare(runtime: Runtime, provider: MailboxProvider, domain: str) -> None:
+    record = verification_record(provider, domain)
+    if record:
+        publish_verification(runtime, domain, record)
+    provider.prepare_domain(domain)
+
+
+def publish_verification(runtime: Runtime, domain_name: str, record: str) -> None:
+    settings = runtime.settings
+    with runtime.database.transaction() as session:
+        domain = session.scalars(
+            select(Domain)
+            .where(Domain.name == domain_name, Domain.status != DomainStatus.REMOVED)
+            .with_for_update()
+        ).first()
+        if domain is None or domain.provider_verification == record:
+            return
+        domain.provider_verification = record
+        if domain.zone_id is None:
+            return  # published with the rest of the zone when it is created
+        changed = dns_service.publish_managed(
+            session, settings, SecretBox.from_settings(settings), domain
+        )
+        session.flush()
+        dns_service.push(session, dns_service.provider_of(settings, domain), domain, changed)
