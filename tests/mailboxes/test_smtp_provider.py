@@ -198,6 +198,24 @@ def test_delete_makes_login_fail(
     provider.delete_mailbox(address)  # already gone: not an error
 
 
+def test_rename_moves_the_login_and_the_address(
+    provider: SmtpProvider, mail_server: MailServer, domain: str
+) -> None:
+    old, renamed = f"gina@{domain}", f"georgina@{domain}"
+    provider.create_mailbox(new(old))
+    mail_server.wait_for_login(old, PASSWORD)
+
+    assert provider.rename_mailbox(old, renamed) == renamed
+    mail_server.wait_for_login(renamed, PASSWORD)
+    mail_server.wait_for(lambda: not mail_server.login_works(old, PASSWORD), "old login refused")
+    mail_server.wait_for_recipient(renamed)
+    assert lines_for(mail_server.passwd_file, old) == []
+    assert provider.rename_mailbox(old, renamed) == renamed  # done already: fine
+    with pytest.raises(MailboxProviderError) as missing:
+        provider.rename_mailbox(f"nobody@{domain}", f"someone@{domain}")
+    assert missing.value.retryable is False
+
+
 def test_prepare_domain_twice(provider: SmtpProvider, mail_server: MailServer, domain: str) -> None:
     provider.prepare_domain(domain)
     provider.prepare_domain(domain.upper() + ".")
