@@ -14,6 +14,7 @@ from mailfleet.db import enqueue_after_commit
 from mailfleet.events import service as events
 from mailfleet.jobs.queue import Runtime, job
 from mailfleet.jobs.worker import sweeper
+from mailfleet.kit import clock
 from mailfleet.kit.crypto import SecretBox
 from mailfleet.mailboxes import domain_setup, pictures, provisioning
 from mailfleet.mailboxes.backends import AUTOMATED
@@ -31,6 +32,7 @@ from mailfleet.mailboxes.providers.base import (
     ProvisionedMailbox,
 )
 from mailfleet.mailboxes.providers.registry import provider_for
+from mailfleet.mailboxes.service import apply_due_removals
 from mailfleet.models import Domain, Mailbox, MailboxStatus, MailboxType
 
 log = logging.getLogger(__name__)
@@ -116,6 +118,12 @@ def _create(
         provider = provider_for(runtime.settings, backend)
         if not isinstance(provider, BatchMailboxProvider):
             return _one_by_one(runtime, provider, tasks, new)
+        # The round prepares the domains itself; what domain_setup.prepare adds before that,
+        # an ownership record in the zone, only a provider that asks for one needs.
+        for domain in sorted({task.domain for task in tasks}):
+            record = domain_setup.verification_record(provider, domain)
+            if record:
+                domain_setup.publish_verification(runtime, domain, record)
         results = provider.create_mailboxes(new)
         if len(results) != len(new):
             raise RuntimeError(f"{len(results)} results for {len(new)} mailboxes")
@@ -262,3 +270,10 @@ def sync_profile(runtime: Runtime, mailbox_id: str, old_address: str, photo: boo
                 actor="system:mailboxes",
                 reason=str(exc),
             )
+
+
+@sweeper
+def sweep_due_removals(runtime: Runtime) -> int:
+    """Mailboxes scheduled for removal at renewal go when their renewal date comes."""
+    with runtime.database.transaction() as session:
+        return apply_due_removals(session, clock.now())

@@ -325,3 +325,21 @@ def test_the_providers_ownership_record_is_published_in_the_zone(
     records = client.get(f"/v1/domains/{domain.id}/dns/records", headers=caller.headers).json()
     txt = [r["content"] for r in records["items"] if r["type"] == "TXT" and r["managed"]]
     assert "google-site-verification=abc123" in txt
+
+
+def test_removal_at_renewal_happens_on_its_own(
+    db: Database, smtp_client: TestClient, provider: RecordingProvider
+) -> None:
+    headers, _ = _order(db, smtp_client, ["ann"])
+    _run(smtp_client)
+    [mailbox] = _mailboxes(db).values()
+    scheduled = smtp_client.post(f"/v1/mailboxes/{mailbox.id}/scheduled-removal", headers=headers)
+    assert scheduled.status_code == 200, scheduled.text
+
+    clock.advance(40 * 86400)  # past the renewal date
+    sweep(smtp_client.app.state.runtime)  # type: ignore[attr-defined]
+    _run(smtp_client)
+
+    [mailbox] = _mailboxes(db).values()
+    assert mailbox.status == MailboxStatus.REMOVED
+    assert mailbox.address not in provider.mailboxes
