@@ -94,10 +94,14 @@ def test_domain_to_working_mailboxes(
     )
     assert received["From"] == creds["ann"]["address"]
 
-    # A catch-all delivers mail for unknown addresses to one mailbox.
+    # A catch-all delivers mail for unknown addresses to one mailbox; a forward sends one
+    # address's mail to another.
     patched = client.patch(
         f"/v1/domains/{domain_id}",
-        json={"catch_all_target": creds["cy"]["address"]},
+        json={
+            "catch_all_target": creds["cy"]["address"],
+            "email_forwards": {"sales": creds["dee"]["address"]},
+        },
         headers=caller.headers,
     )
     assert patched.status_code == 200, patched.text
@@ -105,6 +109,11 @@ def test_domain_to_working_mailboxes(
     mail_server.wait_for_recipient(f"nobody@{name}")
     _send(mail_server, creds["ann"], f"nobody@{name}", "to nobody")
     mail_server.wait_for_message(creds["cy"]["address"], creds["cy"]["password"], "to nobody")
+    _send(mail_server, creds["ann"], f"sales@{name}", "to sales")
+    mail_server.wait_for_message(creds["dee"]["address"], creds["dee"]["password"], "to sales")
+    # Mail to a real mailbox still reaches it, not the catch-all.
+    _send(mail_server, creds["ann"], creds["bob"]["address"], "still bob")
+    mail_server.wait_for_message(creds["bob"]["address"], creds["bob"]["password"], "still bob")
 
     # Removing a mailbox makes its login fail.
     eve = next(m for m in order["mailboxes"] if m["username"] == "eve")

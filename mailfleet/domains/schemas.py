@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, HttpUrl
+from pydantic import Field, HttpUrl, StringConstraints
 
 from mailfleet.kit.schemas import Email, ResponseSchema, Schema, Text
 from mailfleet.models import DomainSource, DomainStatus, MailboxType
@@ -18,6 +18,10 @@ class DomainSubmit(Schema):
         default=None, description="Fix the mailbox type now instead of at the first order."
     )
     tags: list[Text] = Field(default_factory=list, max_length=20)
+
+
+# A local part as usernames are written (letters, digits, . _ -; rule 3 is checked in the service).
+ForwardFrom = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class DomainUpdate(Schema):
@@ -34,6 +38,12 @@ class DomainUpdate(Schema):
     forwarding_code: Literal[301, 302] | None = None
     catch_all_target: Email | None = Field(
         default=None, description="Mail to unknown addresses of the domain goes here; null: none."
+    )
+    email_forwards: dict[ForwardFrom, Email] | None = Field(
+        default=None,
+        max_length=500,
+        description="Local part -> address: mail to <local>@domain is also sent there. "
+        "Replaces the whole set; {} clears it.",
     )
     auto_renew: bool | None = None
     tags: list[Text] | None = Field(default=None, max_length=20)
@@ -52,6 +62,7 @@ class Domain(ResponseSchema):
     forwarding_url: str | None
     forwarding_code: int | None
     catch_all_target: str | None
+    email_forwards: dict[str, str] | None
     dns_drift: bool = Field(description="The last health check found records changed or gone.")
     health_checked_at: datetime | None
     next_check_at: datetime | None

@@ -24,6 +24,7 @@ from mailfleet.kit import clock
 from mailfleet.kit.crypto import SecretBox
 from mailfleet.kit.ids import uuid7
 from mailfleet.kit.pagination import contains_pattern, paginate, split_page
+from mailfleet.mailboxes import rules
 from mailfleet.mailboxes.backends.automated import APPLY_FORWARDING
 from mailfleet.models import Domain, DomainBatch, DomainStatus, Mailbox, MailboxType
 from mailfleet.models.enums import DOMAIN_SLOT_STATUSES
@@ -269,6 +270,8 @@ def update_settings(
             code="forwarding_url_required",
             field="forwarding_code",
         )
+    if "email_forwards" in changes:
+        changes["email_forwards"] = _forwards(changes["email_forwards"])
     for name, value in changes.items():
         setattr(domain, name, value)
     if "forwarding_url" in changes and changes["forwarding_url"] is None:
@@ -285,7 +288,7 @@ def update_settings(
         actor=actor,
         fields=sorted(changes),
     )
-    if "catch_all_target" in changes:
+    if changes.keys() & {"catch_all_target", "email_forwards"}:
         enqueue_after_commit(session, APPLY_FORWARDING, str(domain.id))
     if changes.keys() & TEMPLATE_INPUTS and domain.zone_id is not None:
         changed = dns_service.publish_managed(session, settings, secrets, domain)
@@ -294,7 +297,17 @@ def update_settings(
     return domain
 
 
-CLEARABLE = frozenset({"mailbox_type", "dmarc_rua", "forwarding_url", "catch_all_target"})
+def _forwards(forwards: dict[str, str] | None) -> dict[str, str]:
+    """Local parts follow the username rule (3); keys are stored normalised."""
+    return {
+        rules.normalise_username(local, f"email_forwards.{local}"): target
+        for local, target in (forwards or {}).items()
+    }
+
+
+CLEARABLE = frozenset(
+    {"mailbox_type", "dmarc_rua", "forwarding_url", "catch_all_target", "email_forwards"}
+)
 # Settings the managed DNS records are made from.
 TEMPLATE_INPUTS = frozenset({"mailbox_type", "dmarc_policy", "dmarc_rua", "forwarding_url"})
 

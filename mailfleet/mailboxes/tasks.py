@@ -188,21 +188,26 @@ def apply_forwarding(runtime: Runtime, domain_id: str) -> None:
         if domain is None:
             return
         name, target, workspace_id = domain.name, domain.catch_all_target, domain.workspace_id
+        forwards = dict(domain.email_forwards or {})
         backend = settings.backend_for(domain.mailbox_type) if domain.mailbox_type else "manual"
     if backend in AUTOMATED:
         try:
-            provider_for(settings, backend).set_forwarding(name, catch_all=target, forwards={})
+            provider_for(settings, backend).set_forwarding(
+                name, catch_all=target, forwards=forwards
+            )
             return
         except MailboxProviderError as exc:
             if exc.retryable:
                 runtime.enqueue_in(APPLY_FORWARDING, (domain_id,), delay=settings.job_lease_seconds)
                 return
             log.warning("catch-all of %s refused by %s: %s", name, backend, exc)
-    instruction = (
+    parts = [
         f"Deliver mail for unknown addresses at {name} to {target}."
         if target
-        else f"Remove the catch-all of {name}."
-    )
+        else f"{name} has no catch-all."
+    ]
+    parts += [f"Forward {local}@{name} to {to}." for local, to in sorted(forwards.items())]
+    instruction = " ".join(parts)
     with database.transaction() as session:
         events.record(
             session,

@@ -59,6 +59,8 @@ class Domain(RecordMixin, TenantMixin, Base):
     dmarc_policy: Mapped[str] = mapped_column(String(16), default="none")
     dmarc_rua: Mapped[str | None] = mapped_column(String(320))
     catch_all_target: Mapped[str | None] = mapped_column(String(320))
+    # Per-address forwards: local part -> target address.
+    email_forwards: Mapped[dict[str, str] | None] = mapped_column(JSON, default=dict)
     auto_renew: Mapped[bool] = mapped_column(default=True)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     source: Mapped[DomainSource] = mapped_column(

@@ -397,3 +397,12 @@ def test_bad_domain_settings_are_refused(
     assert response.json()["code"] == code
     assert response.json()["field"] == field
     assert hosted.call("GET").json() == before
+
+
+def test_email_forwards_follow_the_username_rule(hosted: Hosted) -> None:
+    response = hosted.call("PATCH", json={"email_forwards": {"-bad": "x@example.com"}})
+    assert response.status_code == 422
+    assert response.json()["field"] == "email_forwards.-bad"
+    ok = hosted.call("PATCH", json={"email_forwards": {"Sales": "x@example.com"}})
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["email_forwards"] == {"sales": "x@example.com"}
