@@ -151,6 +151,11 @@ class Settings(BaseSettings):
     # Automated mailbox backends: retry a provider's transient errors this many times, waiting
     # the n-th step before the n-th retry (the last step repeats).
     mailbox_provision_max_attempts: int = 8
+    # Mailboxes per sweep claim and per provisioning round. A round of the Postfix/Dovecot
+    # provider costs one pass over its files and one reload whatever its size, plus a hash per
+    # mailbox: at 200 the hashes (~3 ms each) outweigh the pass until a host holds some 100,000
+    # mailboxes, while a round still ends within a second or two and a crash repeats little.
+    mailbox_provision_chunk: int = Field(default=200, ge=1, le=5000)
     mailbox_provision_backoff: Annotated[list[int], NoDecode] = Field(
         default_factory=lambda: [10, 60, 300, 900, 3600]
     )

@@ -43,11 +43,6 @@ SYNCABLE = (
     MailboxStatus.SUSPENDED,
     MailboxStatus.REMOVAL_SCHEDULED,
 )
-# Mailboxes per sweep claim and per provisioning round. A round of the Postfix/Dovecot provider
-# costs one pass over its files and one reload whatever its size, plus a hash per mailbox: at
-# 200 the hashes (~3 ms each) outweigh the pass until a host holds some 100,000 mailboxes,
-# while a round still ends within a second or two and a crash repeats little.
-CHUNK = 200
 
 Result = ProvisionedMailbox | MailboxProviderError
 
@@ -75,7 +70,7 @@ def provision(
             box,
             _ids(mailbox_ids),
             claimed_until=datetime.fromisoformat(claimed_until) if claimed_until else None,
-            fill=CHUNK,
+            fill=settings.mailbox_provision_chunk,
             fill_backends=_batch_backends(settings),
         )
     if not work:
@@ -226,7 +221,9 @@ def sweep_mailboxes(runtime: Runtime) -> int:
     handed_out = 0
     while True:
         with runtime.database.transaction() as session:
-            claim = provisioning.claim_due(session, runtime.settings, limit=CHUNK)
+            claim = provisioning.claim_due(
+                session, runtime.settings, limit=runtime.settings.mailbox_provision_chunk
+            )
             if claim.ids:
                 enqueue_after_commit(
                     session,
@@ -235,7 +232,7 @@ def sweep_mailboxes(runtime: Runtime) -> int:
                     claim.until.isoformat(),
                 )
         handed_out += len(claim.ids)
-        if len(claim.ids) < CHUNK:
+        if len(claim.ids) < runtime.settings.mailbox_provision_chunk:
             return handed_out
 
 

@@ -78,13 +78,17 @@ class MailboxProvider(Protocol):
 
 
 @runtime_checkable
-class BatchMailboxProvider(MailboxProvider, Protocol):
-    """A provider that can create many mailboxes in one round of work.
+class BatchMailboxProvider(Protocol):
+    """A provider that can also create many mailboxes in one round of work.
 
     Optional: the provisioning job uses it when a provider has it and otherwise calls
     prepare_domain and create_mailbox per mailbox. Worth having where each round carries a fixed
     cost that does not depend on how many mailboxes it creates (rewriting whole files and
     reloading a server, a batch API call).
+
+    It holds this one method only, not MailboxProvider's: `isinstance(provider, ...)` then checks
+    for exactly this method, and a provider still missing some other member is not mistaken for
+    one without a batch call.
     """
 
     def create_mailboxes(
