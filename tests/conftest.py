@@ -27,7 +27,11 @@ warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarni
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-pytest_plugins = ["tests.support.dns_fixtures", "tests.support.mail_fixtures"]
+pytest_plugins = [
+    "tests.support.dns_fixtures",
+    "tests.support.mail_fixtures",
+    "tests.support.workers",
+]
 
 TEST_KEY = Fernet.generate_key().decode()
 

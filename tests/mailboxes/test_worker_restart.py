@@ -14,14 +14,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from passlib.hash import sha512_crypt
 from sqlalchemy import func, select
@@ -62,28 +60,6 @@ def _worker_env(db: Database, data_dir: Path, server: MailServer) -> dict[str, s
         "MAILFLEET_MAILBOX_PROVISION_CHUNK": str(CHUNK),
         "MAILFLEET_LOG_LEVEL": "WARNING",
     }
-
-
-@pytest.fixture
-def start_worker(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start(env: dict[str, str]) -> subprocess.Popen[bytes]:
-        log = open(tmp_path / f"worker-{len(started)}.log", "wb")  # noqa: SIM115
-        process = subprocess.Popen(
-            [sys.executable, "-m", "mailfleet", "worker", "--threads", "2"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def _wait(predicate: Callable[[], bool], timeout: float, what: Callable[[], str]) -> None:
