@@ -1,6 +1,6 @@
 """Managed record templates: exact records per mailbox type, and SPF/DMARC that checkdmarc accepts.
 
-checkdmarc validation runs against the templated zone served on loopback (tests/dns/test_health's
+checkdmarc validation runs against the templated zone served on loopback (tests.support.zoneserver
 ZoneServer). There is no Internet here, so provider includes (`_spf.google.com`,
 `spf.protection.outlook.com`) cannot be followed: the server refuses them, and the count is of
 the lookups we can see — each such include counts as one, its own nested lookups are unknown
@@ -26,7 +26,7 @@ from mailfleet.dns.records import Record
 from mailfleet.dns.templates import TemplateError, managed_records
 from mailfleet.dns.zonefile import export_domain_zone
 from mailfleet.models.domain import Domain
-from tests.dns.test_health import ZoneServer
+from tests.support.zoneserver import ZoneServer
 
 NS1, NS2 = "ns1.mailfleet.test", "ns2.mailfleet.test"
 PUBLIC_KEY = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA" + "x" * 348
