@@ -107,11 +107,21 @@ def _insert(session: Session, domain: Domain, records: Iterable[Record], *, mana
         session.execute(insert(DnsRecord), rows)
 
 
-def reset(session: Session, settings: Settings, secrets: SecretBox, domain: Domain) -> None:
-    """Managed records back to their template, all pushed to the provider again."""
-    changed = publish_managed(session, settings, secrets, domain, force=True)
+def republish(
+    session: Session, settings: Settings, secrets: SecretBox, domain: Domain, *, force: bool = False
+) -> None:
+    """Managed records to their template, and the RRsets that changed pushed to the provider.
+
+    With `force`, every managed RRset is rewritten and pushed (a reset).
+    """
+    changed = publish_managed(session, settings, secrets, domain, force=force)
     session.flush()
     push(session, provider_of(settings, domain), domain, changed)
+
+
+def reset(session: Session, settings: Settings, secrets: SecretBox, domain: Domain) -> None:
+    """Managed records back to their template, all pushed to the provider again."""
+    republish(session, settings, secrets, domain, force=True)
 
 
 def zone_file(session: Session, settings: Settings, domain: Domain) -> str:
@@ -261,9 +271,8 @@ def get_record(session: Session, domain: Domain, record_id: uuid.UUID) -> DnsRec
     return row
 
 
-def add_record(
-    session: Session, provider: DnsProvider, domain: Domain, record: Record
-) -> DnsRecord:
+def _checked(domain: Domain, record: Record) -> Record:
+    """The record as stored: absolute name, upper-case type, trimmed content; validated."""
     record = Record(
         absolute_name(domain, record.name),
         record.type.upper(),
@@ -272,6 +281,13 @@ def add_record(
         record.priority,
     )
     validate(domain, record)
+    return record
+
+
+def add_record(
+    session: Session, provider: DnsProvider, domain: Domain, record: Record
+) -> DnsRecord:
+    record = _checked(domain, record)
     check_coexistence(records_of(session, domain.id), record)
     row = DnsRecord(
         workspace_id=domain.workspace_id,
@@ -295,14 +311,7 @@ def update_record(
 ) -> DnsRecord:
     _refuse_managed(row)
     old_key = (row.name, row.type)
-    record = Record(
-        absolute_name(domain, record.name),
-        record.type.upper(),
-        record.content.strip(),
-        record.ttl,
-        record.priority,
-    )
-    validate(domain, record)
+    record = _checked(domain, record)
     check_coexistence(records_of(session, domain.id), record, ignore=row.id)
     row.name, row.type, row.content = record.name, record.type, record.content
     row.ttl, row.priority, row.provider_record_id = record.ttl, record.priority, None

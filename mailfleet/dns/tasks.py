@@ -132,27 +132,24 @@ def publish_records(runtime: Runtime, domain_ids: Sequence[str]) -> None:
 
     One transaction per domain: a provider refusal for one leaves the others published.
     """
+    secrets = SecretBox.from_settings(runtime.settings)
     for domain_id in _ids(domain_ids):
         try:
-            _publish_one(runtime, domain_id)
+            _publish_one(runtime, secrets, domain_id)
         except Exception:
             # The health check finds the records missing and the domain drifting; say why here.
             log.exception("publishing the records of domain %s failed", domain_id)
 
 
-def _publish_one(runtime: Runtime, domain_id: uuid.UUID) -> None:
+def _publish_one(runtime: Runtime, secrets: SecretBox, domain_id: uuid.UUID) -> None:
     settings = runtime.settings
-    secrets = SecretBox.from_settings(settings)
     with runtime.database.transaction() as session:
         domain = session.scalars(
             select(Domain).where(Domain.id == domain_id).with_for_update()
         ).first()
         if domain is None or domain.zone_id is None or domain.status == DomainStatus.REMOVED:
             return
-        changed = service.publish_managed(session, settings, secrets, domain)
-        session.flush()
-        if changed:
-            service.push(session, provider_for(settings, domain.dns_provider), domain, changed)
+        service.republish(session, settings, secrets, domain)
         if domain.status == DomainStatus.ACTIVE:
             domain.next_check_at = lifecycle.health_due(settings)
 

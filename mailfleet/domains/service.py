@@ -291,9 +291,7 @@ def update_settings(
     if changes.keys() & {"catch_all_target", "email_forwards"}:
         enqueue_after_commit(session, APPLY_FORWARDING, str(domain.id))
     if changes.keys() & TEMPLATE_INPUTS and domain.zone_id is not None:
-        changed = dns_service.publish_managed(session, settings, secrets, domain)
-        session.flush()
-        dns_service.push(session, dns_service.provider_of(settings, domain), domain, changed)
+        dns_service.republish(session, settings, secrets, domain)
     return domain
 
 

@@ -47,8 +47,4 @@ def publish_verification(runtime: Runtime, domain_name: str, record: str) -> Non
         domain.provider_verification = record
         if domain.zone_id is None:
             return  # published with the rest of the zone when it is created
-        changed = dns_service.publish_managed(
-            session, settings, SecretBox.from_settings(settings), domain
-        )
-        session.flush()
-        dns_service.push(session, dns_service.provider_of(settings, domain), domain, changed)
+        dns_service.republish(session, settings, SecretBox.from_settings(settings), domain)

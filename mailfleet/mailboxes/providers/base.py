@@ -8,6 +8,7 @@ job can back off or fail the mailbox with a reason a person can act on.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -17,6 +18,26 @@ class MailboxProviderError(Exception):
     def __init__(self, message: str, *, retryable: bool) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+# A host name as every provider accepts it (lower-case ASCII, at least two labels).
+DOMAIN = re.compile(r"(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
+
+
+def checked_domain(value: str) -> str:
+    """A domain name, normalised; anything else is a permanent error (retrying won't fix it)."""
+    name = value.strip().lower().rstrip(".")
+    if not DOMAIN.fullmatch(name):
+        raise MailboxProviderError(f"not a domain name: {value!r}", retryable=False)
+    return name
+
+
+def checked_address(value: str, local_part: re.Pattern[str]) -> str:
+    """A mailbox address whose local part fits the provider's own rule, normalised."""
+    local, at, domain = value.strip().lower().rpartition("@")
+    if not at or not local_part.fullmatch(local):
+        raise MailboxProviderError(f"not a mailbox address: {value!r}", retryable=False)
+    return f"{local}@{checked_domain(domain)}"
 
 
 @dataclass(frozen=True)

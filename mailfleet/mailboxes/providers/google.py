@@ -74,6 +74,8 @@ from mailfleet.mailboxes.providers.base import (
     MailboxProviderError,
     NewMailbox,
     ProvisionedMailbox,
+    checked_address,
+    checked_domain,
 )
 
 Json = dict[str, Any]
@@ -100,7 +102,6 @@ QUOTA_REASONS = frozenset(
 )
 # Google's answer to a call that follows a user's creation too closely (users.insert docs).
 NOT_YET_CREATED = "user creation is not complete"
-DOMAIN = re.compile(r"(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
 LOCAL_PART = re.compile(r"[a-z0-9._'+-]{1,64}")
 # users.photos.update's mimeType values, by the media type callers give.
 PHOTO_TYPES = {
@@ -595,14 +596,8 @@ def _name(first_name: str, last_name: str) -> Json:
 
 
 def _domain(value: str) -> str:
-    name = value.strip().lower().rstrip(".")
-    if not DOMAIN.fullmatch(name):
-        raise MailboxProviderError(f"not a domain name: {value!r}", retryable=False)
-    return name
+    return checked_domain(value)
 
 
 def _address(value: str) -> str:
-    local, at, domain = value.strip().lower().rpartition("@")
-    if not at or not LOCAL_PART.fullmatch(local):
-        raise MailboxProviderError(f"not a mailbox address: {value!r}", retryable=False)
-    return f"{local}@{_domain(domain)}"
+    return checked_address(value, LOCAL_PART)

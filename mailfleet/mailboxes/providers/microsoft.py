@@ -66,6 +66,8 @@ from mailfleet.mailboxes.providers.base import (
     MailboxProviderError,
     NewMailbox,
     ProvisionedMailbox,
+    checked_address,
+    checked_domain,
 )
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
@@ -77,7 +79,6 @@ CONNECTION = Connection(
     imap_port=993,
     imap_security="ssl",
 )
-DOMAIN = re.compile(r"(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
 # Entra ID refuses these in a userPrincipalName's local part and in mailNickname.
 LOCAL_PART = re.compile(r"[^@()\\\[\]\";:<>,\s]{1,64}")
 # OAuth errors at the token endpoint that a later attempt can get past.
@@ -598,14 +599,8 @@ def _quoted(address: str) -> str:
 
 
 def _domain(value: str) -> str:
-    name = value.strip().lower().rstrip(".")
-    if not DOMAIN.fullmatch(name):
-        raise MailboxProviderError(f"not a domain name: {value!r}", retryable=False)
-    return name
+    return checked_domain(value)
 
 
 def _address(value: str) -> str:
-    local, at, domain = value.strip().lower().rpartition("@")
-    if not at or not LOCAL_PART.fullmatch(local):
-        raise MailboxProviderError(f"not a mailbox address: {value!r}", retryable=False)
-    return f"{local}@{_domain(domain)}"
+    return checked_address(value, LOCAL_PART)

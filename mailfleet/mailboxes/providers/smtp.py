@@ -75,6 +75,8 @@ from mailfleet.mailboxes.providers.base import (
     MailboxProviderError,
     NewMailbox,
     ProvisionedMailbox,
+    checked_address,
+    checked_domain,
 )
 from mailfleet.mailboxes.providers.mailmaps import locked, read_lines, replace_file, run_with_tty
 
@@ -84,7 +86,6 @@ HEADER = "# Written by Mailfleet (smtp mailbox provider); entries are kept, comm
 # ASCII names only (IDNA is applied before a domain gets here); lower-case throughout because
 # Postfix folds lookup keys and Dovecot lower-cases logins. Used with fullmatch: "$" would let a
 # trailing newline into a table line.
-DOMAIN = re.compile(r"(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
 LOCAL_PART = re.compile(r"[a-z0-9._+-]{1,64}")
 # Forward targets may be anyone's address; only what would break a table line is refused.
 TARGET_LOCAL_PART = re.compile(r"[^\s:,#@<>\"\\]{1,64}")
@@ -438,17 +439,11 @@ def _domain_of(key: str) -> str:
 
 
 def _domain(value: str) -> str:
-    name = value.strip().lower().rstrip(".")
-    if not DOMAIN.fullmatch(name):
-        raise MailboxProviderError(f"not a domain name: {value!r}", retryable=False)
-    return name
+    return checked_domain(value)
 
 
 def _address(value: str) -> str:
-    local, at, domain = value.strip().lower().rpartition("@")
-    if not at or not LOCAL_PART.fullmatch(local):
-        raise MailboxProviderError(f"not a mailbox address: {value!r}", retryable=False)
-    return f"{local}@{_domain(domain)}"
+    return checked_address(value, LOCAL_PART)
 
 
 def _target(value: str) -> str:
