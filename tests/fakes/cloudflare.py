@@ -25,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.fakes.server import FakeServer
+
 PREFIX = "/client/v4"
 TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "NS", "SRV", "CAA")
 # Types whose value Cloudflare takes as structured `data` rather than `content`.
@@ -271,7 +273,7 @@ def _check_conflicts(records: dict[str, Json], record: Json) -> None:
 Route = tuple[str, re.Pattern[str], Callable[..., Any]]
 
 
-class FakeCloudflare:
+class FakeCloudflare(FakeServer):
     """The fake API: `start()` it (or use it as a context manager) and point a client at
     `base_url` with `token`."""
 
@@ -283,33 +285,14 @@ class FakeCloudflare:
         self.log: list[LoggedRequest] = []
         self._failures: deque[_Failure] = deque()
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
         self._routes: list[Route] = self._route_table()
 
     # --- lifecycle and test helpers
 
+    thread_name = "fake-cloudflare"
+
     def start(self) -> None:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.daemon_threads = True
-        server.fake = self  # type: ignore[attr-defined]
-        self._server = server
-        # A short poll interval keeps stop() (which waits for one poll) quick in every test.
-        threading.Thread(
-            target=server.serve_forever, args=(0.02,), name="fake-cloudflare", daemon=True
-        ).start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeCloudflare:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self.serve(ThreadingHTTPServer(("127.0.0.1", 0), _Handler))
 
     @property
     def base_url(self) -> str:

@@ -46,6 +46,7 @@ from google.auth import jwt
 
 from tests.fakes.google_errors import Answer, Json, api_error, not_authorized, oauth_error
 from tests.fakes.google_users import UserRoutes
+from tests.fakes.server import FakeServer
 
 TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -104,7 +105,7 @@ def new_private_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-class FakeGoogle(UserRoutes):
+class FakeGoogle(UserRoutes, FakeServer):
     """The fake: `start()` it (or use it as a context manager), then build settings from
     `settings_overrides()`; `admin` is the super admin the service account impersonates."""
 
@@ -142,33 +143,15 @@ class FakeGoogle(UserRoutes):
         self._failures: deque[int] = deque()
         self._ids = itertools.count(100_000_000_000_000_000_001)
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
         self._add_domain(primary_domain, primary=True, verified=True)
         self._add_user(admin, "Admin", "User", secrets.token_urlsafe(16), is_admin=True)
 
     # --- lifecycle and test helpers
 
+    thread_name = "fake-google"
+
     def start(self) -> None:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.daemon_threads = True
-        server.fake = self  # type: ignore[attr-defined]
-        self._server = server
-        threading.Thread(
-            target=server.serve_forever, args=(0.02,), name="fake-google", daemon=True
-        ).start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeGoogle:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self.serve(ThreadingHTTPServer(("127.0.0.1", 0), _Handler))
 
     @property
     def url(self) -> str:

@@ -48,6 +48,7 @@ from cryptography.x509.oid import NameOID
 
 from tests.fakes.graph_errors import GraphError, Json, bad_request, not_found
 from tests.fakes.graph_users import Upload, UserRoutes
+from tests.fakes.server import FakeServer
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 GRAPH = "/v1.0"
@@ -125,7 +126,7 @@ def _dns_record(kind: str, label: str, service: str, **values: Any) -> Json:
 Route = tuple[str, re.Pattern[str], Callable[..., tuple[int, Any]]]
 
 
-class FakeGraph(UserRoutes):
+class FakeGraph(UserRoutes, FakeServer):
     """`start()` it (or use it as a context manager); point the authority at `authority_base`,
     Graph at `graph_base_url`, and trust `ca_file`."""
 
@@ -151,13 +152,14 @@ class FakeGraph(UserRoutes):
         self.log: list[LoggedRequest] = []
         self._failures: deque[_Failure] = deque()
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
         self._tmp = tempfile.TemporaryDirectory(prefix="fake-graph-")
         # Clients trust the certificate itself (SSL_CERT_FILE=ca_file).
         self.ca_file, self._key = make_certificate(Path(self._tmp.name))
         self._routes = self._route_table()
 
     # --- lifecycle and test helpers
+
+    thread_name = "fake-graph"
 
     def start(self) -> None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -168,26 +170,11 @@ class FakeGraph(UserRoutes):
         server.socket = context.wrap_socket(
             server.socket, server_side=True, do_handshake_on_connect=False
         )
-        server.daemon_threads = True
-        server.fake = self  # type: ignore[attr-defined]
-        self._server = server
-        threading.Thread(
-            target=server.serve_forever, args=(0.02,), name="fake-graph", daemon=True
-        ).start()
+        self.serve(server)
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        super().stop()
         self._tmp.cleanup()
-
-    def __enter__(self) -> FakeGraph:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def authority_base(self) -> str:
