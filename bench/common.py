@@ -57,8 +57,10 @@ def tenant(environment: Env) -> Caller:
 
 
 @contextmanager
-def server(environment: Env) -> Iterator[str]:
-    """The real app under uvicorn in its own process, so the client does not share its GIL."""
+def server(environment: Env, **settings: str) -> Iterator[str]:
+    """The real app under uvicorn in its own process, so the client does not share its GIL.
+
+    `settings` are MAILFLEET_* variables for this server only."""
     port = free_port()
     process = subprocess.Popen(
         [
@@ -75,7 +77,7 @@ def server(environment: Env) -> Iterator[str]:
             "--log-level",
             "warning",
         ],
-        env={**os.environ, **environment.env},
+        env={**os.environ, **environment.env, **settings},
     )
     base = f"http://127.0.0.1:{port}"
     try:

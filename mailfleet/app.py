@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mailfleet import __version__, exception_handlers
-from mailfleet.api import api_router
+from mailfleet.api import include_api
 from mailfleet.auth.ratelimit import RateLimiter
 from mailfleet.auth.service import LastUsedRecorder
 from mailfleet.background import lifespan
@@ -22,6 +22,7 @@ from mailfleet.forwarding.middleware import ForwardingMiddleware
 from mailfleet.idempotency.middleware import IdempotencyMiddleware
 from mailfleet.jobs.queue import Runtime
 from mailfleet.kit.crypto import SecretBox
+from mailfleet.kit.pagecache import PageCache
 
 HEALTH_BODY = b'{"status":"ok"}'
 
@@ -95,11 +96,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     per_minute = settings.rate_limit_per_minute if settings.rate_limit_enabled else 0
     app.state.rate_limiter = RateLimiter(per_second, per_minute)
     app.state.last_used = LastUsedRecorder()
+    app.state.pages = PageCache(database.engine, max_bytes=settings.page_cache_bytes)
     # Jobs asked for by requests go to this queue once their transaction commits.
     app.state.runtime = Runtime(settings, database)
 
     exception_handlers.register(app)
-    app.include_router(api_router)
+    include_api(app)
 
     @app.get("/health", tags=["health"], include_in_schema=True)
     async def health() -> Response:

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     max_domains_per_batch: int = 10_000
     max_mailboxes_per_order: int = 100
     default_page_size: int = 50
+    # Memory for rendered list pages on SQLite, kept until anything commits (kit.pagecache);
+    # 0 turns the cache off.
+    page_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
     max_page_size: int = 500
 
     # Business rules (DESIGN.md section 2); each is a policy with the seed's default.

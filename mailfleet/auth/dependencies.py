@@ -15,11 +15,12 @@ in no hop at all for a bounded read on SQLite (see `read`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.responses import Response
 from sqlalchemy import Connection, QueuePool, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -30,6 +31,8 @@ from mailfleet.config import Settings
 from mailfleet.db import Database
 from mailfleet.exceptions import BadRequest, Forbidden, NotFound, Unauthorized
 from mailfleet.kit.crypto import SecretBox
+from mailfleet.kit.pagecache import PageCache
+from mailfleet.kit.responses import JSON
 from mailfleet.models import Membership, Role
 
 WORKSPACE_HEADER = "x-workspace-id"
@@ -271,6 +274,21 @@ async def read(request: Request, work: Callable[[Connection], T], *, bounded: bo
     if bounded and _reads_in_event_loop(database):
         return _on_connection(database, work)
     return await run_in_threadpool(_on_connection, database, work)
+
+
+async def read_page(
+    request: Request, key: Hashable, work: Callable[[Connection], Response], *, bounded: bool
+) -> Response:
+    """`read` for a list page: served from the page cache when nothing has committed since it
+    was rendered (see kit.pagecache). `key` names the workspace and every parameter of the page;
+    check the caller's access first."""
+    pages: PageCache = request.app.state.pages
+    version, body = pages.lookup(key)
+    if body is not None:
+        return Response(body, media_type=JSON)
+    response = await read(request, work, bounded=bounded)
+    pages.put(key, version, bytes(response.body))
+    return response
 
 
 def _reads_in_event_loop(database: Database) -> bool:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import Connection
 
-from mailfleet.auth.dependencies import Editor, Reading, Viewer, read
+from mailfleet.auth.dependencies import Editor, Reading, Viewer, read_page
 from mailfleet.kit.pagination import CursorParam
 from mailfleet.kit.responses import Limit, RowRenderer, render
 from mailfleet.kit.schemas import Page
@@ -45,7 +45,8 @@ async def list_mailboxes(
         )
         return _list_renderer(connection.dialect.name).page(rows, next_cursor)
 
-    return await read(request, page, bounded=filters.bounded)
+    key = ("mailboxes", workspace_id, tuple(status or ()), type, domain_id, q, cursor, limit)
+    return await read_page(request, key, page, bounded=filters.bounded)
 
 
 @functools.cache

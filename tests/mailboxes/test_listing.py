@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from mailfleet.db import Database
 from mailfleet.mailboxes.service import ListFilters
@@ -72,3 +73,52 @@ def test_a_cursor_this_api_never_issued_is_400(db: Database, off: TestClient) ->
 def test_only_an_index_walk_of_one_page_is_bounded(filters: ListFilters, bounded: bool) -> None:
     # A bounded page may run in the event loop on SQLite; anything that may scan must not.
     assert filters.bounded is bounded
+
+
+def test_the_list_shows_every_change_at_once(db: Database, off: TestClient) -> None:
+    # Pages are kept between requests (kit.pagecache): no change may be missed by the next one.
+    owner = make_tenant(db)
+    domain = make_domain(db, owner.workspace_id)
+    mailbox = make_mailbox(db, domain)
+
+    def names() -> list[str]:
+        items = off.get("/v1/mailboxes", headers=owner.headers).json()["items"]
+        return [item["first_name"] for item in items]
+
+    assert names() == ["Test"]
+    renamed = off.patch(
+        f"/v1/mailboxes/{mailbox}", json={"first_name": "Renamed"}, headers=owner.headers
+    )
+    assert renamed.status_code == 200
+    assert names() == ["Renamed"]
+    with db.transaction() as session:  # as a job in the worker process would
+        session.get_one(Mailbox, mailbox).first_name = "ByWorker"
+    assert names() == ["ByWorker"]
+    make_mailbox(db, domain)
+    assert names() == ["Test", "ByWorker"]
+
+
+def test_an_unchanged_page_is_served_again_without_a_query(db: Database, off: TestClient) -> None:
+    owner = make_tenant(db)
+    other = make_tenant(db)
+    for caller in (owner, other):
+        make_mailbox(db, make_domain(db, caller.workspace_id))
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    first = off.get("/v1/mailboxes?limit=10", headers=owner.headers)
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        again = off.get("/v1/mailboxes?limit=10", headers=owner.headers)
+        cached = list(statements)
+        others = off.get("/v1/mailboxes?limit=10", headers=other.headers)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert again.content == first.content
+    assert others.json()["items"][0]["id"] != first.json()["items"][0]["id"]
+    # Only SQLite can tell at no cost that nothing changed (kit.pagecache); PostgreSQL renders.
+    rendered_again = any("FROM mailboxes" in s for s in cached)
+    assert rendered_again is (db.engine.dialect.name == "postgresql")
+    assert any("FROM mailboxes" in s for s in statements[len(cached) :])
