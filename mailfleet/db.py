@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailfleet.config import Settings
@@ -32,6 +33,21 @@ def enqueue_after_commit(session: Session, task: str, *args: Any) -> None:
     cannot see yet (or one that never comes to exist).
     """
     session.info.setdefault(AFTER_COMMIT, []).append((task, args))
+
+
+def insert_ignoring_duplicates(
+    session: Session, model: type[Any], rows: list[dict[str, Any]], *, unique: list[str]
+) -> None:
+    """Insert `rows`, skipping any that would break the unique key `unique`: a row a concurrent
+    transaction inserted first (committed or not; PostgreSQL waits for its outcome) stands."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        statement: Any = postgresql.insert(model).on_conflict_do_nothing(index_elements=unique)
+    elif dialect == "sqlite":
+        statement = sqlite.insert(model).on_conflict_do_nothing(index_elements=unique)
+    else:
+        raise NotImplementedError(f"no insert-or-ignore for {dialect}")
+    session.execute(statement, rows)
 
 
 def make_engine(settings: Settings) -> Engine:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from mailfleet.db import insert_ignoring_duplicates
 from mailfleet.events import service as events
 from mailfleet.exceptions import Conflict, NotFound, Unprocessable
 from mailfleet.kit import clock
@@ -41,15 +42,21 @@ def set_allocation(
         raise Unprocessable("Slots cannot be negative.", code="invalid_slots", field="slots")
     if session.get(Workspace, workspace_id) is None:
         raise NotFound(f"Workspace {workspace_id} not found.", code="workspace_not_found")
+    # Two operators may set a workspace's first allocation of a type at once: whoever inserts
+    # second finds the row there and updates it under the lock, instead of breaking the key.
+    insert_ignoring_duplicates(
+        session,
+        Allocation,
+        [{"workspace_id": workspace_id, "mailbox_type": mailbox_type, "slots": 0}],
+        unique=["workspace_id", "mailbox_type"],
+    )
     allocation = session.scalars(
         select(Allocation)
         .where(Allocation.workspace_id == workspace_id, Allocation.mailbox_type == mailbox_type)
         .with_for_update()
-    ).first()
-    if allocation is None:
-        allocation = Allocation(workspace_id=workspace_id, mailbox_type=mailbox_type, slots=slots)
-        session.add(allocation)
-    previous = allocation.slots if allocation.id else 0
+        .execution_options(populate_existing=True)
+    ).one()
+    previous = allocation.slots
     allocation.slots = slots
     session.flush()
     events.record(

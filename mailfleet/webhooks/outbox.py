@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from mailfleet.config import Settings
+from mailfleet.db import insert_ignoring_duplicates
 from mailfleet.kit import clock
 from mailfleet.kit.crypto import SecretBox
 from mailfleet.kit.ids import uuid7
@@ -102,22 +102,6 @@ def _id_floor(cursor: uuid.UUID, grace_seconds: int) -> uuid.UUID:
     return uuid.UUID(int=max(millis, 0) << 80)
 
 
-def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> None:
-    # A concurrent sweep may have inserted some of these since we looked; theirs stand.
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        statement: Any = postgresql.insert(WebhookDelivery).on_conflict_do_nothing(
-            index_elements=["endpoint_id", "event_id"]
-        )
-    elif dialect == "sqlite":
-        statement = sqlite.insert(WebhookDelivery).on_conflict_do_nothing(
-            index_elements=["endpoint_id", "event_id"]
-        )
-    else:
-        statement = insert(WebhookDelivery)
-    session.execute(statement, rows)
-
-
 def fan_out(session: Session, settings: Settings, *, limit: int) -> list[uuid.UUID]:
     """Create the deliveries of new events, up to about `limit`; returns their ids, claimed.
 
@@ -189,7 +173,10 @@ def fan_out(session: Session, settings: Settings, *, limit: int) -> list[uuid.UU
             for event in events
         ]
         if rows:
-            _insert_ignoring_duplicates(session, rows)
+            # A concurrent sweep may have inserted some of these since we looked; theirs stand.
+            insert_ignoring_duplicates(
+                session, WebhookDelivery, rows, unique=["endpoint_id", "event_id"]
+            )
             created.extend(row["id"] for row in rows)
         if len(rows) < room:
             caught_up.append(endpoint_id)
