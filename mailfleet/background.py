@@ -43,3 +43,4 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         for service in reversed(started):
             service.stop()
+        app.state.pages.close()

@@ -93,7 +93,7 @@ def workspace_create(owner_email: str, name: str) -> None:
 def workspace_list() -> None:
     """List workspaces."""
     with _database().transaction(write=False) as session:
-        table = Table("id", "name", "owner")
+        table = Table("id", "name", "created by")
         rows = session.execute(
             select(Workspace.id, Workspace.name, User.email).join(
                 User, User.id == Workspace.owner_id

@@ -23,6 +23,10 @@ from typing import Any
 
 from sqlalchemy import Engine, QueuePool
 
+# What an entry costs beyond its body (key, dict slot): counted so that many tiny pages (empty
+# results of distinct searches) cannot grow the cache past its budget.
+ENTRY_OVERHEAD = 512
+
 
 class PageCache:
     def __init__(self, engine: Engine, *, max_bytes: int) -> None:
@@ -65,16 +69,17 @@ class PageCache:
 
     def put(self, key: Hashable, version: int | None, body: bytes) -> None:
         """Keep `body`, rendered by a query that started at `version`, unless it moved since."""
-        if version is None or len(body) > self._max_bytes:
+        cost = len(body) + ENTRY_OVERHEAD
+        if version is None or cost > self._max_bytes:
             return
         with self._lock:
             if version != self._version or key in self._pages:
                 return
             self._pages[key] = body
-            self._bytes += len(body)
+            self._bytes += cost
             while self._bytes > self._max_bytes:
                 _, evicted = self._pages.popitem(last=False)
-                self._bytes -= len(evicted)
+                self._bytes -= len(evicted) + ENTRY_OVERHEAD
 
     def close(self) -> None:
         with self._lock:

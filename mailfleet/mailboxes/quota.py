@@ -7,15 +7,15 @@ instantly or at renewal, the slot was paid for the period.
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailfleet.kit import clock
-from mailfleet.models import Allocation, Mailbox, MailboxStatus, MailboxType
-from mailfleet.models.enums import DOMAIN_SLOT_STATUSES
+from mailfleet.models import Allocation, Mailbox, MailboxStatus, MailboxType, SlotCount
 
 
 @dataclass(frozen=True)
@@ -29,15 +29,38 @@ class Usage:
         return max(0, self.allocated - self.used)
 
 
-def holds_slot(now: datetime) -> ColumnElement[bool]:
-    return or_(
-        Mailbox.status.in_(DOMAIN_SLOT_STATUSES),
-        and_(Mailbox.status == MailboxStatus.REMOVED, Mailbox.expires_at > now),
+def held_slots(
+    session: Session,
+    workspace_id: uuid.UUID,
+    now: datetime,
+    mailbox_type: MailboxType | None = None,
+) -> dict[MailboxType, int]:
+    """Slots held per type: the live mailboxes (`SlotCount`, one row per type) plus the removed
+    ones still holding theirs until renewal (an index range of those alone)."""
+    live = select(SlotCount.mailbox_type, SlotCount.live).where(
+        SlotCount.workspace_id == workspace_id
     )
+    removed = (
+        select(Mailbox.mailbox_type, func.count())
+        .where(
+            Mailbox.workspace_id == workspace_id,
+            Mailbox.status == MailboxStatus.REMOVED,
+            Mailbox.expires_at > now,
+        )
+        .group_by(Mailbox.mailbox_type)
+    )
+    if mailbox_type is not None:
+        live = live.where(SlotCount.mailbox_type == mailbox_type)
+        removed = removed.where(Mailbox.mailbox_type == mailbox_type)
+    held: dict[MailboxType, int] = defaultdict(int)
+    for statement in (live, removed):
+        for kind, count in session.execute(statement):
+            held[kind] += count
+    return held
 
 
 def usage(session: Session, workspace_id: uuid.UUID) -> dict[MailboxType, Usage]:
-    """Allocated, used and remaining slots per type, in two grouped queries."""
+    """Allocated, used and remaining slots per type, in three small queries."""
     allocated = dict(
         session.execute(
             select(Allocation.mailbox_type, Allocation.slots).where(
@@ -45,11 +68,5 @@ def usage(session: Session, workspace_id: uuid.UUID) -> dict[MailboxType, Usage]
             )
         ).all()
     )
-    used = dict(
-        session.execute(
-            select(Mailbox.mailbox_type, func.count())
-            .where(Mailbox.workspace_id == workspace_id, holds_slot(clock.now()))
-            .group_by(Mailbox.mailbox_type)
-        ).all()
-    )
-    return {t: Usage(t, int(allocated.get(t, 0)), int(used.get(t, 0))) for t in MailboxType}
+    used = held_slots(session, workspace_id, clock.now())
+    return {t: Usage(t, int(allocated.get(t, 0)), used[t]) for t in MailboxType}

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from mailfleet.config import RecentCreationRule, Settings
 from mailfleet.exceptions import Conflict, Unprocessable
-from mailfleet.mailboxes.quota import holds_slot
+from mailfleet.mailboxes.quota import held_slots
 from mailfleet.models import Allocation, Domain, DomainStatus, Mailbox, MailboxStatus, MailboxType
 from mailfleet.models.enums import DOMAIN_SLOT_STATUSES
 
@@ -179,18 +179,7 @@ def check_quota(
 ) -> None:
     """Rule 4: slots of the type minus the slots held must cover `count` new mailboxes."""
     slots = allocation.slots if allocation is not None else 0
-    used = (
-        session.scalar(
-            select(func.count())
-            .select_from(Mailbox)
-            .where(
-                Mailbox.workspace_id == workspace_id,
-                Mailbox.mailbox_type == mailbox_type,
-                holds_slot(now),
-            )
-        )
-        or 0
-    )
+    used = held_slots(session, workspace_id, now, mailbox_type)[mailbox_type]
     if used + count > slots:
         raise Conflict(
             f"The workspace has {max(0, slots - used)} free {mailbox_type.value} slot(s); "

@@ -12,7 +12,7 @@ from mailfleet.models.enums import (
     Role,
 )
 from mailfleet.models.event import Event, IdempotencyRecord
-from mailfleet.models.mailbox import Allocation, Mailbox, MailboxOrder
+from mailfleet.models.mailbox import Allocation, Mailbox, MailboxOrder, SlotCount
 from mailfleet.models.user import ApiKey, Invitation, Membership, User, Workspace
 from mailfleet.models.webhook import (
     DeliveryStatus,
@@ -42,6 +42,7 @@ __all__ = [
     "Membership",
     "OrderStatus",
     "Role",
+    "SlotCount",
     "User",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -23,6 +23,24 @@ class Allocation(RecordMixin, TenantMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
 
+class SlotCount(Base):
+    """How many of a workspace's mailboxes of one type hold a slot by status (rule 4).
+
+    Kept by triggers on `mailboxes` (migration c902582cd469), whatever writes the rows, so
+    the quota check reads one row instead of counting every mailbox the workspace ever had.
+    Removed mailboxes that hold their slot until renewal are counted apart (`quota`). A SQLite
+    migration that rebuilds `mailboxes` (batch mode) drops its triggers: create them again.
+    """
+
+    __tablename__ = "slot_counts"
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    mailbox_type: Mapped[MailboxType] = mapped_column(enum_type(MailboxType), primary_key=True)
+    live: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
 class MailboxOrder(RecordMixin, TenantMixin, Base):
     __tablename__ = "mailbox_orders"
     __table_args__ = (
@@ -57,7 +75,8 @@ class Mailbox(RecordMixin, TenantMixin, Base):
         ),
         Index(None, "workspace_id", "id"),
         Index(None, "workspace_id", "status", "id"),
-        Index(None, "workspace_id", "mailbox_type", "status"),
+        # Also finds the removed mailboxes still holding a slot (status, then expires_at).
+        Index(None, "workspace_id", "mailbox_type", "status", "expires_at"),
         Index(None, "domain_id", "status"),
         Index(None, "order_id"),
         Index(None, "next_check_at"),

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from mailfleet.kit.pagecache import PageCache
+from mailfleet.kit.pagecache import ENTRY_OVERHEAD, PageCache
 
 KEY = ("mailboxes", "workspace", None, 50)
 
@@ -69,13 +69,14 @@ def test_a_page_whose_query_raced_a_commit_is_not_served(engine: Engine) -> None
 
 
 def test_the_least_recently_used_page_goes_when_it_is_full(engine: Engine) -> None:
-    cache = PageCache(engine, max_bytes=10)
+    # Room for two entries of four bytes, each also costing ENTRY_OVERHEAD.
+    cache = PageCache(engine, max_bytes=2 * (4 + ENTRY_OVERHEAD))
     version, _ = cache.lookup("a")
     cache.put("a", version, b"aaaa")
     cache.put("b", version, b"bbbb")
     cache.lookup("a")
     cache.put("c", version, b"cccc")
-    cache.put("too big", version, b"x" * 11)
+    cache.put("too big", version, b"x" * (2 * 4 + ENTRY_OVERHEAD + 1))
 
     assert [cache.lookup(key)[1] for key in ("a", "b", "c", "too big")] == [
         b"aaaa",
