@@ -3,10 +3,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
 
-from mailfleet.auth.dependencies import Editor, Viewer
+from mailfleet.auth.dependencies import Editor, Reading, Viewer, read_page
 from mailfleet.domains import schemas
 from mailfleet.domains import service as domain_service
 from mailfleet.kit.pagination import CursorParam
@@ -38,8 +40,9 @@ def submit_domains(body: schemas.DomainSubmit, ctx: Editor) -> Response:
 
 
 @router.get("/domains", response_model=Page[schemas.Domain])
-def list_domains(
-    ctx: Viewer,
+async def list_domains(
+    request: Request,
+    caller: Reading,
     cursor: CursorParam = None,
     limit: Limit = 50,
     status: Annotated[list[DomainStatus] | None, Query()] = None,
@@ -48,17 +51,25 @@ def list_domains(
     batch_id: uuid.UUID | None = None,
 ) -> Response:
     """List domains, newest first (REMOVED ones only when asked for by status)."""
-    rows, next_cursor = domain_service.list_domains(
-        ctx.session,
-        workspace_id=ctx.workspace(),
-        statuses=status,
-        mailbox_type=type,
-        text=q,
-        batch_id=batch_id,
-        cursor=cursor,
-        limit=limit,
-    )
-    return render_page(schemas.Domain, rows, next_cursor)
+    # Polled while domains wait for delegation: the light path, pages kept until a commit.
+    workspace_id = caller.workspace()
+
+    def page(connection: Connection) -> Response:
+        with Session(bind=connection) as session:
+            rows, next_cursor = domain_service.list_domains(
+                session,
+                workspace_id=workspace_id,
+                statuses=status,
+                mailbox_type=type,
+                text=q,
+                batch_id=batch_id,
+                cursor=cursor,
+                limit=limit,
+            )
+            return render_page(schemas.Domain, rows, next_cursor)
+
+    key = ("domains", workspace_id, tuple(status or ()), type, q, batch_id, cursor, limit)
+    return await read_page(request, key, page, bounded=False)
 
 
 @router.get("/domains/{domain_id}", response_model=schemas.Domain)

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 
 from mailfleet.db import Database
-from mailfleet.models import DomainStatus, MailboxType
+from mailfleet.models import Domain, DomainStatus, MailboxType
 from tests.factories import make_domain, make_tenant
 
 
@@ -108,3 +108,24 @@ def test_batch_status_groups_by_nameserver_pair(
     assert set().union(*groups.values()) == set(names)
     by_name = {d["name"]: tuple(d["nameservers"]) for d in submitted["accepted"]}
     assert all(name in groups[pair] for name, pair in by_name.items())
+
+
+def test_the_list_shows_every_change_at_once(db: Database, client: TestClient) -> None:
+    # Pages are kept between requests (kit.pagecache): a delegation check that activates a
+    # domain in a job, or a removal through the API, shows on the very next poll.
+    owner = make_tenant(db)
+    waiting = make_domain(db, owner.workspace_id, status=DomainStatus.PENDING_NS)
+    other = make_domain(db, owner.workspace_id)
+
+    def statuses() -> dict[str, str]:
+        items = client.get("/v1/domains", headers=owner.headers).json()["items"]
+        return {item["name"]: item["status"] for item in items}
+
+    assert statuses() == {waiting.name: "PENDING_NS", other.name: "ACTIVE"}
+    assert statuses() == {waiting.name: "PENDING_NS", other.name: "ACTIVE"}
+    with db.transaction() as session:
+        session.get_one(Domain, waiting.id).status = DomainStatus.ACTIVE
+    assert statuses() == {waiting.name: "ACTIVE", other.name: "ACTIVE"}
+    removed = client.delete(f"/v1/domains/{other.id}", headers=owner.headers)
+    assert removed.status_code == 200, removed.text
+    assert statuses() == {waiting.name: "ACTIVE"}
