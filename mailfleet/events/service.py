@@ -62,4 +62,4 @@ def record_many(
         for subject_id in subject_ids
     ]
     if rows:
-        session.execute(insert(Event), rows)
+        session.execute(insert(Event.__table__), rows)

@@ -150,7 +150,7 @@ def create_order(
         for mailbox_id, entry, username in zip(ids, mailboxes, usernames, strict=True)
     ]
     # One executemany for the whole order.
-    session.execute(insert(Mailbox), rows)
+    session.execute(insert(Mailbox.__table__), rows)
     events.record(
         session,
         workspace_id=workspace_id,
