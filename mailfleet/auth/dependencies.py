@@ -5,23 +5,19 @@ Bearer key, applies the key's rate limit, picks the workspace (X-Workspace-Id he
 key's pinned workspace, else the user's first), and commits when the endpoint returns. Both
 answers come from the auth cache (`auth.cache`) when it has them.
 
-`get_caller` and `read` are the light path for hot read-only endpoints. The sync path costs
-three worker-thread hops (dependency set-up, endpoint, commit), each a GIL hand-off under load;
-the light path resolves the caller in the event loop (a hop only on an auth-cache miss) and runs
-the endpoint's query and rendering in one hop, on a plain connection with nothing to commit, or
-in no hop at all for a bounded read on SQLite (see `read`).
+`get_caller` (`Reading`) is the caller of the light read path (`kit.reads`): it resolves the
+caller in the event loop, with a worker-thread hop only on an auth-cache miss.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
-from fastapi.responses import Response
-from sqlalchemy import Connection, QueuePool, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -31,8 +27,6 @@ from mailfleet.config import Settings
 from mailfleet.db import Database
 from mailfleet.exceptions import BadRequest, Forbidden, NotFound, Unauthorized
 from mailfleet.kit.crypto import SecretBox
-from mailfleet.kit.pagecache import PageCache
-from mailfleet.kit.responses import JSON
 from mailfleet.models import Membership, Role
 
 WORKSPACE_HEADER = "x-workspace-id"
@@ -253,48 +247,6 @@ async def get_caller(request: Request) -> Caller:
             lambda session: _pick_and_remember(session, cache, request, principal),
         )
     return Caller(principal, *pick)
-
-
-def _on_connection(database: Database, work: Callable[[Connection], T]) -> T:
-    # Closing the connection rolls its read transaction back: a read has nothing to commit.
-    with database.engine.connect() as connection:
-        return work(connection)
-
-
-async def read(request: Request, work: Callable[[Connection], T], *, bounded: bool = False) -> T:
-    """Run `work` (query and render) in one read-only transaction on a plain connection.
-
-    Normally in one worker-thread hop. A `bounded` read (an index walk of about one page, no
-    scan, no sort) on SQLite runs right here in the event loop instead, when the pool has an
-    idle connection so that the checkout cannot wait: SQLite answers it in-process in about
-    0.1 ms and WAL readers never wait for the writer, which is less than the hop's GIL
-    hand-offs cost under load. PostgreSQL reads wait on the network, so they always hop.
-    """
-    database: Database = request.app.state.db
-    if bounded and _reads_in_event_loop(database):
-        return _on_connection(database, work)
-    return await run_in_threadpool(_on_connection, database, work)
-
-
-async def read_page(
-    request: Request, key: Hashable, work: Callable[[Connection], Response], *, bounded: bool
-) -> Response:
-    """`read` for a list page: served from the page cache when nothing has committed since it
-    was rendered (see kit.pagecache). `key` names the workspace and every parameter of the page;
-    check the caller's access first."""
-    pages: PageCache = request.app.state.pages
-    version, body = pages.lookup(key)
-    if body is not None:
-        return Response(body, media_type=JSON)
-    response = await read(request, work, bounded=bounded)
-    pages.put(key, version, bytes(response.body))
-    return response
-
-
-def _reads_in_event_loop(database: Database) -> bool:
-    engine = database.engine
-    pool = engine.pool
-    return engine.dialect.name == "sqlite" and isinstance(pool, QueuePool) and pool.checkedin() > 0
 
 
 Context = Annotated[RequestContext, Depends(get_context, scope="function")]

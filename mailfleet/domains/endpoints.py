@@ -8,10 +8,11 @@ from fastapi.responses import Response
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from mailfleet.auth.dependencies import Editor, Reading, Viewer, read_page
+from mailfleet.auth.dependencies import Editor, Reading, Viewer
 from mailfleet.domains import schemas
 from mailfleet.domains import service as domain_service
 from mailfleet.kit.pagination import CursorParam
+from mailfleet.kit.reads import read_page
 from mailfleet.kit.responses import Limit, render, render_page
 from mailfleet.kit.schemas import Page
 from mailfleet.models import DomainStatus, MailboxType

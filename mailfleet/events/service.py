@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from mailfleet.kit import clock
@@ -62,4 +62,4 @@ def record_many(
         for subject_id in subject_ids
     ]
     if rows:
-        session.execute(insert(Event.__table__), rows)
+        session.execute(insert(cast(Table, Event.__table__)), rows)

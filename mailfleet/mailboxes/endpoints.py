@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import Connection
 
-from mailfleet.auth.dependencies import Editor, Reading, Viewer, read_page
+from mailfleet.auth.dependencies import Editor, Reading, Viewer
 from mailfleet.kit.pagination import CursorParam
+from mailfleet.kit.reads import read_page
 from mailfleet.kit.responses import Limit, RowRenderer, render
 from mailfleet.kit.schemas import Page
 from mailfleet.mailboxes import schemas
@@ -33,7 +34,7 @@ async def list_mailboxes(
     ] = None,
 ) -> Response:
     """List mailboxes, newest first."""
-    # The hottest read: the light path (see auth.dependencies.read), rows rendered unvalidated.
+    # The hottest read: the light path (see kit.reads), rows rendered unvalidated.
     workspace_id = caller.workspace()
     filters = mailbox_service.ListFilters(
         statuses=status, mailbox_type=type, domain_id=domain_id, text=q

@@ -12,8 +12,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from mailfleet.auth.scoping import get_scoped, scoped, scoped_columns
@@ -150,7 +151,7 @@ def create_order(
         for mailbox_id, entry, username in zip(ids, mailboxes, usernames, strict=True)
     ]
     # One executemany for the whole order.
-    session.execute(insert(Mailbox.__table__), rows)
+    session.execute(insert(cast(Table, Mailbox.__table__)), rows)
     events.record(
         session,
         workspace_id=workspace_id,

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from mailfleet.auth import dependencies
 from mailfleet.auth.service import issue_key
 from mailfleet.db import Database
+from mailfleet.kit import reads
 from mailfleet.models import User
 from tests.factories import make_tenant
 
@@ -103,6 +104,7 @@ def test_a_warm_bounded_read_takes_a_worker_thread_only_where_it_may_wait(
         raise AssertionError("a worker thread was used")
 
     monkeypatch.setattr(dependencies, "run_in_threadpool", no_thread)
+    monkeypatch.setattr(reads, "run_in_threadpool", no_thread)
     if db.engine.dialect.name != "sqlite":
         # PostgreSQL reads wait on the network: they always take a worker thread.
         with pytest.raises(AssertionError, match="worker thread"):
