@@ -9,7 +9,7 @@ job can back off or fail the mailbox with a reason a person can act on.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -38,6 +38,27 @@ def checked_address(value: str, local_part: re.Pattern[str]) -> str:
     if not at or not local_part.fullmatch(local):
         raise MailboxProviderError(f"not a mailbox address: {value!r}", retryable=False)
     return f"{local}@{checked_domain(domain)}"
+
+
+def checked_photo(
+    image: bytes, content_type: str, *, accepted: Collection[str], max_bytes: int, provider: str
+) -> str:
+    """The media type of a profile photo (parameters dropped) that `provider` takes, in type and
+    size; anything else is a permanent error saying what it takes."""
+    media_type = content_type.partition(";")[0].strip().lower()
+    if media_type not in accepted:
+        raise MailboxProviderError(
+            f"{provider} takes a profile photo as {', '.join(accepted)}, not {content_type!r}",
+            retryable=False,
+        )
+    if not image:
+        raise MailboxProviderError("the profile photo is empty", retryable=False)
+    if len(image) > max_bytes:
+        raise MailboxProviderError(
+            f"the profile photo is {len(image)} bytes; {provider} takes at most {max_bytes}",
+            retryable=False,
+        )
+    return media_type
 
 
 @dataclass(frozen=True)

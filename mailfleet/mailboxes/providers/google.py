@@ -76,6 +76,7 @@ from mailfleet.mailboxes.providers.base import (
     ProvisionedMailbox,
     checked_address,
     checked_domain,
+    checked_photo,
 )
 
 Json = dict[str, Any]
@@ -269,15 +270,13 @@ class GoogleProvider:
 
     def set_photo(self, address: str, image: bytes, content_type: str) -> None:
         key = _address(address)
-        media_type = content_type.partition(";")[0].strip().lower()
-        mime_type = PHOTO_TYPES.get(media_type)
-        if mime_type is None:
-            raise MailboxProviderError(
-                f"Google Workspace takes a profile photo as JPEG, PNG, GIF, BMP or TIFF, not "
-                f"{content_type!r}",
-                retryable=False,
-            )
-        _check_photo_size(image)
+        media_type = checked_photo(
+            image,
+            content_type,
+            accepted=PHOTO_TYPES,
+            max_bytes=PHOTO_MAX_BYTES,
+            provider="Google Workspace",
+        )
         user = self._own_user(key)
         if user is None:
             raise MailboxProviderError(f"no Google Workspace user {key}", retryable=False)
@@ -286,7 +285,7 @@ class GoogleProvider:
         # and height are optional: Google scales every photo to 96x96 anyway.
         body = {
             "photoData": base64.urlsafe_b64encode(image).decode("ascii"),
-            "mimeType": mime_type,
+            "mimeType": PHOTO_TYPES[media_type],
         }
         self._execute(
             self._apis().directory.users().photos().update(userKey=user["id"], body=body),
@@ -577,17 +576,6 @@ def _retryable(status: int, reasons: frozenset[str], message: str) -> bool:
     if status == 403 and reasons & QUOTA_REASONS:
         return True
     return NOT_YET_CREATED in message.lower()
-
-
-def _check_photo_size(image: bytes) -> None:
-    if not image:
-        raise MailboxProviderError("the profile photo is empty", retryable=False)
-    if len(image) > PHOTO_MAX_BYTES:
-        raise MailboxProviderError(
-            f"the profile photo is {len(image)} bytes; Google Workspace takes at most "
-            f"{PHOTO_MAX_BYTES} (4 MB)",
-            retryable=False,
-        )
 
 
 def _name(first_name: str, last_name: str) -> Json:

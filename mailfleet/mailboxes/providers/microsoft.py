@@ -68,6 +68,7 @@ from mailfleet.mailboxes.providers.base import (
     ProvisionedMailbox,
     checked_address,
     checked_domain,
+    checked_photo,
 )
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
@@ -84,7 +85,7 @@ LOCAL_PART = re.compile(r"[^@()\\\[\]\";:<>,\s]{1,64}")
 # OAuth errors at the token endpoint that a later attempt can get past.
 TRANSIENT_OAUTH = frozenset({"temporarily_unavailable", "server_error"})
 # Graph's photo upload: the types it documents and accepts, and its 4 MB request limit.
-PHOTO_TYPES = frozenset({"image/jpeg", "image/png"})
+PHOTO_TYPES = ("image/jpeg", "image/png")
 PHOTO_MAX_BYTES = 4 * 1024 * 1024
 CATCH_ALL_RULE = "Mailfleet catch-all {domain}"
 FORWARD_RULE = "Mailfleet forward {address}"
@@ -303,21 +304,13 @@ class MicrosoftProvider:
 
     def set_photo(self, address: str, image: bytes, content_type: str) -> None:
         key = _address(address)
-        media_type = content_type.partition(";")[0].strip().lower()
-        if media_type not in PHOTO_TYPES:
-            raise MailboxProviderError(
-                f"Microsoft 365 takes a profile photo as image/jpeg or image/png, not "
-                f"{content_type!r}",
-                retryable=False,
-            )
-        if not image:
-            raise MailboxProviderError("the profile photo is empty", retryable=False)
-        if len(image) > PHOTO_MAX_BYTES:
-            raise MailboxProviderError(
-                f"the profile photo is {len(image)} bytes; Microsoft Graph takes at most "
-                f"{PHOTO_MAX_BYTES} (4 MB)",
-                retryable=False,
-            )
+        media_type = checked_photo(
+            image,
+            content_type,
+            accepted=PHOTO_TYPES,
+            max_bytes=PHOTO_MAX_BYTES,
+            provider="Microsoft 365",
+        )
         try:
             self._call(
                 "PUT", f"/users/{_quoted(key)}/photo/$value", content=image, content_type=media_type
