@@ -30,7 +30,7 @@ import pytest
 
 from tests.support import powerdns
 from tests.support.powerdns import PowerDNS
-from tests.support.servers import free_port, unavailable
+from tests.support.servers import free_port, stop_process, unavailable
 
 PARENT_ZONE = "com"
 # The pair customers are told to delegate to in tests; both resolve to pdns_child. In .test
@@ -112,8 +112,7 @@ def redis_server() -> Iterator[str]:
         _wait_for_redis(port, process)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        process.terminate()
-        process.wait(10)
+        stop_process(process)
         shutil.rmtree(root, ignore_errors=True)
 
 

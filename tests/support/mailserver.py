@@ -40,10 +40,9 @@ from collections.abc import Callable
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
-from types import TracebackType
 
 from mailfleet.mailboxes.providers.mailmaps import run_with_tty
-from tests.support.servers import free_port
+from tests.support.servers import LoopbackServer, free_port, stop_process
 
 HOST = "127.0.0.1"
 HOSTNAME = "mail.mailfleet.test"
@@ -70,7 +69,7 @@ def missing() -> str | None:
     return None
 
 
-class MailServer:
+class MailServer(LoopbackServer):
     """Start with `with MailServer() as mail:` (or start()/stop())."""
 
     def __init__(self) -> None:
@@ -114,25 +113,9 @@ class MailServer:
             )
             self._postfix_started = False
         if self._dovecot is not None:
-            self._dovecot.terminate()
-            try:
-                self._dovecot.wait(10)
-            except subprocess.TimeoutExpired:
-                self._dovecot.kill()
-                self._dovecot.wait(10)
+            stop_process(self._dovecot)
             self._dovecot = None
         shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> MailServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # --- clients ---
 

@@ -20,12 +20,11 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import httpx
 
-from tests.support.servers import free_port
+from tests.support.servers import LoopbackServer, free_port, stop_process
 
 SCHEMA = Path("/usr/share/doc/pdns-backend-sqlite3/schema.sqlite3.sql")
 BACKEND = Path("/usr/lib/x86_64-linux-gnu/pdns/libgsqlite3backend.so")
@@ -73,7 +72,7 @@ class RRsetSpec:
         }
 
 
-class PowerDNS:
+class PowerDNS(LoopbackServer):
     """Start with `with PowerDNS() as pdns:` (or start()/stop()); helpers speak its HTTP API."""
 
     def __init__(
@@ -141,25 +140,9 @@ class PowerDNS:
             self._client.close()
             self._client = None
         if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(10)
+            stop_process(self._process)
             self._process = None
         shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> PowerDNS:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _create_database(self) -> None:
         with sqlite3.connect(self.database) as connection:
