@@ -306,10 +306,6 @@ class FakeCloudflare(FakeServer):
         with self._lock:
             self._failures.extend(_Failure(status, retry_after) for _ in range(count))
 
-    def calls(self, method: str, path: str) -> list[LoggedRequest]:
-        """Logged requests whose method matches and whose path fully matches the regex `path`."""
-        return [r for r in self.log if r.method == method and re.fullmatch(path, r.path)]
-
     def zone_by_name(self, name: str) -> Json | None:
         return next((z for z in self.zones.values() if z["name"] == name), None)
 

@@ -194,10 +194,6 @@ class FakeGoogle(UserRoutes, FakeServer):
         with self._lock:
             self._failures.extend([status] * count)
 
-    def calls(self, method: str, path: str) -> list[LoggedRequest]:
-        """Logged requests whose method matches and whose path fully matches the regex `path`."""
-        return [r for r in self.log if r.method == method and re.fullmatch(path, r.path)]
-
     def api_calls(self) -> list[LoggedRequest]:
         return [r for r in self.log if r.path != "/token"]
 

@@ -192,10 +192,6 @@ class FakeGraph(UserRoutes, FakeServer):
         with self._lock:
             self._failures.extend(_Failure(status, retry_after) for _ in range(count))
 
-    def calls(self, method: str, path: str) -> list[LoggedRequest]:
-        """Logged requests whose method matches and whose path fully matches the regex `path`."""
-        return [r for r in self.log if r.method == method and re.fullmatch(path, r.path)]
-
     def verification_text(self, domain: str) -> str:
         """The `MS=ms…` text Microsoft asks for; stable per domain, like a real tenant's."""
         digits = int(hashlib.sha256(f"{self.tenant_id}/{domain}".encode()).hexdigest(), 16)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from http.server import ThreadingHTTPServer
-from typing import Self
+from typing import Any, Self
 
 
 class FakeServer:
@@ -15,6 +16,8 @@ class FakeServer:
 
     thread_name = "fake"
     _server: ThreadingHTTPServer | None = None
+    # Every request served, as the fake's own record type (with .method and .path at least).
+    log: list[Any]
 
     def start(self) -> None:
         raise NotImplementedError
@@ -33,6 +36,10 @@ class FakeServer:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+    def calls(self, method: str, path: str) -> list[Any]:
+        """Logged requests whose method matches and whose path fully matches the regex `path`."""
+        return [r for r in self.log if r.method == method and re.fullmatch(path, r.path)]
 
     def __enter__(self) -> Self:
         self.start()
