@@ -90,6 +90,13 @@ class Settings(BaseSettings):
         default_factory=lambda: [("ns1.mailfleet.local", "ns2.mailfleet.local")]
     )
 
+    # Top-level labels accepted although the public suffix list does not have them (`test` for
+    # the demo and the test suite, a private TLD on a closed network). With the builtin DNS
+    # server, Mailfleet also serves each of these TLDs' zones, as their registry would: every
+    # domain under one is delegated to its assigned pair, so the real delegation check passes on
+    # one machine. Empty (the default) accepts public suffixes only.
+    local_tlds: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
     # --- DNS (issue: DNS hosting and delegation) ---
     # Where zones live: "builtin" (Mailfleet's own authoritative server), "powerdns", "cloudflare".
     dns_provider: str = "builtin"
@@ -277,6 +284,15 @@ class Settings(BaseSettings):
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("local_tlds", mode="before")
+    @classmethod
+    def _split_tlds(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list):
+            return [str(part).strip().lower().strip(".") for part in value if str(part).strip()]
         return value
 
     @field_validator(
