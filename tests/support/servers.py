@@ -15,10 +15,12 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import TracebackType
-from typing import Self
 
 import pytest
+
+from mailfleet.kit.processes import LoopbackServer, free_port, stop_process
+
+__all__ = ["IN_CI", "LoopbackServer", "free_port", "postgres_server", "stop_process", "unavailable"]
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -27,43 +29,6 @@ def unavailable(message: str) -> None:
     if IN_CI:
         pytest.fail(f"{message} (CI=true: required servers must be present)", pytrace=False)
     pytest.skip(message)
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    """Ask a server to stop, and make it if it has not within 10 s."""
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(10)
-
-
-class LoopbackServer:
-    """A server the tests start and stop, usable as a context manager."""
-
-    def start(self) -> Self:
-        raise NotImplementedError
-
-    def stop(self) -> None:
-        raise NotImplementedError
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _pg_bindir() -> str | None:
