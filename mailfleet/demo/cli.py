@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -102,16 +101,11 @@ def _mark(ok: bool) -> str:
 
 def _summary(console: Console, report: DemoReport, started: Started, data_dir: Path) -> None:
     domains = Table(title="Domains", title_justify="left")
-    for column in ("domain", "status", "nameservers", "delegation", "records"):
+    for column in ("domain", "status", "delegation verified", "records healthy"):
         domains.add_column(column)
     for d in report.domains:
-        domains.add_row(
-            d.name,
-            d.status,
-            " ".join(d.nameservers),
-            f"{_mark(d.delegated)} (parent {', '.join(d.parents_asked)})",
-            f"{_mark(d.records_healthy)} ({d.records_checked} checked)",
-        )
+        checked = f"{_mark(d.records_healthy)} ({d.records_checked} records)"
+        domains.add_row(d.name, d.status, _mark(d.delegated), checked)
     boxes = Table(title="Mailboxes", title_justify="left")
     for column in ("address", "status", "IMAP login", "SMTP send", "received"):
         boxes.add_column(column)
@@ -119,25 +113,35 @@ def _summary(console: Console, report: DemoReport, started: Started, data_dir: P
         checks = (_mark(m.imap_login), _mark(m.smtp_sent), _mark(m.received))
         boxes.add_row(m.address, m.status, *checks)
     console.print(domains, boxes)
+    if report.domains:
+        first = report.domains[0]
+        parents = ", ".join(first.parents_asked)
+        console.print(
+            f"Nameservers {' '.join(first.nameservers)}; the .test parent ({parents}) "
+            "refers each domain to them.",
+            soft_wrap=True,
+        )
     took = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in report.seconds.items())
-    console.print(f"Stages: {took}")
+    console.print(f"Stages: {took}", soft_wrap=True)
+    title = "Mailfleet demo: all stages passed" if report.ok else "Mailfleet demo"
+    console.rule(title)
     key, api, dns = started.api_key, started.api_url, started.dns_address
     dns_host, dns_port = dns.split(":")
-    first = report.domains[0].name if report.domains else "acme-outreach.test"
-    console.print(
-        Panel.fit(
-            f"Owner: {started.owner_email} (operator)\n"
-            f"API key: [bold]{key}[/]\n"
-            f"API: {api}/v1  docs: {api}/docs\n"
-            f"Credentials CSV: {report.csv_path}\n"
-            f"Log of the background work: {data_dir / 'demo.log'}\n\n"
-            "While it runs (--keep-running):\n"
-            f"  curl -H 'Authorization: Bearer {key}' {api}/v1/domains\n"
-            f"  curl -H 'Authorization: Bearer {key}' {api}/v1/mailboxes\n"
-            f"  dig @{dns_host} -p {dns_port} {first} MX +norecurse\n"
-            f"  dig @{dns_host} -p {dns_port} {first} NS +norecurse  (the parent's referral)\n"
-            "Afterwards, the same data without the mail servers:\n"
-            f"  set -a; . {data_dir / 'demo.env'}; set +a; mailfleet serve",
-            title="Mailfleet demo: all stages passed" if report.ok else "Mailfleet demo",
-        )
-    )
+    name = report.domains[0].name if report.domains else "acme-outreach.test"
+    lines = [
+        f"Owner: {started.owner_email} (also the deployment's operator)",
+        f"API key: {key}",
+        f"API: {api}/v1   docs: {api}/docs",
+        f"Credentials CSV: {report.csv_path}",
+        f"Log of the background work: {data_dir / 'demo.log'}",
+        "",
+        "To look around while it runs (mailfleet demo --keep-running):",
+        f"  curl -H 'Authorization: Bearer {key}' {api}/v1/domains",
+        f"  curl -H 'Authorization: Bearer {key}' {api}/v1/mailboxes",
+        f"  dig @{dns_host} -p {dns_port} +norecurse {name} MX",
+        f"  dig @{dns_host} -p {dns_port} +norecurse {name} NS    # the parent's referral",
+        "The same data afterwards (API and DNS, without the mail servers):",
+        f"  set -a; . {data_dir / 'demo.env'}; set +a; mailfleet serve",
+    ]
+    for line in lines:
+        console.print(line, soft_wrap=True, highlight=False, markup=False)
