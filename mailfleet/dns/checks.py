@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
+import dns.exception
+import dns.nameserver
 import dns.resolver
 from sqlalchemy import select
 
 from mailfleet.config import Settings
 from mailfleet.dns import health, lifecycle, service
-from mailfleet.dns.addresses import NameserverAddresses, server_label
+from mailfleet.dns.addresses import NameserverAddresses, parse_server, server_label
 from mailfleet.events import service as events
 from mailfleet.exceptions import NotFound
 from mailfleet.jobs.queue import Runtime
 from mailfleet.kit import clock
 from mailfleet.models import DnsRecord, Domain, DomainStatus
+
+log = logging.getLogger(__name__)
 
 
 def server_addresses(settings: Settings, domain: Domain) -> list[str]:
@@ -32,9 +37,13 @@ def server_addresses(settings: Settings, domain: Domain) -> list[str]:
 
 
 def _resolve(settings: Settings, name: str) -> list[str]:
+    # MAILFLEET_DNS_RESOLVERS ("ip[:port]") when set; the system's resolvers only when not.
     resolver = dns.resolver.Resolver(configure=not settings.dns_resolvers)
     if settings.dns_resolvers:
-        resolver.nameservers = list(settings.dns_resolvers)
+        resolver.nameservers = [
+            dns.nameserver.Do53Nameserver(*parse_server(address))
+            for address in settings.dns_resolvers
+        ]
     resolver.lifetime = settings.dns_query_timeout
     try:
         return [rdata.address for rdata in resolver.resolve(name, "A")]
@@ -64,7 +73,29 @@ def run_and_store(runtime: Runtime, domain_id: uuid.UUID, *, actor: str) -> dict
             select(Domain).where(Domain.id == domain_id).with_for_update()
         ).one()
         store(session, settings, domain, report, actor=actor)
+    log.info("health check of %s: %s", name, summary(report))
     return report
+
+
+def summary(report: dict[str, Any]) -> str:
+    """One line for the log: healthy, or what is wrong."""
+    if report.get("ok"):
+        return f"healthy ({len(report.get('records', []))} records present)"
+    problems = [
+        f"{item.get('type')} {item.get('name')} {item.get('status')}"
+        for item in report.get("records", [])
+        if item.get("status") != "present"
+    ]
+    problems += [
+        f"{part.upper()}: {check.get('error') or 'not valid'}"
+        for part in ("spf", "dmarc", "dkim")
+        if (check := report.get(part)) and (check.get("error") or check.get("valid") is False)
+    ]
+    unreachable = [s.get("server") for s in report.get("servers", []) if not s.get("reachable")]
+    if unreachable:
+        problems.append(f"unreachable: {', '.join(map(str, unreachable))}")
+    drift = "drift, " if report.get("drift") else ""
+    return f"{drift}problems: {'; '.join(problems) or 'see the report'}"
 
 
 def store(

@@ -24,6 +24,8 @@ from mailfleet.kit.ids import uuid7
 from mailfleet.models import Domain, DomainStatus, Event
 
 ACTOR = "system:dns"
+# The reason columns' size (models.Domain); a diagnosis naming many servers can be longer.
+REASON_LENGTH = 1000
 
 
 def lease_until(settings: Settings, now: datetime) -> datetime:
@@ -75,10 +77,15 @@ class ZoneTask:
     serial: int
 
 
+# Statuses in which a domain without a zone gets one: QUEUED (the normal path) and ACTIVE, for
+# a domain an operator marked ACTIVE before its zone existed (operator.service).
+ZONE_STATUSES = (DomainStatus.QUEUED, DomainStatus.ACTIVE)
+
+
 def zones_to_create(session: Session, ids: Sequence[uuid.UUID]) -> list[ZoneTask]:
     rows = session.execute(
         select(Domain.id, Domain.name, Domain.nameserver_1, Domain.nameserver_2, Domain.dns_serial)
-        .where(Domain.id.in_(ids), Domain.status == DomainStatus.QUEUED)
+        .where(Domain.id.in_(ids), Domain.status.in_(ZONE_STATUSES), Domain.zone_id.is_(None))
         .order_by(Domain.id)
     )
     return [ZoneTask(row[0], row[1], (row[2], row[3]), row[4]) for row in rows]
@@ -87,8 +94,11 @@ def zones_to_create(session: Session, ids: Sequence[uuid.UUID]) -> list[ZoneTask
 def zone_created(
     session: Session, settings: Settings, task: ZoneTask, zone: Zone, provider: str
 ) -> Domain | None:
-    """QUEUED -> PENDING_NS once the provider has the zone; None if the domain moved on."""
-    domain = _locked(session, task.domain_id, DomainStatus.QUEUED)
+    """QUEUED -> PENDING_NS once the provider has the zone; None if the domain moved on.
+
+    A domain marked ACTIVE by hand stays ACTIVE and is due for its health check.
+    """
+    domain = _without_zone(session, task.domain_id)
     if domain is None:
         return None
     now = clock.now()
@@ -97,9 +107,13 @@ def zone_created(
     if len(zone.nameservers) >= 2 and tuple(zone.nameservers[:2]) != task.nameservers:
         # Providers like Cloudflare assign their own pair; that is what the registrar needs.
         domain.nameserver_1, domain.nameserver_2 = zone.nameservers[0], zone.nameservers[1]
+    domain.check_attempts = 0
+    domain.last_check_reason = None
+    if domain.status == DomainStatus.ACTIVE:
+        domain.next_check_at = health_due(settings)
+        return domain
     _transition(session, domain, DomainStatus.PENDING_NS, reason=None, now=now)
     domain.pending_since = now
-    domain.check_attempts = 0
     # The follow-up verify job is enqueued right after commit; this lease covers it.
     domain.next_check_at = lease_until(settings, now)
     return domain
@@ -108,18 +122,22 @@ def zone_created(
 def zone_not_created(
     session: Session, settings: Settings, domain_id: uuid.UUID, error: str, *, retryable: bool
 ) -> None:
-    domain = _locked(session, domain_id, DomainStatus.QUEUED)
+    domain = _without_zone(session, domain_id)
     if domain is None:
         return
     now = clock.now()
-    if retryable:
-        domain.failure_reason = f"DNS provider unavailable, retrying: {error}"
+    domain.last_checked_at = now
+    if retryable or domain.status == DomainStatus.ACTIVE:
+        # An ACTIVE domain is not failed by a refusal: the operator said it is live; the reason
+        # shows, and the sweep tries again (a refusal may be fixed at the provider).
+        verb = "unavailable" if retryable else "refused"
+        domain.last_check_reason = f"DNS provider {verb}, retrying: {error}"
         domain.next_check_at = now + backoff(settings, domain.check_attempts)
         domain.check_attempts += 1
         return
-    _transition(
-        session, domain, DomainStatus.FAILED, reason=f"DNS provider refused: {error}", now=now
-    )
+    reason = f"DNS provider refused: {error}"
+    domain.last_check_reason = reason
+    _transition(session, domain, DomainStatus.FAILED, reason=reason, now=now)
 
 
 @dataclass(frozen=True)
@@ -191,7 +209,13 @@ def apply_delegation_results(
         if row is None:
             continue
         _, workspace_id, status, pending_since, attempts = row
-        change: dict[str, Any] = {"id": domain_id, "delegation_report": report, "updated_at": now}
+        change: dict[str, Any] = {
+            "id": domain_id,
+            "delegation_report": report,
+            "last_check_reason": reason[:REASON_LENGTH],
+            "last_checked_at": now,
+            "updated_at": now,
+        }
         if delegated:
             change.update(
                 status=DomainStatus.ACTIVE,
@@ -204,7 +228,7 @@ def apply_delegation_results(
             events.append(_event(workspace_id, domain_id, status, DomainStatus.ACTIVE, None, actor))
         elif status == DomainStatus.PENDING_NS and (pending_since or now) + deadline <= now:
             hours = f"{settings.ns_check_deadline_hours:g}"
-            failure = f"Delegation not seen within {hours} h: {reason}"
+            failure = f"Delegation not seen within {hours} h: {reason}"[:REASON_LENGTH]
             change.update(status=DomainStatus.FAILED, failure_reason=failure, next_check_at=None)
             outcome.failed.append(domain_id)
             events.append(
@@ -215,7 +239,6 @@ def apply_delegation_results(
                 change.update(
                     check_attempts=attempts + 1,
                     next_check_at=now + backoff(settings, attempts),
-                    failure_reason=reason,
                 )
             outcome.waiting.append(domain_id)
         changes.append(change)
@@ -246,9 +269,10 @@ def _event(
     }
 
 
-def _locked(session: Session, domain_id: uuid.UUID, status: DomainStatus) -> Domain | None:
+def _without_zone(session: Session, domain_id: uuid.UUID) -> Domain | None:
+    """The domain, locked, if it still waits for its zone."""
     domain = session.scalars(select(Domain).where(Domain.id == domain_id).with_for_update()).first()
-    if domain is None or domain.status != status:
+    if domain is None or domain.status not in ZONE_STATUSES or domain.zone_id is not None:
         return None
     return domain
 

@@ -127,7 +127,12 @@ def reset(session: Session, settings: Settings, secrets: SecretBox, domain: Doma
 def zone_file(session: Session, settings: Settings, domain: Domain) -> str:
     records = [as_record(row) for row in records_of(session, domain.id)]
     return zonefile.export_domain_zone(
-        domain.name, domain.nameserver_1, domain.dns_serial, records, settings
+        domain.name,
+        domain.nameserver_1,
+        domain.dns_serial,
+        records,
+        settings,
+        nameservers=domain.nameservers,
     )
 
 
@@ -178,18 +183,32 @@ def _is_apex_ns(row: DnsRecord, domain: Domain) -> bool:
 
 
 def absolute_name(domain: Domain, name: str) -> str:
-    """ "@", "www", "www.acme.com" or "www.acme.com." -> "www.acme.com" (ASCII, lower-case)."""
-    raw = name.strip().rstrip(".").lower()
-    if raw in ("", "@"):
+    """ "@", "www", "www.acme.com" or "www.acme.com." -> "www.acme.com" (ASCII, lower-case).
+
+    A name ending in a dot is absolute (RFC 1035 master-file convention): it must lie inside
+    the zone, never be read as relative to it.
+    """
+    given = name.strip()
+    raw = given.rstrip(".").lower()
+    if raw == "@":
         return domain.name
-    inside = raw == domain.name or raw.endswith("." + domain.name)
-    full = raw if inside else f"{raw}.{domain.name}"
     try:
-        full = full.encode("idna").decode("ascii") if not full.isascii() else full
+        raw = raw.encode("idna").decode("ascii") if not raw.isascii() else raw
     except UnicodeError as exc:
         raise Unprocessable(
             "Not a valid DNS name.", code="invalid_record_name", field="name"
         ) from exc
+    inside = raw == domain.name or raw.endswith("." + domain.name)
+    if given.endswith(".") and not inside:
+        raise Unprocessable(
+            f"{given} is outside the zone {domain.name}: give a name in the zone "
+            f"(www.{domain.name}.) or relative to it (www).",
+            code="record_name_outside_zone",
+            field="name",
+        )
+    if raw == "":
+        return domain.name
+    full = raw if inside else f"{raw}.{domain.name}"
     labels = full.split(".")
     if len(full) > 253 or any(not label or len(label) > 63 for label in labels):
         raise Unprocessable("Not a valid DNS name.", code="invalid_record_name", field="name")

@@ -7,6 +7,7 @@ compares the zone against the same list.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from typing import Protocol
@@ -145,7 +146,7 @@ def smtp_records(domain: DomainLike, settings: Settings) -> list[Record]:
 
 
 def smtp_spf(settings: Settings) -> str:
-    mechanisms = " ".join(settings.spf_smtp_mechanisms.split())
+    mechanisms = " ".join(spf_terms(settings.spf_smtp_mechanisms))
     return f"v=spf1 {mechanisms} -all" if mechanisms else "v=spf1 -all"
 
 
@@ -161,9 +162,11 @@ def dmarc_txt(policy: str, rua: str | None = None) -> str:
     policy = policy.strip().lower()
     if policy not in DMARC_POLICIES:
         raise TemplateError(f"DMARC policy must be one of {', '.join(DMARC_POLICIES)}: {policy!r}")
+    # Built from validated parts only: a known policy and checked report URIs.
     text = f"v=DMARC1; p={policy}"
-    if rua and rua.strip():
-        text += f"; rua={_mailto(rua)}"
+    uris = _mailto(rua) if rua else ""
+    if uris:
+        text += f"; rua={uris}"
     return text
 
 
@@ -221,20 +224,75 @@ def _dashed(domain_name: str) -> str:
 
 
 def _prefixed(value: str, prefix: str) -> str:
-    value = value.strip()
+    value = _token(value)
     return value if value.lower().startswith(prefix.lower()) else prefix + value
 
 
 def _mailto(rua: str) -> str:
     """`a@x.com, mailto:b@y.com` -> `mailto:a@x.com,mailto:b@y.com` (RFC 7489 6.4 URI list)."""
-    uris = []
-    for part in rua.split(","):
-        address = part.strip()
+    return ",".join(f"mailto:{address}" for address in report_addresses(rua))
+
+
+# What a DMARC report URI may carry. Stricter than RFC 5322 on purpose: the record is
+# `tag=value; tag=value`, so `;` (a new tag), `,` (a new URI), `!` (a size limit), whitespace
+# and quotes must never reach it from a setting or a request.
+_REPORT_LOCAL = re.compile(r"^[a-z0-9](?:[a-z0-9._%+=-]{0,62}[a-z0-9_%+=-])?$")
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+MAILTO = "mailto:"
+
+
+def report_addresses(value: str) -> list[str]:
+    """The addresses of a DMARC `rua` value: comma-separated, each `a@x.com` or
+    `mailto:a@x.com`; lower-case, without the scheme. Raises TemplateError naming the bad one."""
+    addresses = []
+    for part in value.split(","):
+        address = part.strip().lower()
         if not address:
             continue
-        if address.lower().startswith("mailto:"):
-            address = address[len("mailto:") :]
-        if "@" not in address:
-            raise TemplateError(f"DMARC report address is not an email address: {address!r}")
-        uris.append(f"mailto:{address}")
-    return ",".join(uris)
+        if address.startswith(MAILTO):
+            address = address[len(MAILTO) :]
+        if not _report_address_ok(address):
+            raise TemplateError(
+                f"DMARC report address must be an email address or a mailto: URI of one "
+                f"(letters, digits and . _ % + = - before the @, a host name after it): "
+                f"{part.strip()[:100]!r}"
+            )
+        addresses.append(address)
+    return addresses
+
+
+def _report_address_ok(address: str) -> bool:
+    local, at, host = address.partition("@")
+    if not at or len(address) > 254 or not _REPORT_LOCAL.match(local) or ".." in local:
+        return False
+    labels = host.split(".")
+    return (
+        len(labels) >= 2
+        and all(_HOST_LABEL.match(label) for label in labels)
+        and not labels[-1].isdigit()
+    )
+
+
+# SPF terms Mailfleet puts before its own `-all` (settings.spf_smtp_mechanisms): mechanisms
+# only; `all` and `redirect=` would override the policy, anything else is not SPF.
+_SPF_TERM = re.compile(
+    r"^[+?~-]?(?:(?:a|mx)(?::[a-z0-9._-]+)?(?:/\d{1,3})?(?://\d{1,3})?"
+    r"|ip4:[0-9./]+|ip6:[0-9a-f:./]+|(?:include|exists):[a-z0-9._%{}-]+|ptr(?::[a-z0-9._-]+)?)$"
+)
+
+
+def spf_terms(mechanisms: str) -> list[str]:
+    terms = mechanisms.split()
+    for term in terms:
+        if not _SPF_TERM.match(term.lower()):
+            raise TemplateError(f"not an SPF mechanism Mailfleet can publish: {term[:100]!r}")
+    return terms
+
+
+def _token(value: str) -> str:
+    """A provider's ownership token: one printable ASCII word (it is quoted on the wire, but a
+    space or a second `v=` would make a different record)."""
+    token = value.strip()
+    if not token or not all(0x21 <= ord(char) < 0x7F and char != '"' for char in token):
+        raise TemplateError(f"provider verification token is not one printable word: {token!r}")
+    return token

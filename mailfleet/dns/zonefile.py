@@ -1,4 +1,4 @@
-"""A zone as an RFC 1035 master file: what `GET /v1/domains/{id}/zone-file` downloads.
+"""A zone as an RFC 1035 master file: what `GET /v1/domains/{id}/dns/zone` downloads.
 
 Names inside the zone are written relative to $ORIGIN (`@`, `www`, `_dmarc`), others absolute;
 record data always carries absolute names, so the file means the same whatever $ORIGIN a reader
@@ -7,43 +7,21 @@ applies. The output parses with dns.zone.from_text and BIND's named-checkzone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 
 from mailfleet.config import Settings
 from mailfleet.dns.records import Record, absolute, group_rrsets, rdata_text
+from mailfleet.dns.soa import Soa, zone_soa
 
-# SOA timers (refresh, retry, expire, negative-cache TTL): PowerDNS's defaults, which suit a
-# zone that changes rarely; the negative TTL is short so a just-added record shows up fast.
-SOA_REFRESH = 10800
-SOA_RETRY = 3600
-SOA_EXPIRE = 604800
-SOA_MINIMUM = 3600
+__all__ = ["Soa", "export_domain_zone", "export_zone", "relative_name", "soa_for"]
+
 # SOA first, NS next: the order readers (and people) expect at the top of a zone.
 TYPE_ORDER = {"SOA": 0, "NS": 1}
 
 
-@dataclass(frozen=True)
-class Soa:
-    mname: str
-    rname: str
-    serial: int
-    refresh: int = SOA_REFRESH
-    retry: int = SOA_RETRY
-    expire: int = SOA_EXPIRE
-    minimum: int = SOA_MINIMUM
-
-    def rdata(self) -> str:
-        return (
-            f"{absolute(self.mname)} {absolute(self.rname)} {self.serial} "
-            f"{self.refresh} {self.retry} {self.expire} {self.minimum}"
-        )
-
-
 def soa_for(nameserver_1: str, serial: int, settings: Settings) -> Soa:
-    # rname is a mailbox written as a name: "hostmaster@x.com" -> "hostmaster.x.com".
-    rname = settings.dns_soa_hostmaster.replace("@", ".", 1)
-    return Soa(mname=nameserver_1, rname=rname, serial=serial)
+    """The zone's SOA as the builtin server serves it (one source: `dns.soa`)."""
+    return zone_soa(nameserver_1, settings.dns_soa_hostmaster, serial)
 
 
 def export_zone(
@@ -60,7 +38,7 @@ def export_zone(
         f"$TTL {default_ttl}",
         f"@\t{default_ttl}\tIN\tSOA\t{soa.rdata()}",
     ]
-    rrsets = group_rrsets(record for record in records if record.type != "SOA")
+    rrsets = group_rrsets(record for record in records if _belongs(record, origin))
     rrsets.sort(key=lambda rrset: (TYPE_ORDER.get(rrset.type, 2), rrset.name, rrset.type))
     for rrset in rrsets:
         owner = relative_name(rrset.name, origin)
@@ -69,13 +47,31 @@ def export_zone(
     return "\n".join(lines) + "\n"
 
 
+def _belongs(record: Record, origin: str) -> bool:
+    """What the builtin server serves too: the SOA is written once, from `soa`; records
+    outside the zone and a CNAME at the apex (it would hide the SOA and NS) are left out."""
+    name = record.name.rstrip(".").lower()
+    if record.type == "SOA" or (record.type == "CNAME" and name == origin):
+        return False
+    return name == origin or name.endswith("." + origin)
+
+
 def export_domain_zone(
     domain_name: str,
     nameserver_1: str,
     serial: int,
     records: Iterable[Record],
     settings: Settings,
+    *,
+    nameservers: Sequence[str] = (),
 ) -> str:
+    """A domain's zone file; with no apex NS among `records`, `nameservers` are written as the
+    apex NS set, as the builtin server synthesizes it."""
+    records = list(records)
+    apex = domain_name.rstrip(".").lower()
+    if not any(r.type == "NS" and r.name.rstrip(".").lower() == apex for r in records):
+        ttl = settings.dns_default_ttl
+        records += [Record(apex, "NS", host.rstrip(".").lower(), ttl) for host in nameservers]
     return export_zone(
         domain_name,
         records,

@@ -34,6 +34,7 @@ from sqlalchemy import select
 
 from mailfleet.config import Settings
 from mailfleet.db import Database
+from mailfleet.dns import soa as soa_values
 from mailfleet.dns.records import Record, rdata_text
 from mailfleet.models import Domain, DomainStatus
 from mailfleet.models.domain import DnsRecord
@@ -41,12 +42,8 @@ from mailfleet.models.domain import DnsRecord
 log = logging.getLogger(__name__)
 
 PROVIDER = "builtin"
-# SOA timers. The minimum doubles as the negative-caching TTL (RFC 2308): kept short because
-# records are mostly added right after a name was first looked up (setup, verification).
-SOA_REFRESH: Final = 10800
-SOA_RETRY: Final = 3600
-SOA_EXPIRE: Final = 1209600
-SOA_MINIMUM: Final = 300
+# The SOA timers live in `dns.soa`, shared with the zone file export and PowerDNS.
+SOA_MINIMUM: Final = soa_values.MINIMUM
 # Above this many cached heads the cache starts over, so random names cannot grow it forever.
 MAX_CACHED_HEADS: Final = 50_000
 
@@ -100,18 +97,13 @@ class ZoneData:
 
 def hostmaster_name(hostmaster: str) -> dns.name.Name:
     """The SOA RNAME: `hostmaster@example.com` or already `hostmaster.example.com`."""
-    if "@" in hostmaster:
-        local, _, domain = hostmaster.partition("@")
-        # A dot in the mailbox part is escaped so it is not read as a label separator.
-        return dns.name.from_text(local.replace(".", "\\.") + "." + domain.rstrip(".") + ".")
-    return dns.name.from_text(hostmaster.rstrip(".") + ".")
+    return dns.name.from_text(soa_values.hostmaster_name(hostmaster))
 
 
-def _soa(origin: dns.name.Name, mname: str, settings: Settings, serial: int) -> dns.rrset.RRset:
-    text = (
-        f"{mname.rstrip('.')}. {hostmaster_name(settings.dns_soa_hostmaster)} "
-        f"{serial % 2**32} {SOA_REFRESH} {SOA_RETRY} {SOA_EXPIRE} {SOA_MINIMUM}"
-    )
+def soa_rrset(
+    origin: dns.name.Name, mname: str, settings: Settings, serial: int
+) -> dns.rrset.RRset:
+    text = soa_values.zone_soa(mname, settings.dns_soa_hostmaster, serial).rdata()
     return dns.rrset.from_text(origin, settings.dns_default_ttl, IN, SOA, text)
 
 
@@ -168,7 +160,7 @@ def build_zone(
             _add(nodes, owner, _rdata(record), record.ttl)
         except (dns.exception.DNSException, ValueError) as exc:
             log.warning("zone %s: bad %s record %s: %s", zone_name, record.type, record.name, exc)
-    soa = _soa(origin, nameservers[0], settings, serial)
+    soa = soa_rrset(origin, nameservers[0], settings, serial)
     apex = nodes.setdefault(origin, {})
     apex[SOA] = soa
     if NS not in apex:

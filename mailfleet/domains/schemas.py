@@ -4,8 +4,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, HttpUrl, StringConstraints
+from pydantic import AfterValidator, Field, HttpUrl, StringConstraints
+from pydantic_core import PydanticCustomError
 
+from mailfleet.dns.templates import TemplateError, report_addresses
 from mailfleet.kit.schemas import Email, ResponseSchema, Schema, Text
 from mailfleet.models import DomainSource, DomainStatus, MailboxType
 
@@ -20,6 +22,29 @@ class DomainSubmit(Schema):
     tags: list[Text] = Field(default_factory=list, max_length=20)
 
 
+def _dmarc_rua(value: str) -> str:
+    """Report addresses, validated where they enter: published as `rua=mailto:...` (one TXT tag),
+    so nothing in them may start another tag or URI."""
+    try:
+        addresses = report_addresses(value)
+    except TemplateError:
+        raise PydanticCustomError(
+            "invalid_report_address",
+            "must be email addresses or mailto: URIs separated by commas (letters, digits and "
+            ". _ % + = - before the @, a host name after it; no ; ! or spaces)",
+        ) from None
+    if not addresses:
+        raise PydanticCustomError("invalid_report_address", "give at least one report address")
+    return ",".join(addresses)
+
+
+# `a@x.com`, `mailto:a@x.com`, or several of them separated by commas.
+DmarcRua = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=320),
+    AfterValidator(_dmarc_rua),
+]
+
 # A local part as usernames are written (letters, digits, . _ -; rule 3 is checked in the service).
 ForwardFrom = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
@@ -31,7 +56,11 @@ class DomainUpdate(Schema):
         default=None, description="Only while no mailbox has been ordered on the domain."
     )
     dmarc_policy: Literal["none", "quarantine", "reject"] | None = None
-    dmarc_rua: Email | None = Field(default=None, description="Where DMARC reports go.")
+    dmarc_rua: DmarcRua | None = Field(
+        default=None,
+        description="Where DMARC aggregate reports go: an address or a mailto: URI, several "
+        "separated by commas; null clears it.",
+    )
     forwarding_url: HttpUrl | None = Field(
         default=None, description="Redirect the domain and www here; null stops forwarding."
     )
@@ -70,7 +99,15 @@ class Domain(ResponseSchema):
     source: DomainSource
     tags: list[str]
     auto_renew: bool
-    failure_reason: str | None
+    failure_reason: str | None = Field(description="Why the domain is FAILED; null otherwise.")
+    last_check_reason: str | None = Field(
+        default=None,
+        description="What the last delegation check (or zone creation attempt) found: why a "
+        "PENDING_NS domain is still waiting, or the delegation it saw.",
+    )
+    last_checked_at: datetime | None = Field(
+        default=None, description="When the delegation was last checked."
+    )
     created_at: datetime
     updated_at: datetime
     activated_at: datetime | None

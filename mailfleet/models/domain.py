@@ -85,7 +85,12 @@ class Domain(RecordMixin, TenantMixin, Base):
     provider_verification: Mapped[str | None] = mapped_column(String(255))
     dkim_public_key: Mapped[str | None] = mapped_column(String(1024))
     forwarding_code: Mapped[int | None]
+    # Why the domain FAILED; None in every other status.
     failure_reason: Mapped[str | None] = mapped_column(String(1000))
+    # What the last delegation check (or zone creation attempt) found, and when: shown while the
+    # domain waits, kept apart from failure_reason so a waiting domain does not look failed.
+    last_check_reason: Mapped[str | None] = mapped_column(String(1000))
+    last_checked_at: Mapped[datetime | None]
     activated_at: Mapped[datetime | None]
     removed_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)

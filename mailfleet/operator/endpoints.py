@@ -45,7 +45,12 @@ def set_domain_status(
 ) -> Response:
     """Mark a domain ACTIVE or FAILED (with a reason)."""
     domain = operator_service.set_domain_status(
-        ctx.session, domain_id=domain_id, status=body.status, reason=body.reason, actor=ctx.actor
+        ctx.session,
+        ctx.settings,
+        domain_id=domain_id,
+        status=body.status,
+        reason=body.reason,
+        actor=ctx.actor,
     )
     return render(Domain, domain)
 

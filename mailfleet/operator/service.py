@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from mailfleet.db import insert_ignoring_duplicates
+from mailfleet.config import Settings
+from mailfleet.db import enqueue_after_commit, insert_ignoring_duplicates
+from mailfleet.dns import lifecycle
+from mailfleet.dns import tasks as dns_tasks
 from mailfleet.events import service as events
 from mailfleet.exceptions import Conflict, NotFound, Unprocessable
 from mailfleet.kit import clock
@@ -75,13 +78,18 @@ def set_allocation(
 
 def set_domain_status(
     session: Session,
+    settings: Settings,
     *,
     domain_id: uuid.UUID,
     status: DomainStatus,
     reason: str | None,
     actor: str,
 ) -> Domain:
-    """Manual DNS backend: the operator marks a domain ACTIVE or FAILED."""
+    """Manual DNS backend: the operator marks a domain ACTIVE or FAILED.
+
+    ACTIVE goes live the way a verified delegation does: the zone is created if need be and the
+    type's records are published, in jobs after the commit.
+    """
     if status not in (DomainStatus.ACTIVE, DomainStatus.FAILED):
         raise Unprocessable("Set ACTIVE or FAILED.", code="invalid_status", field="status")
     if status == DomainStatus.FAILED and not (reason and reason.strip()):
@@ -100,6 +108,7 @@ def set_domain_status(
     if status == DomainStatus.ACTIVE:
         domain.failure_reason = None
         domain.activated_at = domain.activated_at or now
+        _go_live(session, settings, domain)
     else:
         domain.failure_reason = reason
     domain.updated_at = now
@@ -117,6 +126,18 @@ def set_domain_status(
         )
     session.flush()
     return domain
+
+
+def _go_live(session: Session, settings: Settings, domain: Domain) -> None:
+    """What the automatic path does for a delegated domain, after this commits: the zone (and
+    with it every record of the domain's type) when it has none yet, else the records."""
+    # A claim on the domain for the job's lease, so the sweep does not race the job; when the
+    # job is lost the sweep's health check creates the zone (dns.tasks.check_health).
+    domain.next_check_at = lifecycle.lease_until(settings, clock.now())
+    if domain.zone_id is None:
+        enqueue_after_commit(session, dns_tasks.CREATE, [str(domain.id)])
+    else:
+        enqueue_after_commit(session, dns_tasks.PUBLISH, [str(domain.id)])
 
 
 def list_queue(

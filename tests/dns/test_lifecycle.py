@@ -67,12 +67,16 @@ def test_domain_becomes_active_once_the_parent_delegates(
     ns = {rr["content"] for s in zone["rrsets"] if s["type"] == "NS" for rr in s["records"]}
     assert ns == {f"{host}." for host in TEST_PAIR}
 
-    # Not delegated yet: the domain waits, and says why.
+    # Not delegated yet: the domain waits, and says why, without looking failed.
     _tick(client, 60)
     domain = _domain(db, name)
     assert domain.status == DomainStatus.PENDING_NS
     assert domain.check_attempts >= 1
-    assert "NXDOMAIN" in (domain.failure_reason or "")
+    assert domain.failure_reason is None
+    shown = client.get(f"/v1/domains/{accepted['id']}", headers=caller.headers).json()
+    assert shown["failure_reason"] is None
+    assert "NXDOMAIN" in shown["last_check_reason"]
+    assert shown["last_checked_at"] is not None
 
     pdns_parent.delegate(PARENT_ZONE, name, TEST_PAIR)
     _tick(client, 3600)
@@ -80,6 +84,7 @@ def test_domain_becomes_active_once_the_parent_delegates(
     assert domain.status == DomainStatus.ACTIVE
     assert domain.activated_at is not None
     assert domain.failure_reason is None
+    assert (domain.last_check_reason or "").startswith("delegated to ")
     with db.transaction(write=False) as session:
         transitions = [
             (event.data["previous"], event.data["status"])
@@ -166,6 +171,7 @@ def test_deadline_fails_the_domain_with_what_the_parent_said(
     reason = domain.failure_reason or ""
     assert reason.startswith("Delegation not seen within 72 h")
     assert "ns1.registrar-parking.net" in reason
+    assert "ns1.registrar-parking.net" in (domain.last_check_reason or "")
 
 
 def test_backoff_grows_from_seconds_to_an_hour(

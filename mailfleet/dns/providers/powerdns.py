@@ -19,9 +19,8 @@ import httpx
 from mailfleet.config import Settings
 from mailfleet.dns.providers.base import DnsProviderError, Zone
 from mailfleet.dns.records import RRset, absolute
+from mailfleet.dns.soa import zone_soa
 
-# SOA timers: refresh, retry, expire, negative TTL (RFC 1912 / RIPE-203 ranges).
-SOA_TIMERS = "10800 3600 604800 3600"
 # API calls touch the backend database and may wait on its locks: allow more than a DNS query.
 API_TIMEOUT_FACTOR = 5.0
 
@@ -105,7 +104,8 @@ class PowerDnsProvider:
         hosts = [absolute(ns).lower() for ns in nameservers]
         if not hosts:
             raise DnsProviderError(f"zone {zone} needs nameservers", retryable=False)
-        soa = f"{hosts[0]} {absolute(self._settings.dns_soa_hostmaster)} {serial} {SOA_TIMERS}"
+        # The same SOA as the builtin server and the zone file (`dns.soa`).
+        soa = zone_soa(hosts[0], self._settings.dns_soa_hostmaster, serial).rdata()
         return {
             "name": name,
             "kind": "Native",
