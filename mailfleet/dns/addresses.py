@@ -51,13 +51,23 @@ def server_table(table: Mapping[str, Sequence[str]]) -> dict[str, list[Server]]:
     return parsed
 
 
+def builtin_server(settings: Settings) -> Server:
+    """Where Mailfleet's own DNS server answers; a wildcard bind address means loopback."""
+    host = settings.dns_server_host
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return host, settings.dns_server_port
+
+
 class NameserverAddresses:
     """The addresses settings fix for assigned nameservers; build once, look up per domain."""
 
     def __init__(self, settings: Settings) -> None:
         self._table = server_table(settings.dns_nameserver_addresses)
         # Not checked as an IP literal: it is the builtin server's own bind address.
-        self._builtin: Server = (settings.dns_server_host, settings.dns_server_port)
+        self._builtin: Server = builtin_server(settings)
 
     def configured(self, provider: str | None, host: str) -> list[Server] | None:
         """The host's addresses, or None when its name has to be resolved."""

@@ -4,8 +4,9 @@ A recursive resolver answers from its cache (TLD NS TTLs run to days, negative a
 cached too), so this asks the parent zone's own servers instead (integrations.md 3.4):
 
 1. the parent zone comes from the public suffix list (acme.co.uk -> co.uk);
-2. its servers come from `settings.dns_parent_servers` (longest suffix match) or are resolved
-   (NS, then their addresses) and cached per parent;
+2. its servers come from `settings.dns_parent_servers` (longest suffix match), are Mailfleet's
+   own builtin server for a local TLD (`dns.localtld`), or are resolved (NS, then their
+   addresses, through `settings.dns_resolvers` when set) and cached per parent;
 3. every parent server gets a non-recursive `NS <domain>` query: a referral (NS set in the
    authority section, AA clear) or an authoritative NS answer says where the domain points;
    NXDOMAIN or no NS set means not delegated. Every server must answer with the expected set;
@@ -37,11 +38,13 @@ from mailfleet.config import Settings
 from mailfleet.dns.addresses import (
     NameserverAddresses,
     Server,
+    builtin_server,
     normalise,
     parse_server,
     server_label,
     server_table,
 )
+from mailfleet.dns.localtld import local_tld_of
 from mailfleet.dns.transport import SENDS, Reply, Run, describe_error, question, scan
 from mailfleet.domains.names import public_suffix
 
@@ -264,6 +267,7 @@ class _Discovery:
     """Parent servers and nameserver addresses: from settings, else resolved and cached."""
 
     def __init__(self, settings: Settings) -> None:
+        self._settings = settings
         self._parents = server_table(settings.dns_parent_servers)
         self._addresses = NameserverAddresses(settings)
         self._resolvers = [parse_server(address) for address in settings.dns_resolvers]
@@ -275,6 +279,10 @@ class _Discovery:
         zone = parent_zone(domain)
         override = _longest_suffix(domain, self._parents)
         if override is None:
+            tld = local_tld_of(domain, self._settings)
+            if tld is not None:
+                # A local TLD's registry is Mailfleet's own server (dns.localtld).
+                return tld, [builtin_server(self._settings)]
             return zone, None
         # A configured suffix deeper than the public suffix is the zone that delegates.
         if len(override) > len(zone):

@@ -34,6 +34,7 @@ from sqlalchemy import select
 
 from mailfleet.config import Settings
 from mailfleet.db import Database
+from mailfleet.dns import localtld
 from mailfleet.dns import soa as soa_values
 from mailfleet.dns.records import Record, rdata_text
 from mailfleet.models import Domain, DomainStatus
@@ -171,6 +172,23 @@ def build_zone(
     return zone
 
 
+def build_tld_zone(
+    settings: Settings, tld: str, delegations: Iterable[tuple[str, str, str]]
+) -> ZoneData:
+    """A local TLD's zone, as its registry would serve it (see `dns.localtld`)."""
+    origin = dns.name.from_text(tld + ".")
+    nodes: dict[dns.name.Name, dict[int, dns.rrset.RRset]] = {}
+    ttl = settings.dns_default_ttl
+    for owner, rdata in localtld.zone_records(settings, tld, delegations):
+        _add(nodes, owner, rdata, ttl)
+    serial = localtld.serial()
+    soa = soa_rrset(origin, localtld.registry_servers(tld)[0], settings, serial)
+    nodes.setdefault(origin, {})[SOA] = soa
+    zone = ZoneData(origin, localtld.TLD_ZONE_ID, serial, soa, nodes)
+    _index_tree(zone)
+    return zone
+
+
 def _index_tree(zone: ZoneData) -> None:
     for name, node in zone.nodes.items():
         if name != zone.origin and NS in node:
@@ -263,6 +281,9 @@ class ZoneStore:
         self._zones: dict[str, ZoneData] = {}
         # One database round trip per name at a time; concurrent queries for it wait on it.
         self._inflight: dict[str, asyncio.Future[ZoneData | None]] = {}
+        # Local TLDs (dns.localtld): TLD -> (trusted until, its synthesized zone).
+        self._local_tlds = frozenset(settings.local_tlds)
+        self._tlds: dict[str, tuple[float, ZoneData]] = {}
 
     def cached(self, qname: dns.name.Name) -> ZoneData | None | _Miss:
         """The zone for the name if the cache can tell for sure, None if no zone holds it,
@@ -276,6 +297,9 @@ class ZoneStore:
             if head is not None:
                 zone = self._zones.get(candidate)
                 return zone if zone is not None and _current(zone, head) else MISS
+            if candidate in self._local_tlds:
+                tld = self._tlds.get(candidate)
+                return tld[1] if tld is not None and tld[0] >= now else MISS
         return None
 
     async def lookup(self, qname: dns.name.Name, executor: Executor) -> ZoneData | None:
@@ -319,7 +343,8 @@ class ZoneStore:
                 self._zones.pop(candidate, None)
         head = next((found[name] for name in candidates if name in found), None)
         if head is None:
-            return None
+            tld = candidates[-1] if candidates else ""
+            return await self._tld_zone(tld, executor) if tld in self._local_tlds else None
         zone = self._zones.get(head.name)
         if zone is None or not _current(zone, head):
             zone = await loop.run_in_executor(
@@ -333,9 +358,23 @@ class ZoneStore:
             self._heads[head.name] = (expires, ZoneHead(head.domain_id, head.name, zone.serial))
         return zone
 
+    async def _tld_zone(self, tld: str, executor: Executor) -> ZoneData:
+        """The local TLD's zone, read again once `cache_seconds` have passed."""
+        cached = self._tlds.get(tld)
+        if cached is not None and cached[0] >= time.monotonic():
+            return cached[1]
+        loop = asyncio.get_running_loop()
+        delegations = await loop.run_in_executor(
+            executor, localtld.read_delegations, self.database, tld
+        )
+        zone = build_tld_zone(self.settings, tld, delegations)
+        self._tlds[tld] = (time.monotonic() + self.cache_seconds, zone)
+        return zone
+
     def clear(self) -> None:
         self._heads.clear()
         self._zones.clear()
+        self._tlds.clear()
 
 
 def _current(zone: ZoneData, head: ZoneHead) -> bool:
