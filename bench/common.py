@@ -20,6 +20,7 @@ from mailfleet import migrations
 from mailfleet.config import Settings
 from mailfleet.db import Database
 from tests.factories import Caller, make_tenant
+from tests.support.refuser import loopback_resolver
 from tests.support.servers import free_port
 
 
@@ -37,6 +38,8 @@ def fresh_environment(**extra: str) -> Iterator[Env]:
         "MAILFLEET_DATA_DIR": str(data_dir),
         "MAILFLEET_RATE_LIMIT_ENABLED": "false",
         "MAILFLEET_LOG_LEVEL": "WARNING",
+        # No DNS query leaves the machine: names are resolved by a refusing loopback resolver.
+        "MAILFLEET_DNS_RESOLVERS": loopback_resolver(),
         **extra,
     }
     if os.environ.get("MAILFLEET_BENCH_DATABASE_URL"):

@@ -21,6 +21,7 @@ from mailfleet.config import Settings
 from mailfleet.db import Database
 from mailfleet.kit import clock
 from mailfleet.models import Base
+from tests.support.refuser import loopback_resolver
 from tests.support.servers import postgres_server
 
 warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
@@ -46,6 +47,9 @@ def base_settings(tmp: Path, database_url: str, **overrides: Any) -> Settings:
         "dns_server_enabled": False,
         "worker_in_process": False,
         "job_queue": "memory",
+        # Never the system's resolvers: a name Mailfleet resolves is refused on loopback, so no
+        # DNS query leaves the machine (tests needing answers point at their own servers).
+        "dns_resolvers": [loopback_resolver()],
     }
     values.update(overrides)
     return Settings(**values)
