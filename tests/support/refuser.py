@@ -16,7 +16,7 @@ _address: str | None = None
 
 
 def loopback_resolver() -> str:
-    """"127.0.0.1:PORT" of this process's refusing resolver."""
+    """ "127.0.0.1:PORT" of this process's refusing resolver."""
     global _address
     with _lock:
         if _address is None:
