@@ -171,6 +171,31 @@ def test_bad_dmarc_settings_are_refused(settings: Settings, policy: str, rua: st
         templates.dmarc_txt(policy, rua)
 
 
+@pytest.mark.parametrize(
+    "rua",
+    ["reports@mailfleet.test;p=reject", "a@x.test; ruf=mailto:b@y.test", "a b@x.test", "a@x!10m"],
+)
+def test_report_addresses_from_settings_cannot_add_tags(settings: Settings, rua: str) -> None:
+    settings.dmarc_default_rua = rua
+    with pytest.raises(TemplateError, match="DMARC report address"):
+        managed_records(domain(MailboxType.SMTP), settings)
+
+
+@pytest.mark.parametrize(
+    "mechanisms", ["mx +all", "redirect=_spf.evil.test", "mx; v=spf1 +all", 'include:"x']
+)
+def test_spf_mechanisms_from_settings_are_checked(settings: Settings, mechanisms: str) -> None:
+    settings.spf_smtp_mechanisms = mechanisms
+    with pytest.raises(TemplateError, match="SPF mechanism"):
+        managed_records(domain(MailboxType.SMTP), settings)
+
+
+def test_a_verification_token_must_be_one_word(settings: Settings) -> None:
+    token = "tok123 v=spf1 +all"
+    with pytest.raises(TemplateError, match="one printable word"):
+        managed_records(domain(MailboxType.GOOGLE, provider_verification=token), settings)
+
+
 def test_a_bad_policy_fails_the_whole_template(settings: Settings) -> None:
     with pytest.raises(TemplateError, match="DMARC policy"):
         managed_records(domain(MailboxType.SMTP, dmarc_policy="sometimes"), settings)
