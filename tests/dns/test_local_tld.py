@@ -8,6 +8,7 @@ delegation check take it to ACTIVE, every query going to the server on loopback.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from typing import Any
 import dns.flags
 import dns.rcode
 import dns.rdatatype
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -186,3 +188,36 @@ def test_a_removed_domain_stops_being_referred(
     assert client.delete(f"/v1/domains/{domain_id}", headers=caller.headers).status_code == 200
 
     assert ask(server, name, "NS").rcode() == dns.rcode.NXDOMAIN
+
+
+def test_each_step_is_logged_in_one_line_naming_the_domain(
+    db: Database,
+    make_client: Callable[..., TestClient],
+    start_server: Callable[..., BuiltinDnsServer],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = start_server(local_tlds=["test"])
+    client = make_client(**_local(server))
+    caller = make_tenant(db)
+    name = _name("logged")
+    caplog.set_level(logging.INFO, logger="mailfleet")
+
+    domain_id = _submit(client, caller.headers, name, mailbox_type="SMTP")
+    drain(client.app.state.runtime)  # type: ignore[attr-defined]
+    check = client.post(f"/v1/domains/{domain_id}/dns/check", headers=caller.headers)
+    assert check.status_code == 200, check.text
+
+    lines = [
+        record.getMessage()
+        for record in caplog.records
+        if record.levelno == logging.INFO and record.name.startswith("mailfleet.")
+    ]
+    expected = (
+        f"zone of {name} created at builtin",
+        f"delegation of {name}: delegated: delegated to {PAIR[0]}",
+        f"records of {name} published (SMTP)",
+        f"health check of {name}: healthy",
+    )
+    for start in expected:
+        assert any(line.startswith(start) for line in lines), (start, lines)
+    assert all("\n" not in line for line in lines)
