@@ -6,7 +6,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-import pyotp
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -20,6 +19,7 @@ from mailfleet.mailboxes import pictures, rules
 from mailfleet.mailboxes.backends import backend_for
 from mailfleet.mailboxes.backends.automated import sync_profile_after_commit
 from mailfleet.mailboxes.service import record_transition
+from mailfleet.mailboxes.totp import UnusableSecret, decode_secret, hotp
 from mailfleet.models import Allocation, Domain, DomainStatus, Mailbox, MailboxStatus
 from mailfleet.models.enums import DOMAIN_SLOT_STATUSES
 from mailfleet.orders import status as order_status
@@ -83,7 +83,7 @@ class AuthenticatorCode:
 def authenticator_code(secret: str, at: datetime) -> AuthenticatorCode:
     """The RFC 6238 code (SHA-1, 6 digits, 30 s: what Google and Microsoft use) at `at`."""
     timestamp = int(at.timestamp())
-    code = pyotp.TOTP(secret, interval=TOTP_PERIOD).at(timestamp)
+    code = hotp(decode_secret(secret), timestamp // TOTP_PERIOD)
     return AuthenticatorCode(code, TOTP_PERIOD - timestamp % TOTP_PERIOD, TOTP_PERIOD)
 
 
@@ -93,7 +93,14 @@ def current_code(
     mailbox = get_scoped(session, Mailbox, workspace_id, mailbox_id)
     if mailbox.totp_secret_enc is None:
         raise Conflict("This mailbox has no authenticator secret.", code="no_totp_secret")
-    return authenticator_code(secrets.decrypt(mailbox.totp_secret_enc), clock.now())
+    try:
+        return authenticator_code(secrets.decrypt(mailbox.totp_secret_enc), clock.now())
+    except UnusableSecret as exc:
+        # Stored before input was checked as strictly as now: say so instead of failing.
+        raise Conflict(
+            "This mailbox's authenticator secret is not valid base32; set a new one.",
+            code="unusable_totp_secret",
+        ) from exc
 
 
 def retry_failed(

@@ -64,6 +64,59 @@ def test_no_secret_is_a_clear_conflict(db: Database, client: TestClient) -> None
     assert response.json()["code"] == "no_totp_secret"
 
 
+SHORT_SECRET = "JBSWY3DPEHPK3PXP"  # 80 bits: the example of many authenticator guides
+
+
+def _reference_code(secret: str, timestamp: int) -> str:
+    # HMAC pads a short key with zero bytes, so the same key padded to pyotp's minimum of
+    # 16 bytes gives the same codes: an independent oracle for secrets pyotp refuses.
+    key = base64.b32decode(_padded(secret))
+    return pyotp.TOTP(base64.b32encode(key.ljust(16, b"\0")).decode()).at(timestamp)
+
+
+def _padded(secret: str) -> str:
+    cleaned = "".join(secret.split()).upper().rstrip("=")
+    return cleaned + "=" * (-len(cleaned) % 8)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [SHORT_SECRET, "jbsw y3dp ehpk 3pxp", "JBSWY3DPEHPK3PXP====", "ME======", "MFRGG"],
+)
+@pytest.mark.parametrize("timestamp", [59, 1111111109, 2000000000])
+def test_codes_for_secrets_shorter_than_pyotp_takes(secret: str, timestamp: int) -> None:
+    code = authenticator_code(secret, datetime.fromtimestamp(timestamp, UTC))
+    assert code.code == _reference_code(secret, timestamp)
+
+
+def test_the_common_80_bit_secret_gives_a_code_over_http(
+    db: Database, client: TestClient
+) -> None:
+    tenant = make_tenant(db)
+    mailbox_id = make_mailbox(db, make_domain(db, tenant.workspace_id))
+    _with_secret(db, client, mailbox_id, SHORT_SECRET)
+
+    response = client.get(f"/v1/mailboxes/{mailbox_id}/totp", headers=tenant.headers)
+
+    assert response.status_code == 200, response.text
+    now = int(clock.now().timestamp())
+    accepted = {_reference_code(SHORT_SECRET, now + step * 30) for step in (-1, 0, 1)}
+    assert response.json()["code"] in accepted
+
+
+def test_a_stored_secret_that_is_not_base32_is_a_conflict_not_a_500(
+    db: Database, client: TestClient
+) -> None:
+    tenant = make_tenant(db)
+    mailbox_id = make_mailbox(db, make_domain(db, tenant.workspace_id))
+    _with_secret(db, client, mailbox_id, "not base32!")
+
+    response = client.get(f"/v1/mailboxes/{mailbox_id}/totp", headers=tenant.headers)
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "unusable_totp_secret"
+
+
 def _failed_mailbox(db: Database, slots: int) -> tuple[dict[str, str], object]:
     tenant = make_tenant(db)
     domain = make_domain(db, tenant.workspace_id, mailbox_type=MailboxType.GOOGLE)
