@@ -89,9 +89,7 @@ def test_codes_for_secrets_shorter_than_pyotp_takes(secret: str, timestamp: int)
     assert code.code == _reference_code(secret, timestamp)
 
 
-def test_the_common_80_bit_secret_gives_a_code_over_http(
-    db: Database, client: TestClient
-) -> None:
+def test_the_common_80_bit_secret_gives_a_code_over_http(db: Database, client: TestClient) -> None:
     tenant = make_tenant(db)
     mailbox_id = make_mailbox(db, make_domain(db, tenant.workspace_id))
     _with_secret(db, client, mailbox_id, SHORT_SECRET)
