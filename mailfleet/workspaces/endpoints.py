@@ -63,7 +63,7 @@ def delete_workspace(workspace_id: uuid.UUID, ctx: Context) -> Response:
 def list_members(
     workspace_id: uuid.UUID, ctx: Context, cursor: CursorParam = None, limit: Limit = 50
 ) -> Response:
-    """List a workspace's members, newest first."""
+    """List a workspace's members, newest first (OWNER only)."""
     rows, next_cursor = members.list_members(
         ctx.session, ctx.principal, workspace_id, cursor=cursor, limit=limit
     )

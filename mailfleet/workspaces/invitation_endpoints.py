@@ -1,4 +1,4 @@
-"""Invitations: managed by a workspace's ADMINs, answered by the invited user."""
+"""Invitations: managed by a workspace's OWNERs, answered by the invited user."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ router = APIRouter(tags=["invitations"])
 def create_invitation(
     workspace_id: uuid.UUID, body: schemas.InvitationCreate, ctx: Context
 ) -> Response:
-    """Invite an email address with a role (ADMIN+; only an OWNER may invite an OWNER)."""
+    """Invite an email address with a role (OWNER only)."""
     view = invitations.invite(
         ctx.session, ctx.settings, ctx.principal, workspace_id, email=body.email, role=body.role
     )
@@ -38,7 +38,7 @@ def list_workspace_invitations(
     cursor: CursorParam = None,
     limit: Limit = 50,
 ) -> Response:
-    """List a workspace's invitations, newest first (ADMIN+)."""
+    """List a workspace's invitations, newest first (OWNER only)."""
     rows, next_cursor = invitations.list_for_workspace(
         ctx.session, ctx.principal, workspace_id, status=status, cursor=cursor, limit=limit
     )
@@ -49,7 +49,7 @@ def list_workspace_invitations(
     "/workspaces/{workspace_id}/invitations/{invitation_id}", response_model=schemas.Invitation
 )
 def revoke_invitation(workspace_id: uuid.UUID, invitation_id: uuid.UUID, ctx: Context) -> Response:
-    """Revoke a pending invitation (ADMIN+)."""
+    """Revoke a pending invitation (OWNER only)."""
     view = invitations.revoke(ctx.session, ctx.principal, workspace_id, invitation_id)
     return render(schemas.Invitation, view)
 

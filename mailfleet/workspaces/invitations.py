@@ -1,6 +1,8 @@
-"""Invitations: an ADMIN invites an email with a role; the user with that email accepts or rejects.
+"""Invitations: an OWNER invites an email with a role; the user with that email accepts or rejects.
 
-An invitation addressed to someone else is indistinguishable from one that does not exist.
+Only OWNERs manage invitations (invite, list, revoke), as only they manage members: an
+invitation becomes a membership, so inviting is adding a member. An invitation addressed to
+someone else is indistinguishable from one that does not exist.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy.orm import Session
 from mailfleet.auth.service import Principal
 from mailfleet.config import Settings
 from mailfleet.events import service as events
-from mailfleet.exceptions import Conflict, Forbidden, NotFound
+from mailfleet.exceptions import Conflict, NotFound
 from mailfleet.kit import clock
 from mailfleet.kit.pagination import paginate, split_page
 from mailfleet.models import Invitation, InvitationStatus, Membership, Role, User, Workspace
@@ -70,11 +72,7 @@ def invite(
     email: str,
     role: Role,
 ) -> InvitationView:
-    membership = member_of(session, principal, workspace_id, Role.ADMIN)
-    if role == Role.OWNER and membership.role != Role.OWNER:
-        raise Forbidden(
-            "Only an OWNER may invite another OWNER.", code="insufficient_role", field="role"
-        )
+    member_of(session, principal, workspace_id, Role.OWNER)
     email = email.strip().lower()
     now = clock.now()
     is_member = session.scalar(
@@ -134,7 +132,7 @@ def list_for_workspace(
     cursor: str | None,
     limit: int,
 ) -> tuple[Sequence[InvitationView], str | None]:
-    member_of(session, principal, workspace_id, Role.ADMIN)
+    member_of(session, principal, workspace_id, Role.OWNER)
     statement = _query().where(Invitation.workspace_id == workspace_id)
     if status is not None:
         statement = statement.where(Invitation.status == status)
@@ -145,7 +143,7 @@ def list_for_workspace(
 def revoke(
     session: Session, principal: Principal, workspace_id: uuid.UUID, invitation_id: uuid.UUID
 ) -> InvitationView:
-    member_of(session, principal, workspace_id, Role.ADMIN)
+    member_of(session, principal, workspace_id, Role.OWNER)
     row = session.execute(
         _query()
         .where(Invitation.workspace_id == workspace_id, Invitation.id == invitation_id)

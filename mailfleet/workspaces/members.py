@@ -1,4 +1,8 @@
-"""Workspace members: list, change role, remove. A workspace always keeps at least one OWNER."""
+"""Workspace members: list, change role, remove. A workspace always keeps at least one OWNER.
+
+Only OWNERs manage members, and the member list (everyone's email and role) is part of managing
+them; any member may still leave on their own.
+"""
 
 from __future__ import annotations
 
@@ -53,7 +57,7 @@ def list_members(
     cursor: str | None,
     limit: int,
 ) -> tuple[Sequence[MemberView], str | None]:
-    member_of(session, principal, workspace_id, Role.VIEWER)
+    member_of(session, principal, workspace_id, Role.OWNER)
     rows = session.execute(paginate(_member_query(workspace_id), Membership.id, cursor, limit))
     views = [_view(membership, email, name) for membership, email, name in rows]
     return split_page(views, limit, lambda m: m.id)

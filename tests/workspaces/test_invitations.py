@@ -123,16 +123,15 @@ def test_an_invitation_is_still_valid_just_before_expiry(db: Database, client: T
     assert response.status_code == 200, response.text
 
 
-def test_an_admin_invites_and_revokes(db: Database, client: TestClient) -> None:
+def test_the_owner_invites_and_revokes(db: Database, client: TestClient) -> None:
     owner = make_tenant(db)
-    admin = make_member(db, owner, Role.ADMIN)
     invitee = _invitee(db, owner)
-    invitation = _invite(client, admin, invitee.email, "VIEWER").json()
+    invitation = _invite(client, owner, invitee.email, "VIEWER").json()
     path = f"/v1/workspaces/{owner.workspace_id}/invitations/{invitation['id']}"
-    response = client.delete(path, headers=admin.headers)
+    response = client.delete(path, headers=owner.headers)
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "REVOKED"
-    again = client.delete(path, headers=admin.headers)
+    again = client.delete(path, headers=owner.headers)
     assert again.status_code == 409
     assert again.json()["code"] == "invitation_not_pending"
     accept = client.post(f"/v1/invitations/{invitation['id']}/accept", headers=_bare(invitee))
@@ -169,6 +168,15 @@ def test_an_owner_invites_an_owner(db: Database, client: TestClient) -> None:
     client.post(f"/v1/invitations/{invitation['id']}/accept", headers=_bare(invitee))
     workspace = client.get(f"/v1/workspaces/{owner.workspace_id}", headers=invitee.headers)
     assert workspace.json()["role"] == "OWNER"
+
+
+def test_an_admin_cannot_invite_even_a_viewer(db: Database, client: TestClient) -> None:
+    owner = make_tenant(db)
+    admin = make_member(db, owner, Role.ADMIN)
+    response = _invite(client, admin, "friend@example.com", "VIEWER")
+    assert response.status_code == 403
+    assert response.json()["code"] == "insufficient_role"
+    assert _invitations(client, owner) == []
 
 
 def test_an_editor_cannot_invite(db: Database, client: TestClient) -> None:

@@ -224,13 +224,16 @@ def test_a_viewer_cannot_write_anywhere(db: Database, client: TestClient) -> Non
     assert billing.json()["billing_details"] is None
 
 
-def test_a_viewer_reads_the_workspace_and_its_members(db: Database, client: TestClient) -> None:
+def test_a_viewer_reads_the_workspace_but_not_its_member_list(
+    db: Database, client: TestClient
+) -> None:
     owner = make_tenant(db)
     viewer = make_member(db, owner, Role.VIEWER)
     assert _workspace(client, viewer)["role"] == "VIEWER"
+    # The member list (everyone's email and role) belongs to managing members: OWNERs only.
     members = client.get(f"/v1/workspaces/{owner.workspace_id}/members", headers=viewer.headers)
-    assert members.status_code == 200
-    assert {m["email"] for m in members.json()["items"]} == {owner.email, viewer.email}
+    assert members.status_code == 403
+    assert members.json()["code"] == "insufficient_role"
 
 
 def test_a_key_pinned_to_one_workspace_sees_no_other(db: Database, client: TestClient) -> None:
