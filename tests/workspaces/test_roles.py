@@ -1,8 +1,8 @@
 """Only a workspace's OWNERs manage its members and invitations, on every such route.
 
-The routes come from the app's own route table (its OpenAPI document), so a member or invitation route added later is
-covered without editing this file: called as ADMIN, EDITOR or VIEWER it answers 403, as OWNER
-it does what it says. Leaving a workspace yourself stays open to every member.
+The routes come from the app's own route table (its OpenAPI document), so a member or invitation
+route added later is covered without editing this file: called as ADMIN, EDITOR or VIEWER it
+answers 403, as OWNER it does what it says. Leaving a workspace yourself stays open to every member.
 """
 
 from __future__ import annotations
