@@ -122,5 +122,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     # Outermost, so that the idempotency middleware's own queries are inside the cap too.
     app.add_middleware(ConcurrencyGate, limit=settings.max_inflight_requests)
+    # Outermost of ours: every unexpected exception ends in a 500 that keeps the connection.
+    app.add_middleware(exception_handlers.UnexpectedErrorMiddleware)
     logging.getLogger("mailfleet").setLevel(settings.log_level)
     return app

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mailfleet.exceptions import FieldError, MailfleetError
 
@@ -138,12 +139,54 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _internal_error(request.url.path)
+
+
+class UnexpectedErrorMiddleware:
+    """Answers an unexpected exception with a problem+json 500 and keeps the connection open.
+
+    Starlette's own last-resort handler sends its response and then re-raises, and uvicorn
+    closes a keep-alive connection whose application raised after answering, without
+    `Connection: close`: the client's next request on it fails with a reset. Here the exception
+    is logged with its traceback and ends with the answer. Under the test client (which marks
+    its scope with the `http.response.debug` extension) it is raised on after answering, so a
+    test still sees the failure itself.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            if started:
+                raise  # half a response is out: only closing the connection can end it
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            response = _internal_error(str(scope.get("path", "")))
+            await response(scope, receive, send)
+            if "http.response.debug" in scope.get("extensions", {}):
+                raise
+
+
+def _internal_error(instance: str) -> Response:
     return problem_response(
         status=500,
         code="internal_error",
         title="Internal server error",
         detail="An unexpected error occurred; it has been logged.",
-        instance=request.url.path,
+        instance=instance,
     )
 
 

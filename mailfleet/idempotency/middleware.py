@@ -2,12 +2,16 @@
 
 A replay with the same key and the same request returns the first response, byte for byte, and
 creates nothing. The same key with a different request is 422; while the first request is still
-running, 409. Responses of 5xx are not kept, so a retry after a server failure runs again.
+running, 409. Only completed outcomes are kept: 2xx, and 4xx that a retry would repeat. A 429,
+408, 425 or 5xx releases the key, so a retry after Retry-After or a server failure runs again.
+The outcome is stored before the response leaves, so a replay sent the moment the first response
+arrives finds it (never 409 in progress).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import timedelta
 
 from starlette.concurrency import run_in_threadpool
@@ -19,9 +23,18 @@ from mailfleet.idempotency import service
 from mailfleet.kit.crypto import SecretBox, sha256_hex
 from mailfleet.models import IdempotencyRecord
 
+log = logging.getLogger("mailfleet.idempotency")
+
 HEADER = b"idempotency-key"
 # Headers worth replaying; hop-by-hop and per-request ones are not.
 KEPT_HEADERS = {"content-type", "location", "cache-control"}
+# 4xx a retry may not repeat: timeout, too early, rate limited.
+TRANSIENT_4XX = frozenset({408, 425, 429})
+
+
+def is_final(status: int) -> bool:
+    """Whether a response is the request's outcome, to be replayed for the key's lifetime."""
+    return 200 <= status < 300 or (400 <= status < 500 and status not in TRANSIENT_4XX)
 
 
 class IdempotencyMiddleware:
@@ -105,25 +118,60 @@ class IdempotencyMiddleware:
     async def _run_and_store(
         self, scope: Scope, body: bytes, send: Send, credential: str, key: str
     ) -> None:
-        status = 500
-        kept: list[list[str]] = []
+        # The whole response is held back until its outcome is stored: sent first, a client's
+        # immediate replay could find the claim still open and get 409.
+        start: Message | None = None
         chunks: list[bytes] = []
+        done = False
 
         async def capture(message: Message) -> None:
-            nonlocal status
+            nonlocal start, done
             if message["type"] == "http.response.start":
-                status = message["status"]
-                for name, value in message.get("headers", []):
-                    if name.decode("latin-1").lower() in KEPT_HEADERS:
-                        kept.append([name.decode("latin-1"), value.decode("latin-1")])
+                start = message
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
-            await send(message)
+                done = not message.get("more_body", False)
+            else:
+                await send(message)
 
         try:
             await self.app(scope, _replay_receive(body), capture)
-        finally:
-            await run_in_threadpool(self._finish, credential, key, status, b"".join(chunks), kept)
+        except Exception:
+            await run_in_threadpool(self._release, credential, key)
+            raise
+        if start is None or not done:
+            # No complete response: nothing to replay, so the next try runs again.
+            await run_in_threadpool(self._release, credential, key)
+            if start is not None:
+                await send(start)
+                await send({"type": "http.response.body", "body": b"".join(chunks)})
+            return
+        payload = b"".join(chunks)
+        await self._record(credential, key, start, payload)
+        await send(start)
+        await send({"type": "http.response.body", "body": payload})
+
+    async def _record(self, credential: str, key: str, start: Message, body: bytes) -> None:
+        status = int(start["status"])
+        if not is_final(status):
+            await run_in_threadpool(self._release, credential, key)
+            return
+        kept = [
+            [name.decode("latin-1"), value.decode("latin-1")]
+            for name, value in start.get("headers", [])
+            if name.decode("latin-1").lower() in KEPT_HEADERS
+        ]
+        try:
+            await run_in_threadpool(self._finish, credential, key, status, body, kept)
+        except Exception:
+            # The request's own work is committed: answer it anyway, and free the key rather
+            # than leave it "in progress" until it expires.
+            log.exception("could not store the outcome of Idempotency-Key %r", key)
+            await run_in_threadpool(self._release, credential, key)
+
+    def _release(self, credential: str, key: str) -> None:
+        with self.database.transaction() as session:
+            service.release(session, scope=credential, key=key)
 
     def _finish(
         self, credential: str, key: str, status: int, body: bytes, headers: list[list[str]]
@@ -132,18 +180,15 @@ class IdempotencyMiddleware:
         if secret:
             body = self.secrets.encrypt(body.decode()).encode()
         with self.database.transaction() as session:
-            if status >= 500:
-                service.release(session, scope=credential, key=key)
-            else:
-                service.complete(
-                    session,
-                    scope=credential,
-                    key=key,
-                    status=status,
-                    body=body,
-                    headers=headers,
-                    encrypted=secret,
-                )
+            service.complete(
+                session,
+                scope=credential,
+                key=key,
+                status=status,
+                body=body,
+                headers=headers,
+                encrypted=secret,
+            )
 
     async def _send_stored(self, send: Send, record: IdempotencyRecord) -> None:
         headers = [

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -103,3 +106,50 @@ def test_a_replayed_api_key_is_the_same_key_and_never_stored_in_clear(
         assert stored.body_encrypted
         assert token.encode() not in (stored.response_body or b"")
         assert session.scalar(select(func.count()).select_from(ApiKey)) == 2
+
+
+def test_a_rate_limited_request_is_not_stored_and_its_retry_runs(
+    db: Database, make_client: Callable[..., TestClient]
+) -> None:
+    from mailfleet.auth.ratelimit import RateLimiter
+
+    client = make_client(rate_limit_enabled=True, rate_limit_per_second=0, rate_limit_per_minute=1)
+    owner = make_tenant(db)
+    assert client.get("/v1/domains", headers=owner.headers).status_code == 200
+    headers = {**owner.headers, "Idempotency-Key": "after-retry-after"}
+    body = {"domains": ["later.com"]}
+
+    limited = client.post("/v1/domains", json=body, headers=headers)
+    assert limited.status_code == 429
+    # Retry-After has passed: the window is fresh again.
+    client.app.state.rate_limiter = RateLimiter(0, 1)  # type: ignore[attr-defined]
+    retried = client.post("/v1/domains", json=body, headers=headers)
+
+    assert retried.status_code == 201, retried.text
+    assert "idempotency-replayed" not in retried.headers
+    assert _count(db, Domain) == 1
+    replayed = client.post("/v1/domains", json=body, headers=headers)
+    assert replayed.status_code == 201
+    assert replayed.headers["idempotency-replayed"] == "true"
+
+
+@pytest.mark.parametrize(
+    ("status", "stored"),
+    [
+        (200, True),
+        (201, True),
+        (400, True),
+        (404, True),
+        (422, True),
+        (408, False),
+        (425, False),
+        (429, False),
+        (500, False),
+        (503, False),
+        (302, False),
+    ],
+)
+def test_only_final_outcomes_are_kept(status: int, stored: bool) -> None:
+    from mailfleet.idempotency.middleware import is_final
+
+    assert is_final(status) is stored
