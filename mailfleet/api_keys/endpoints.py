@@ -19,7 +19,11 @@ router = APIRouter(tags=["api_keys"])
 
 @router.post("/api-keys", status_code=201, response_model=schemas.IssuedApiKey)
 def create_api_key(body: schemas.ApiKeyCreate, ctx: Context) -> Response:
-    """Issue an API key, optionally pinned to one workspace; the token is shown only here."""
+    """Issue an API key; the token is shown only here.
+
+    A key pinned to a workspace (`workspace_id`, or the calling key's own pin) needs the ADMIN
+    role there. An unpinned key acts with your own role in whichever workspace a request picks.
+    """
     issued = key_service.create(
         ctx.session, ctx.principal, name=body.name, workspace_id=body.workspace_id
     )

@@ -2,6 +2,12 @@
 
 A key pinned to a workspace only sees and manages keys pinned to that same workspace, and can
 only issue keys pinned there: it must never mint a key wider than itself.
+
+Who may issue which key: a key pinned to a workspace is that workspace's integration credential,
+which the design gives to its ADMINs and OWNERs, so issuing one needs ADMIN there. An unpinned
+key is the user's own credential: every request made with it acts with the user's current role
+in the workspace it selects (see `auth.dependencies`), so it grants nothing the user does not
+already hold, and any user may issue one.
 """
 
 from __future__ import annotations
@@ -21,6 +27,9 @@ from mailfleet.kit.pagination import paginate, split_page
 from mailfleet.models import ApiKey, Role, User
 from mailfleet.workspaces.service import member_of
 
+# The role a user needs in a workspace to issue a key pinned to it.
+PIN_ROLE = Role.ADMIN
+
 
 def _mine(principal: Principal) -> Select[ApiKey]:
     statement = select(ApiKey).where(ApiKey.user_id == principal.user_id)
@@ -35,7 +44,7 @@ def create(
     """Issue a key; the token is in the result and nowhere else, ever."""
     workspace_id = workspace_id or principal.pinned_workspace_id
     if workspace_id is not None:
-        member_of(session, principal, workspace_id, Role.VIEWER)
+        member_of(session, principal, workspace_id, PIN_ROLE)
     user = session.get_one(User, principal.user_id)
     issued = issue_key(session, user=user, name=name, workspace_id=workspace_id)
     events.record(

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from mailfleet.db import Database
-from tests.factories import Caller, make_key, make_tenant
+from mailfleet.models import Role
+from tests.factories import Caller, make_key, make_member, make_tenant
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -135,3 +137,60 @@ def test_key_name_is_required(db: Database, client: TestClient) -> None:
         assert response.status_code == 422, body
         assert response.json()["code"] == "validation_error"
     assert len(_keys(client, owner)) == 1
+
+
+@pytest.mark.parametrize("role", [Role.EDITOR, Role.VIEWER], ids=lambda r: r.value)
+def test_below_admin_no_key_pinned_to_the_workspace_is_issued(
+    db: Database, client: TestClient, role: Role
+) -> None:
+    owner = make_tenant(db)
+    member = make_member(db, owner, role)
+    explicit = client.post(
+        "/v1/api-keys",
+        json={"name": "pinned", "workspace_id": str(owner.workspace_id)},
+        headers=member.headers,
+    )
+    assert explicit.status_code == 403, explicit.text
+    assert explicit.json()["code"] == "insufficient_role"
+    # Nor through a key already pinned there (its pin is the default of a new key).
+    pinned = Caller(
+        member.user_id,
+        member.email,
+        make_key(db, member.user_id, workspace_id=owner.workspace_id),
+        owner.workspace_id,
+    )
+    implicit = client.post("/v1/api-keys", json={"name": "child"}, headers=pinned.headers)
+    assert implicit.status_code == 403, implicit.text
+    assert implicit.json()["code"] == "insufficient_role"
+    assert not {"pinned", "child"} & {k["name"] for k in _keys(client, member)}
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.OWNER], ids=lambda r: r.value)
+def test_an_admin_or_owner_issues_a_key_pinned_to_the_workspace(
+    db: Database, client: TestClient, role: Role
+) -> None:
+    owner = make_tenant(db)
+    member = owner if role == Role.OWNER else make_member(db, owner, role)
+    response = client.post(
+        "/v1/api-keys",
+        json={"name": "pinned", "workspace_id": str(owner.workspace_id)},
+        headers=member.headers,
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["workspace_id"] == str(owner.workspace_id)
+
+
+def test_a_viewers_own_unpinned_key_acts_only_as_the_viewer(
+    db: Database, client: TestClient
+) -> None:
+    owner = make_tenant(db)
+    viewer = make_member(db, owner, Role.VIEWER)
+    issued = client.post("/v1/api-keys", json={"name": "mine"}, headers=viewer.headers)
+    assert issued.status_code == 201, issued.text
+    assert issued.json()["workspace_id"] is None
+    own = Caller(viewer.user_id, viewer.email, issued.json()["key"], owner.workspace_id)
+    assert client.get("/v1/domains", headers=own.headers).status_code == 200
+    # The new key reads like its user and is refused what its user is refused.
+    write = client.post("/v1/domains", json={"domains": ["viewer-key.com"]}, headers=own.headers)
+    assert write.status_code == 403
+    assert write.json()["code"] == "insufficient_role"
