@@ -11,16 +11,21 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 import uvicorn
 from fastapi import APIRouter, FastAPI
+from fastapi.testclient import TestClient
+from httpx import Response
 
 from mailfleet.app import create_app
 from mailfleet.config import Settings
 from mailfleet.db import Database
-from mailfleet.models import Domain
-from tests.factories import count_rows, make_tenant
+from mailfleet.kit.crypto import SecretBox
+from mailfleet.kit.responses import SECRET_FIELDS
+from mailfleet.models import Domain, Mailbox
+from tests.factories import count_rows, make_domain, make_mailbox, make_tenant, make_webhook
 from tests.support.servers import free_port
 
 broken = APIRouter()
@@ -127,3 +132,74 @@ def test_a_replay_right_after_the_response_is_never_in_progress(db: Database, li
     assert count_rows(db, Domain) == 25
     conn.close()
     replay.close()
+
+
+# Every route whose response carries a secret; a new one must be added here (and is found by
+# the route-table test below when its schema names a secret field).
+SECRET_ROUTES = {
+    ("GET", "/v1/mailboxes/{mailbox_id}/credentials"),
+    ("GET", "/v1/mailboxes/{mailbox_id}/totp"),
+    ("POST", "/v1/api-keys"),
+    ("POST", "/v1/webhooks"),
+    ("POST", "/v1/webhooks/{webhook_id}/rotate-secret"),
+}
+
+
+def _has_secret(schema: dict[str, Any], components: dict[str, Any], seen: set[str]) -> bool:
+    ref = schema.get("$ref")
+    if ref:
+        name = ref.rsplit("/", 1)[-1]
+        if name in seen:
+            return False
+        return _has_secret(components[name], components, seen | {name})
+    if SECRET_FIELDS & set(schema.get("properties", {})):
+        return True
+    children = [*schema.get("properties", {}).values(), schema.get("items", {})]
+    children += [*schema.get("anyOf", []), *schema.get("allOf", []), *schema.get("oneOf", [])]
+    return any(_has_secret(child, components, seen) for child in children if child)
+
+
+def test_every_route_whose_response_carries_a_secret_is_listed(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    components = document["components"]["schemas"]
+    found = set()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {}).get("application/json", {})
+                if status.startswith("2") and _has_secret(
+                    content.get("schema", {}), components, set()
+                ):
+                    found.add((method.upper(), path))
+    # The TOTP code is a secret by what it is, not by a field name.
+    assert found | {("GET", "/v1/mailboxes/{mailbox_id}/totp")} == SECRET_ROUTES
+
+
+def _secret_request(db: Database, client: TestClient, method: str, path: str) -> Response:
+    owner = make_tenant(db)
+    mailbox_id = make_mailbox(db, make_domain(db, owner.workspace_id))
+    box: SecretBox = client.app.state.secrets  # type: ignore[attr-defined]
+    with db.transaction() as session:
+        mailbox = session.get(Mailbox, mailbox_id)
+        assert mailbox is not None
+        mailbox.password_enc = box.encrypt("s3cret-Pass")
+        mailbox.totp_secret_enc = box.encrypt("JBSWY3DPEHPK3PXP")
+    webhook_id, _ = make_webhook(db, owner.workspace_id)
+    url = path.format(mailbox_id=mailbox_id, webhook_id=webhook_id)
+    bodies: dict[str, object] = {
+        "/v1/api-keys": {"name": "ci"},
+        "/v1/webhooks": {
+            "url": "https://hooks.example.com/in",
+            "events": ["domain.status_changed"],
+        },
+    }
+    return client.request(method, url, json=bodies.get(path), headers=owner.headers)
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(SECRET_ROUTES))
+def test_every_response_with_a_secret_is_no_store(
+    db: Database, client: TestClient, method: str, path: str
+) -> None:
+    response = _secret_request(db, client, method, path)
+    assert response.status_code in (200, 201), response.text
+    assert response.headers["cache-control"] == "no-store"

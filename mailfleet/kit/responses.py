@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from functools import cache
+from typing import Annotated, Any, get_args
 
 from fastapi import Query
 from fastapi.responses import Response
@@ -27,12 +28,33 @@ Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
 # Marks a response that carries a secret: no cache may keep it, and the idempotency store
 # keeps it only encrypted.
 NO_STORE = {"Cache-Control": "no-store"}
+# Field names that hold a secret wherever they appear in a response schema.
+SECRET_FIELDS = frozenset({"password", "app_password", "totp_secret", "secret", "key", "token"})
+
+
+@cache
+def carries_secret(schema: type[BaseModel]) -> bool:
+    """Whether the schema, or one nested in it, has a field named as a secret."""
+    for name, field in schema.model_fields.items():
+        if name in SECRET_FIELDS:
+            return True
+        if any(carries_secret(model) for model in _models_in(field.annotation)):
+            return True
+    return False
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in get_args(annotation) for model in _models_in(arg)]
 
 
 def render(
     schema: type[BaseModel], obj: Any, status: int = 200, *, secret: bool = False
 ) -> Response:
+    """The body as `schema` renders it; `no-store` when it carries a secret (named or flagged)."""
     body = schema.model_validate(obj, from_attributes=True).model_dump_json()
+    secret = secret or carries_secret(schema)
     return Response(body, status_code=status, media_type=JSON, headers=NO_STORE if secret else None)
 
 

@@ -71,7 +71,7 @@ def get_credentials(mailbox_id: uuid.UUID, ctx: Editor) -> Response:
     creds = mailbox_service.credentials(
         ctx.session, ctx.secrets, workspace_id=ctx.workspace(), mailbox_id=mailbox_id
     )
-    return render(schemas.Credentials, creds)
+    return render(schemas.Credentials, creds, secret=True)
 
 
 @router.patch("/mailboxes/{mailbox_id}", response_model=schemas.Mailbox)

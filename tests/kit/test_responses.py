@@ -70,3 +70,25 @@ def test_an_empty_page() -> None:
     response = RowRenderer(FIELDS, "sqlite").page([], None)
     assert response.body == b'{"items":[],"next_cursor":null}'
     assert response.media_type == "application/json"
+
+
+class _Inner(BaseModel):
+    password: str
+
+
+class _Outer(BaseModel):
+    id: int
+    inner: list[_Inner] | None
+
+
+def test_a_schema_with_a_secret_field_anywhere_renders_no_store() -> None:
+    from mailfleet.kit.responses import render
+
+    secret = render(_Outer, {"id": 1, "inner": [{"password": "p"}]})
+    plain = render(Item, schema_item())
+    assert secret.headers["cache-control"] == "no-store"
+    assert "cache-control" not in plain.headers
+
+
+def schema_item() -> Item:
+    return Item(id=ID, at=datetime.now(UTC), maybe=None, flag=True, colour=Colour.RED, name="x")
