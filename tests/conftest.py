@@ -50,6 +50,8 @@ def base_settings(tmp: Path, database_url: str, **overrides: Any) -> Settings:
         # Never the system's resolvers: a name Mailfleet resolves is refused on loopback, so no
         # DNS query leaves the machine (tests needing answers point at their own servers).
         "dns_resolvers": [loopback_resolver()],
+        # The suite's domains are `*.test` (RFC 2606), a TLD outside the public suffix list.
+        "local_tlds": ["test"],
     }
     values.update(overrides)
     return Settings(**values)

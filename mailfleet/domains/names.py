@@ -1,12 +1,16 @@
 """Domain name normalisation: trimmed, lower-cased, IDNA (punycode), registrable.
 
 A customer hands us registrable domains (one label under a public suffix): those are what a
-registrar delegates. Sub-domains and bare public suffixes are refused with a reason.
+registrar delegates. Sub-domains, bare public suffixes and names under a top-level label the
+public suffix list does not know (`acme.notarealtld`: no registry delegates it) are refused with
+a reason. The list's own lookups treat an unknown top level as a suffix, so the last check asks
+it explicitly; `local_tlds` (settings.local_tlds) names the unknown ones accepted anyway.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import idna
@@ -28,7 +32,12 @@ class DomainName:
     unicode: str
 
 
-def normalise(raw: object) -> DomainName | NameError_:
+def normalise(raw: object, *, local_tlds: Collection[str]) -> DomainName | NameError_:
+    """`raw` as stored and looked up, or why it is no domain a customer can hand us.
+
+    `local_tlds` is settings.local_tlds: pass it wherever names are submitted or looked up, so
+    that a name accepted once is found again.
+    """
     if not isinstance(raw, str):
         return NameError_("invalid_type", "A domain name must be a string.")
     name = raw.strip().lower().rstrip(".")
@@ -52,6 +61,12 @@ def normalise(raw: object) -> DomainName | NameError_:
         return NameError_("invalid_idna", f"Not a valid punycode name: {exc}.")
     if labels[-1].isdigit():
         return NameError_("invalid_syntax", "The top-level label cannot be numeric.")
+    if not known_tld(labels[-1], local_tlds):
+        return NameError_(
+            "unknown_tld",
+            f"{ascii_name} ends in .{labels[-1]}, which is not a top-level domain of the public "
+            "suffix list: no registry delegates it.",
+        )
     registrable = _psl.privatesuffix(ascii_name)
     if registrable is None:
         return NameError_("public_suffix", f"{ascii_name} is a public suffix, not a domain.")
@@ -61,6 +76,11 @@ def normalise(raw: object) -> DomainName | NameError_:
             f"{ascii_name} is a sub-domain; submit the registered domain {registrable}.",
         )
     return DomainName(ascii=ascii_name, unicode=unicode_name)
+
+
+def known_tld(tld: str, local_tlds: Collection[str]) -> bool:
+    """Whether `tld` (one ASCII label) is a top level of the public suffix list, or a local one."""
+    return tld in local_tlds or _psl.is_public(tld, accept_unknown=False)
 
 
 def public_suffix(name: str) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -64,7 +64,7 @@ def submit(
             code="too_many_domains",
             field="domains",
         )
-    candidates, rejected = _normalise_batch(names)
+    candidates, rejected = _normalise_batch(names, settings.local_tlds)
     taken = _live_names(session, [name.ascii for _, name in candidates])
     accepted_names: list[DomainName] = []
     for index, name in candidates:
@@ -124,13 +124,13 @@ def submit(
 
 
 def _normalise_batch(
-    names: Sequence[object],
+    names: Sequence[object], local_tlds: Collection[str]
 ) -> tuple[list[tuple[int, DomainName]], list[Rejection]]:
     seen: set[str] = set()
     candidates: list[tuple[int, DomainName]] = []
     rejected: list[Rejection] = []
     for index, raw in enumerate(names):
-        result = normalise(raw)
+        result = normalise(raw, local_tlds=local_tlds)
         if isinstance(result, NameError_):
             shown = raw[:253] if isinstance(raw, str) else None
             rejected.append(Rejection(index, shown, result.code, result.detail))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import cast
@@ -90,7 +90,7 @@ def create_order(
             code="too_many_mailboxes",
             field="mailboxes",
         )
-    domain_id = _resolve_domain(session, workspace_id, domain_ref)
+    domain_id = _resolve_domain(session, workspace_id, domain_ref, settings.local_tlds)
     usernames = rules.normalise_usernames([m.username for m in mailboxes])
 
     # Lock order: Allocation, then Domain. Every writer of either takes them in this order.
@@ -181,13 +181,15 @@ def create_order(
     return OrderView(order, domain.name, created)
 
 
-def _resolve_domain(session: Session, workspace_id: uuid.UUID, ref: str) -> uuid.UUID:
+def _resolve_domain(
+    session: Session, workspace_id: uuid.UUID, ref: str, local_tlds: Collection[str]
+) -> uuid.UUID:
     """The id of the workspace's live domain named or identified by `ref` (404 otherwise)."""
     statement = scoped_columns(Domain, workspace_id, Domain.id)
     try:
         statement = statement.where(Domain.id == uuid.UUID(ref.strip()))
     except ValueError:
-        name = normalise(ref)
+        name = normalise(ref, local_tlds=local_tlds)
         if isinstance(name, NameError_):
             raise NotFound(
                 f"Domain {ref[:253]!r} not found.", code="domain_not_found", field="domain"
