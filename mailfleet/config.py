@@ -32,6 +32,10 @@ class RecentCreationRule(enum.StrEnum):
     OFF = "off"
 
 
+# The most domains one POST /v1/domains takes, as its OpenAPI schema documents (maxItems):
+# MAILFLEET_MAX_DOMAINS_PER_BATCH may lower it, never raise it past what the document says.
+MAX_DOMAINS_PER_BATCH = 10_000
+
 DEFAULT_DOMAIN_LIMITS = {
     MailboxType.GOOGLE: 3,
     MailboxType.MICROSOFT: 3,
@@ -65,7 +69,9 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = 600
 
     idempotency_ttl_hours: int = 24
-    max_domains_per_batch: int = 10_000
+    max_domains_per_batch: int = Field(
+        default=MAX_DOMAINS_PER_BATCH, ge=1, le=MAX_DOMAINS_PER_BATCH
+    )
     max_mailboxes_per_order: int = 100
     default_page_size: int = 50
     # Memory for rendered list pages on SQLite, kept until anything commits (kit.pagecache);

@@ -22,7 +22,8 @@ router = APIRouter(tags=["domains"])
 
 @router.post("/domains", status_code=201, response_model=schemas.SubmitResult)
 def submit_domains(body: schemas.DomainSubmit, ctx: Editor) -> Response:
-    """Submit up to 10,000 domains; each name is accepted or rejected on its own."""
+    """Submit up to 10,000 domains (`MAILFLEET_MAX_DOMAINS_PER_BATCH` may lower it); each name is
+    accepted or rejected on its own. A longer list is refused whole: 422 `too_many_domains`."""
     result = domain_service.submit(
         ctx.session,
         ctx.settings,

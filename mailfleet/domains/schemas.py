@@ -7,15 +7,21 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, HttpUrl, StringConstraints
 from pydantic_core import PydanticCustomError
 
+from mailfleet.config import MAX_DOMAINS_PER_BATCH
 from mailfleet.dns.templates import TemplateError, report_addresses
 from mailfleet.kit.schemas import Email, ResponseSchema, Schema, Text
 from mailfleet.models import DomainSource, DomainStatus, MailboxType
 
 
 class DomainSubmit(Schema):
-    # Names are checked one by one in the service so that one bad name does not sink the batch;
-    # the list itself is bounded here. The exact bound is a setting, enforced in the service.
-    domains: list[str] = Field(min_length=1, max_length=100_000, description="Domain names.")
+    # Names are checked one by one in the service so that one bad name does not sink the batch.
+    # The list's bound is documented here and enforced in the service (settings may lower it),
+    # which refuses a longer list whole with its own code, `too_many_domains`.
+    domains: list[str] = Field(
+        min_length=1,
+        json_schema_extra={"maxItems": MAX_DOMAINS_PER_BATCH},
+        description=f"Domain names, at most {MAX_DOMAINS_PER_BATCH:,} per request.",
+    )
     mailbox_type: MailboxType | None = Field(
         default=None, description="Fix the mailbox type now instead of at the first order."
     )

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from sqlalchemy import func, select
 
+from mailfleet.config import Settings
 from mailfleet.db import Database
-from mailfleet.models import Domain, DomainStatus, Event, MailboxType, Role
-from tests.factories import make_domain, make_member, make_tenant
+from mailfleet.models import Domain, DomainStatus, Event, MailboxStatus, MailboxType, Role
+from tests.factories import give_slots, make_domain, make_member, make_tenant
 
 
 def _domain_count(db: Database) -> int:
@@ -30,6 +35,97 @@ def test_ten_thousand_and_one_domains_are_refused_whole(db: Database, client: Te
     assert response.json()["code"] == "too_many_domains"
     assert response.json()["field"] == "domains"
     assert _domain_count(db) == 0
+
+
+def test_the_documents_give_the_batch_bound_the_code_enforces(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    schema = document["components"]["schemas"]["DomainSubmit"]["properties"]["domains"]
+    limit = Settings().max_domains_per_batch
+    assert limit == 10_000
+    assert schema["maxItems"] == limit
+    assert "10,000" in schema["description"]
+    operation = document["paths"]["/v1/domains"]["post"]
+    assert "up to 10,000" in operation["description"]
+
+
+def test_the_batch_bound_can_be_lowered_not_raised() -> None:
+    assert Settings(max_domains_per_batch=500).max_domains_per_batch == 500
+    with pytest.raises(ValidationError):
+        Settings(max_domains_per_batch=10_001)
+
+
+def test_a_lowered_bound_refuses_longer_batches_with_the_number(
+    db: Database, make_client: Callable[..., TestClient]
+) -> None:
+    client = make_client(max_domains_per_batch=2)
+    owner = make_tenant(db)
+    names = ["one.com", "two.com", "three.com"]
+    response = client.post("/v1/domains", json={"domains": names}, headers=owner.headers)
+    assert response.status_code == 422
+    assert response.json()["code"] == "too_many_domains"
+    assert "at most 2 domains; got 3" in response.json()["detail"]
+    assert _domain_count(db) == 0
+
+
+def test_an_unknown_tld_is_refused_with_the_name_and_why(db: Database, client: TestClient) -> None:
+    owner = make_tenant(db)
+    response = client.post(
+        "/v1/domains", json={"domains": ["probe-x.notarealtld"]}, headers=owner.headers
+    )
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "no_domain_accepted"
+    [error] = body["errors"]
+    assert (error["field"], error["code"]) == ("domains[0]", "unknown_tld")
+    assert "probe-x.notarealtld" in error["detail"]
+    assert "public suffix list" in error["detail"]
+    mixed = client.post(
+        "/v1/domains",
+        json={"domains": ["fine-name.com", "probe-y.notarealtld"]},
+        headers=owner.headers,
+    )
+    assert mixed.status_code == 201, mixed.text
+    [rejected] = mixed.json()["rejected"]
+    assert (rejected["index"], rejected["name"], rejected["code"]) == (
+        1,
+        "probe-y.notarealtld",
+        "unknown_tld",
+    )
+    assert "public suffix list" in rejected["detail"]
+    assert [d["name"] for d in mixed.json()["accepted"]] == ["fine-name.com"]
+
+
+def test_local_tlds_are_accepted_only_when_configured(
+    db: Database, make_client: Callable[..., TestClient]
+) -> None:
+    owner = make_tenant(db)
+    # The suite's settings list `test` (tests/conftest.py); the default lists none.
+    strict = make_client(local_tlds=[])
+    refused = strict.post("/v1/domains", json={"domains": ["acme.test"]}, headers=owner.headers)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["code"] == "unknown_tld"
+    local = make_client()
+    accepted = local.post("/v1/domains", json={"domains": ["acme.test"]}, headers=owner.headers)
+    assert accepted.status_code == 201, accepted.text
+    assert [d["name"] for d in accepted.json()["accepted"]] == ["acme.test"]
+
+
+def test_a_domain_under_a_local_tld_is_found_by_name_when_ordering(
+    db: Database, make_client: Callable[..., TestClient]
+) -> None:
+    client = make_client(recent_creation_rule="off")
+    owner = make_tenant(db)
+    make_domain(db, owner.workspace_id, name="orders-by-name.test", mailbox_type=MailboxType.GOOGLE)
+    give_slots(db, owner.workspace_id, MailboxType.GOOGLE, 1)
+    body = {
+        "domain": "Orders-By-Name.TEST",
+        "type": "GOOGLE",
+        "mailboxes": [{"first_name": "Ada", "last_name": "Stone", "username": "ada"}],
+    }
+    response = client.post("/v1/mailbox-orders", json=body, headers=owner.headers)
+    assert response.status_code == 201, response.text
+    assert response.json()["domain"] == "orders-by-name.test"
+    assert [m["status"] for m in response.json()["mailboxes"]] == [MailboxStatus.PENDING.value]
 
 
 def test_empty_list_is_refused(db: Database, client: TestClient) -> None:
