@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from mailfleet.auth.dependencies import Editor, Reading, Viewer
 from mailfleet.domains import schemas
 from mailfleet.domains import service as domain_service
+from mailfleet.domains.listing import SORT_DESCRIPTION, DomainQuery, DomainSort, SortedCursorParam
 from mailfleet.kit.pagination import CursorParam
 from mailfleet.kit.reads import read_page
 from mailfleet.kit.responses import Limit, render, render_page
@@ -45,33 +46,35 @@ def submit_domains(body: schemas.DomainSubmit, ctx: Editor) -> Response:
 async def list_domains(
     request: Request,
     caller: Reading,
-    cursor: CursorParam = None,
+    cursor: SortedCursorParam = None,
     limit: Limit = 50,
     status: Annotated[list[DomainStatus] | None, Query()] = None,
     type: MailboxType | None = None,
     q: Annotated[str | None, Query(max_length=253, description="Text search on the name.")] = None,
     batch_id: uuid.UUID | None = None,
+    sort: Annotated[DomainSort | None, Query(description=SORT_DESCRIPTION)] = None,
 ) -> Response:
-    """List domains, newest first (REMOVED ones only when asked for by status)."""
+    """List domains, newest first unless `sort` says otherwise (REMOVED ones only when asked for
+    by status)."""
     # Polled while domains wait for delegation: the light path, pages kept until a commit.
-    workspace_id = caller.workspace()
+    query = DomainQuery.of(
+        caller.workspace(),
+        statuses=status,
+        mailbox_type=type,
+        text=q,
+        batch_id=batch_id,
+        sort=sort,
+        cursor=cursor,
+        limit=limit,
+    )
 
     def page(connection: Connection) -> Response:
         with Session(bind=connection) as session:
-            rows, next_cursor = domain_service.list_domains(
-                session,
-                workspace_id=workspace_id,
-                statuses=status,
-                mailbox_type=type,
-                text=q,
-                batch_id=batch_id,
-                cursor=cursor,
-                limit=limit,
-            )
+            rows, next_cursor = domain_service.list_domains(session, query)
             return render_page(schemas.Domain, rows, next_cursor)
 
-    key = ("domains", workspace_id, tuple(status or ()), type, q, batch_id, cursor, limit)
-    return await read_page(request, key, page, bounded=False)
+    # The validated parameters are the key: every one the query reads, nothing else.
+    return await read_page(request, ("domains", query), page, bounded=False)
 
 
 @router.get("/domains/{domain_id}", response_model=schemas.Domain)

@@ -17,6 +17,7 @@ from mailfleet.db import enqueue_after_commit
 from mailfleet.dns import lifecycle
 from mailfleet.dns import service as dns_service
 from mailfleet.dns import tasks as dns_tasks
+from mailfleet.domains.listing import DomainQuery, sorted_page
 from mailfleet.domains.names import DomainName, NameError_, nameserver_pair, normalise
 from mailfleet.events import service as events
 from mailfleet.exceptions import Conflict, FieldError, Unprocessable
@@ -172,12 +173,16 @@ def _insert_domains(
     tags: list[str],
 ) -> list[dict[str, object]]:
     now = clock.now()
+    # One created_at for the whole batch, so its ids carry the order the names were submitted
+    # in (lists by id or by created_at show it): uuid7s minted in one millisecond are not in
+    # order among themselves, sorted they are.
+    ids = sorted(uuid7() for _ in names)
     rows: list[dict[str, object]] = []
-    for name in names:
+    for row_id, name in zip(ids, names, strict=True):
         ns1, ns2 = nameserver_pair(name.ascii, settings.nameserver_pairs)
         rows.append(
             {
-                "id": uuid7(),
+                "id": row_id,
                 "workspace_id": batch.workspace_id,
                 "batch_id": batch.id,
                 "name": name.ascii,
@@ -200,36 +205,26 @@ def _insert_domains(
     return rows
 
 
-def list_domains(
-    session: Session,
-    *,
-    workspace_id: uuid.UUID,
-    statuses: list[DomainStatus] | None,
-    mailbox_type: MailboxType | None,
-    text: str | None,
-    batch_id: uuid.UUID | None,
-    cursor: str | None,
-    limit: int,
-) -> tuple[Sequence[Domain], str | None]:
-    statement = scoped(Domain, workspace_id)
-    if statuses:
-        statement = statement.where(Domain.status.in_(statuses))
+def list_domains(session: Session, query: DomainQuery) -> tuple[Sequence[Domain], str | None]:
+    """One page of the workspace's domains (REMOVED ones only when asked for by status)."""
+    statement = scoped(Domain, query.workspace_id)
+    if query.statuses:
+        statement = statement.where(Domain.status.in_(query.statuses))
     else:
         statement = statement.where(Domain.status != DomainStatus.REMOVED)
-    if mailbox_type is not None:
-        statement = statement.where(Domain.mailbox_type == mailbox_type)
-    if batch_id is not None:
-        statement = statement.where(Domain.batch_id == batch_id)
-    if text:
-        pattern = contains_pattern(text)
+    if query.mailbox_type is not None:
+        statement = statement.where(Domain.mailbox_type == query.mailbox_type)
+    if query.batch_id is not None:
+        statement = statement.where(Domain.batch_id == query.batch_id)
+    if query.text:
+        pattern = contains_pattern(query.text)
         statement = statement.where(
             or_(
                 Domain.name.like(pattern, escape="\\"),
                 Domain.unicode_name.like(pattern, escape="\\"),
             )
         )
-    rows = session.scalars(paginate(statement, Domain.id, cursor, limit)).all()
-    return split_page(rows, limit, lambda d: d.id)
+    return sorted_page(session, statement, query)
 
 
 def get_domain(session: Session, *, workspace_id: uuid.UUID, domain_id: uuid.UUID) -> Domain:
