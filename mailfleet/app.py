@@ -21,6 +21,7 @@ from mailfleet.db import Database
 from mailfleet.forwarding.middleware import ForwardingMiddleware
 from mailfleet.idempotency.middleware import IdempotencyMiddleware
 from mailfleet.jobs.queue import Runtime
+from mailfleet.kit.bodylimit import BodyLimitMiddleware
 from mailfleet.kit.crypto import SecretBox
 from mailfleet.kit.pagecache import PageCache
 
@@ -122,6 +123,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     # Outermost, so that the idempotency middleware's own queries are inside the cap too.
     app.add_middleware(ConcurrencyGate, limit=settings.max_inflight_requests)
+    # Bodies are bounded before anything reads them, and outside the gate: a slow upload holds
+    # no place in it.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default_limit=settings.max_request_body_bytes,
+        bulk_limit=settings.max_bulk_request_body_bytes,
+    )
     # Outermost of ours: every unexpected exception ends in a 500 that keeps the connection.
     app.add_middleware(exception_handlers.UnexpectedErrorMiddleware)
     logging.getLogger("mailfleet").setLevel(settings.log_level)

@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = 600
 
     idempotency_ttl_hours: int = 24
+    # Request bodies over this are refused with 413 while being read (kit.bodylimit); the bulk
+    # routes (domain submit, mailbox orders, picture upload) take the second, bigger limit.
+    max_request_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    max_bulk_request_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     max_domains_per_batch: int = Field(
         default=MAX_DOMAINS_PER_BATCH, ge=1, le=MAX_DOMAINS_PER_BATCH
     )
@@ -259,6 +263,9 @@ class Settings(BaseSettings):
     webhook_outbox_grace_seconds: int = Field(default=300, ge=0)
     # After a secret rotation the old secret keeps signing (a second signature) this long.
     webhook_secret_rotation_hours: int = Field(default=24, ge=0)
+    # Deliver to loopback, private, link-local and other non-public addresses (refused by
+    # default: a webhook URL must not reach into the operator's network; webhooks.addresses).
+    webhook_allow_private_addresses: bool = False
 
     # First start with an empty database creates this owner and prints a one-time key.
     bootstrap_owner_email: str = "owner@mailfleet.local"

@@ -101,3 +101,11 @@ class BadGateway(MailfleetError):
     status = 502
     code = "provider_error"
     title = "Provider error"
+
+
+class RequestTooLarge(MailfleetError):
+    """The request body is over the route's size limit (see kit.bodylimit)."""
+
+    status = 413
+    code = "request_too_large"
+    title = "Request too large"

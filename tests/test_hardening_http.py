@@ -18,10 +18,12 @@ import uvicorn
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
+from starlette.types import Message, Receive, Scope, Send
 
 from mailfleet.app import create_app
 from mailfleet.config import Settings
 from mailfleet.db import Database
+from mailfleet.kit.bodylimit import BodyLimitMiddleware
 from mailfleet.kit.crypto import SecretBox
 from mailfleet.kit.responses import SECRET_FIELDS
 from mailfleet.models import Domain, Mailbox
@@ -203,3 +205,144 @@ def test_every_response_with_a_secret_is_no_store(
     response = _secret_request(db, client, method, path)
     assert response.status_code in (200, 201), response.text
     assert response.headers["cache-control"] == "no-store"
+
+
+def test_json_scalars_are_taken_as_their_json_type_only(db: Database, client: TestClient) -> None:
+    operator = make_tenant(db, operator=True)
+    allocation = f"/v1/operator/workspaces/{operator.workspace_id}/allocations/SMTP"
+    hook = {"url": "https://hooks.example.com/in", "events": ["domain.status_changed"]}
+    refused = [
+        ("PUT", allocation, {"slots": "5"}, "slots"),
+        ("PUT", allocation, {"slots": True}, "slots"),
+        ("POST", "/v1/webhooks", {**hook, "enabled": "true"}, "enabled"),
+        ("POST", "/v1/webhooks", {**hook, "enabled": 1}, "enabled"),
+    ]
+    for method, path, body, field in refused:
+        response = client.request(method, path, json=body, headers=operator.headers)
+        assert response.status_code == 422, (body, response.text)
+        assert response.json()["field"] == field
+    # The same bodies with JSON's own types pass; enums and UUIDs still come as strings.
+    assert client.put(allocation, json={"slots": 5}, headers=operator.headers).status_code == 200
+    created = client.post("/v1/webhooks", json={**hook, "enabled": True}, headers=operator.headers)
+    assert created.status_code == 201, created.text
+    pinned = {"name": "ci", "workspace_id": str(operator.workspace_id)}
+    assert client.post("/v1/api-keys", json=pinned, headers=operator.headers).status_code == 201
+
+
+def test_the_openapi_document_still_types_strict_fields(client: TestClient) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    slots = schemas["AllocationSet"]["properties"]["slots"]
+    assert slots["type"] == "integer"
+    assert slots["minimum"] == 0
+    assert schemas["WebhookCreate"]["properties"]["enabled"]["type"] == "boolean"
+
+
+def test_a_declared_body_over_the_limit_is_413_before_reading(
+    db: Database, make_client: Callable[..., TestClient]
+) -> None:
+    client = make_client(max_request_body_bytes=4096)
+    owner = make_tenant(db)
+    response = client.post("/v1/api-keys", json={"name": "x" * 10_000}, headers=owner.headers)
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "request_too_large"
+
+
+def test_a_chunked_body_over_the_limit_is_413(
+    db: Database, make_client: Callable[..., TestClient]
+) -> None:
+    client = make_client(max_request_body_bytes=4096)
+    owner = make_tenant(db)
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: sent chunked
+        yield b'{"name": "'
+        for _ in range(100):
+            yield b"x" * 1024
+        yield b'"}'
+
+    headers = {**owner.headers, "Content-Type": "application/json"}
+    response = client.post("/v1/api-keys", content=chunks(), headers=headers)
+    assert response.status_code == 413
+    assert response.json()["code"] == "request_too_large"
+
+
+def test_the_limit_stops_reading_past_it() -> None:
+    read = 0
+
+    async def endless() -> Message:
+        nonlocal read
+        read += 1
+        return {"type": "http.request", "body": b"x" * 1024, "more_body": True}
+
+    async def never_called(scope: Scope, receive: Receive, send: Send) -> None:
+        raise AssertionError("the app must not run")
+
+    sent: list[Message] = []
+
+    async def collect(message: Message) -> None:
+        sent.append(message)
+
+    middleware = BodyLimitMiddleware(never_called, default_limit=10 * 1024, bulk_limit=10**9)
+    scope = {"type": "http", "method": "POST", "path": "/v1/api-keys", "headers": []}
+    asyncio.run(middleware(scope, endless, collect))
+    assert sent[0]["status"] == 413
+    assert read == 11  # the chunk that crossed the limit is the last one read
+
+
+def test_bulk_routes_take_the_bigger_limit(
+    db: Database, make_client: Callable[..., TestClient]
+) -> None:
+    client = make_client(max_request_body_bytes=2048, max_bulk_request_body_bytes=1024 * 1024)
+    owner = make_tenant(db)
+    names = [f"bulk-{i:03d}-{'a' * 40}.com" for i in range(100)]  # about 5 KB
+    assert (
+        client.post("/v1/domains", json={"domains": names}, headers=owner.headers).status_code
+        == 201
+    )
+    body = {"name": "ci", "padding": "x" * 5000}
+    assert client.post("/v1/api-keys", json=body, headers=owner.headers).status_code == 413
+
+
+def test_the_default_limits_fit_the_documented_maximums() -> None:
+    settings = Settings()
+    biggest_batch = json.dumps(
+        {"domains": [f"{'a' * 63}.{'b' * 63}.{'c' * 63}.{'d' * 57}.com"] * 10_000}
+    )
+    assert len(biggest_batch) < settings.max_bulk_request_body_bytes
+    assert settings.max_bulk_request_body_bytes > 4 * 1024 * 1024  # a 4 MB picture
+    assert settings.max_request_body_bytes == 2 * 1024 * 1024
+
+
+def test_free_text_fields_are_bounded(db: Database, client: TestClient) -> None:
+    owner = make_tenant(db)
+    big_tag = {"domains": ["tagged.com"], "tags": ["t" * (5 * 1024 * 1024)]}
+    too_many = {"domains": ["tagged.com"], "tags": [f"t{i}" for i in range(21)]}
+    long_tag = {"domains": ["tagged.com"], "tags": ["t" * 65]}
+    for body, field in ((big_tag, "tags[0]"), (too_many, "tags"), (long_tag, "tags[0]")):
+        response = client.post("/v1/domains", json=body, headers=owner.headers)
+        assert response.status_code == 422, response.text[:300]
+        assert response.json()["field"] == field
+    assert count_rows(db, Domain) == 0
+    long_name = client.post("/v1/workspaces", json={"name": "n" * 101}, headers=owner.headers)
+    assert long_name.status_code == 422
+    assert long_name.json()["field"] == "name"
+
+
+@pytest.mark.parametrize("char", ["\n", "\r", "\x1b", "\x07", "\x7f", "\x85"])
+def test_control_characters_in_names_are_refused(
+    db: Database, client: TestClient, char: str
+) -> None:
+    owner = make_tenant(db)
+    workspace = client.post(
+        "/v1/workspaces", json={"name": f"Acme{char}Inc"}, headers=owner.headers
+    )
+    assert workspace.status_code == 422
+    assert workspace.json()["field"] == "name"
+    key = client.post("/v1/api-keys", json={"name": f"ci{char}x"}, headers=owner.headers)
+    assert key.status_code == 422
+    assert key.json()["field"] == "name"
+    tag = client.post(
+        "/v1/domains", json={"domains": ["ctl.com"], "tags": [f"a{char}b"]}, headers=owner.headers
+    )
+    assert tag.status_code == 422
+    assert tag.json()["field"] == "tags[0]"

@@ -9,7 +9,7 @@ from pydantic_core import PydanticCustomError
 
 from mailfleet.config import MAX_DOMAINS_PER_BATCH
 from mailfleet.dns.templates import TemplateError, report_addresses
-from mailfleet.kit.schemas import Email, ResponseSchema, Schema, Text
+from mailfleet.kit.schemas import MAX_TAGS, Email, ResponseSchema, Schema, Tag
 from mailfleet.models import DomainSource, DomainStatus, MailboxType
 
 
@@ -25,7 +25,7 @@ class DomainSubmit(Schema):
     mailbox_type: MailboxType | None = Field(
         default=None, description="Fix the mailbox type now instead of at the first order."
     )
-    tags: list[Text] = Field(default_factory=list, max_length=20)
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
 
 
 def _dmarc_rua(value: str) -> str:
@@ -81,7 +81,7 @@ class DomainUpdate(Schema):
         "Replaces the whole set; {} clears it.",
     )
     auto_renew: bool | None = None
-    tags: list[Text] | None = Field(default=None, max_length=20)
+    tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
 
 
 class Domain(ResponseSchema):

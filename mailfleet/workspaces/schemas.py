@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from mailfleet.kit.schemas import Email, Name, ResponseSchema, Schema
+from mailfleet.kit.schemas import Email, Name, ResponseSchema, Schema, no_control
 from mailfleet.models import InvitationStatus, Role
 from mailfleet.workspaces.countries import ISO_3166_ALPHA2
 
@@ -26,22 +26,17 @@ Country = Annotated[
 ]
 
 
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
 def _trimmed(min_length: int, max_length: int) -> StringConstraints:
     return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
 
 
-# Constraints before the NUL check, as in kit.schemas.Name: strip first, then count.
-Line = Annotated[str, _trimmed(1, 200), AfterValidator(_no_nul)]
-OptionalLine = Annotated[str, _trimmed(0, 200), AfterValidator(_no_nul)]
-City = Annotated[str, _trimmed(1, 100), AfterValidator(_no_nul)]
-PostalCode = Annotated[str, _trimmed(1, 20), AfterValidator(_no_nul)]
-VatId = Annotated[str, _trimmed(0, 32), AfterValidator(_no_nul)]
+# Constraints before the character check, as in kit.schemas.Name: strip first, then count.
+# Lines a person reads on an invoice: no control characters (NUL included).
+Line = Annotated[str, _trimmed(1, 200), AfterValidator(no_control)]
+OptionalLine = Annotated[str, _trimmed(0, 200), AfterValidator(no_control)]
+City = Annotated[str, _trimmed(1, 100), AfterValidator(no_control)]
+PostalCode = Annotated[str, _trimmed(1, 20), AfterValidator(no_control)]
+VatId = Annotated[str, _trimmed(0, 32), AfterValidator(no_control)]
 
 
 class WorkspaceCreate(Schema):
