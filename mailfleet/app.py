@@ -18,6 +18,7 @@ from mailfleet.auth.service import LastUsedRecorder
 from mailfleet.background import lifespan
 from mailfleet.config import Settings
 from mailfleet.db import Database
+from mailfleet.docs import install_docs
 from mailfleet.forwarding.middleware import ForwardingMiddleware
 from mailfleet.idempotency.middleware import IdempotencyMiddleware
 from mailfleet.jobs.queue import Runtime
@@ -86,7 +87,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         title="Mailfleet",
         version=__version__,
         description="Control plane for cold-email infrastructure: domains, DNS, mailboxes.",
-        docs_url="/docs",
+        # /docs and /redoc come from mailfleet.docs, with their assets served locally.
+        docs_url=None,
+        redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=lifespan,
     )
@@ -103,6 +106,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     exception_handlers.register(app)
     include_api(app)
+    install_docs(app)
 
     @app.get("/health", tags=["health"], include_in_schema=True)
     async def health() -> Response:

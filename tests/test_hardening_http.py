@@ -7,6 +7,7 @@ import asyncio
 import http.client
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -346,3 +347,19 @@ def test_control_characters_in_names_are_refused(
     )
     assert tag.status_code == 422
     assert tag.json()["field"] == "tags[0]"
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_docs_pages_load_everything_from_the_app(client: TestClient, page: str) -> None:
+    response = client.get(page)
+    assert response.status_code == 200
+    html = response.text
+    assert re.findall(r"https?://", html) == []  # no CDN, no fonts host, no validator
+    assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html)
+    assert any(url.endswith(".js") for url in assets)
+    for url in assets:
+        assert url.startswith("/"), url
+        fetched = client.get(url)
+        assert fetched.status_code == 200, url
+        assert fetched.content
+    assert "/openapi.json" in html
