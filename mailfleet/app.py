@@ -125,7 +125,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         database=database,
         own_hosts=frozenset({settings.host, "localhost", "testserver"}),
     )
-    # Outermost, so that the idempotency middleware's own queries are inside the cap too.
+    # Outside idempotency, so that the idempotency middleware's own queries are inside the cap.
     app.add_middleware(ConcurrencyGate, limit=settings.max_inflight_requests)
     # Bodies are bounded before anything reads them, and outside the gate: a slow upload holds
     # no place in it.

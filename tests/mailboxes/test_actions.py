@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pyotp
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import select
 
 from mailfleet.db import Database
@@ -16,7 +17,14 @@ from mailfleet.kit import clock
 from mailfleet.kit.crypto import SecretBox
 from mailfleet.mailboxes.actions import authenticator_code
 from mailfleet.models import Mailbox, MailboxStatus, MailboxType
-from tests.factories import give_slots, make_domain, make_mailbox, make_tenant
+from tests.factories import (
+    SMTP_ENDPOINTS,
+    give_slots,
+    make_domain,
+    make_mailbox,
+    make_tenant,
+    order_body,
+)
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
@@ -158,3 +166,42 @@ def test_retry_respects_the_domain_limit(
     response = client.post(f"/v1/mailboxes/{failed}/retry", headers=tenant.headers)
     assert response.status_code == 409
     assert response.json()["code"] == "domain_mailbox_limit"
+
+
+def _completed_by_operator(db: Database, off: TestClient, totp_secret: str) -> Response:
+    operator = make_tenant(db, operator=True)
+    owner = make_tenant(db)
+    give_slots(db, owner.workspace_id, MailboxType.GOOGLE, 1)
+    domain = make_domain(db, owner.workspace_id)
+    order = off.post("/v1/mailbox-orders", json=order_body(domain, ["ann"]), headers=owner.headers)
+    assert order.status_code == 201, order.text
+    order_id, mailbox_id = order.json()["id"], order.json()["mailboxes"][0]["id"]
+    off.post(f"/v1/operator/mailbox-orders/{order_id}/start", headers=operator.headers)
+    body = {"password": "S3cret-pass", "totp_secret": totp_secret, **SMTP_ENDPOINTS}
+    done = off.post(
+        f"/v1/operator/mailboxes/{mailbox_id}/complete", json=body, headers=operator.headers
+    )
+    if done.status_code != 200:
+        return done
+    return off.get(f"/v1/mailboxes/{mailbox_id}/totp", headers=owner.headers)
+
+
+def test_a_mailbox_completed_with_the_80_bit_secret_gives_its_code(
+    db: Database, off: TestClient
+) -> None:
+    response = _completed_by_operator(db, off, "jbsw y3dp ehpk 3pxp")
+
+    assert response.status_code == 200, response.text
+    now = int(clock.now().timestamp())
+    accepted = {_reference_code(SHORT_SECRET, now + step * 30) for step in (-1, 0, 1)}
+    assert response.json()["code"] in accepted
+
+
+@pytest.mark.parametrize("secret", ["====", "    ", "not base32!", "A"])
+def test_an_operator_cannot_store_a_secret_that_gives_no_code(
+    db: Database, off: TestClient, secret: str
+) -> None:
+    response = _completed_by_operator(db, off, secret)
+
+    assert response.status_code == 422
+    assert response.json()["field"] == "totp_secret"
