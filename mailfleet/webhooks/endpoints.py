@@ -23,6 +23,7 @@ def create_webhook(body: schemas.WebhookCreate, ctx: Admin) -> Response:
     """Register an endpoint; its signing secret is shown only in this answer."""
     created = webhook_service.create(
         ctx.session,
+        ctx.settings,
         ctx.secrets,
         workspace_id=ctx.workspace(Role.ADMIN),
         url=str(body.url),
@@ -58,6 +59,7 @@ def update_webhook(webhook_id: uuid.UUID, body: schemas.WebhookUpdate, ctx: Admi
     changes = body.model_dump(exclude_unset=True)
     endpoint = webhook_service.update(
         ctx.session,
+        ctx.settings,
         workspace_id=ctx.workspace(Role.ADMIN),
         webhook_id=webhook_id,
         changes=changes,

@@ -4,13 +4,27 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AnyUrl, Field, UrlConstraints
+from pydantic import AnyUrl, BeforeValidator, Field, UrlConstraints
+from pydantic_core import PydanticCustomError
 
 from mailfleet.kit.schemas import ResponseSchema, Schema
 from mailfleet.models import DeliveryStatus, WebhookEventType
 
+
+def _no_control_characters(value: object) -> object:
+    """URL parsing drops tabs and newlines and encodes NUL silently: refuse them instead, so the
+    URL stored is the one that was sent."""
+    if isinstance(value, str) and any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in value):
+        raise PydanticCustomError(
+            "control_character", "must not contain control characters (NUL, tab, newline, ...)"
+        )
+    return value
+
+
 WebhookUrl = Annotated[
-    AnyUrl, UrlConstraints(max_length=2048, allowed_schemes=["http", "https"], host_required=True)
+    AnyUrl,
+    UrlConstraints(max_length=2048, allowed_schemes=["http", "https"], host_required=True),
+    BeforeValidator(_no_control_characters),
 ]
 EventList = Annotated[
     list[WebhookEventType],
@@ -23,7 +37,11 @@ SECRET_DESCRIPTION = (
 
 
 class WebhookCreate(Schema):
-    url: WebhookUrl = Field(description="Where deliveries are POSTed (http or https).")
+    url: WebhookUrl = Field(
+        description="Where deliveries are POSTed (http or https). Public addresses only: a host "
+        "that is or resolves to a loopback, private, link-local, multicast or metadata address "
+        "is refused, here and at each delivery (unless the operator allows them)."
+    )
     events: EventList
     secret: str | None = Field(default=None, max_length=200, description=SECRET_DESCRIPTION)
     enabled: bool = True

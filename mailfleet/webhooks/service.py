@@ -22,7 +22,7 @@ from mailfleet.kit.crypto import SecretBox
 from mailfleet.kit.ids import uuid7
 from mailfleet.kit.pagination import paginate, split_page
 from mailfleet.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from mailfleet.webhooks import outbox, signing, tasks
+from mailfleet.webhooks import addresses, outbox, signing, tasks
 
 MAX_URL_LENGTH = 2048
 UPDATABLE = ("url", "events", "enabled")
@@ -40,7 +40,7 @@ def _secret(secret: str | None) -> str:
     return secret
 
 
-def _url(url: str) -> str:
+def _url(settings: Settings, url: str) -> str:
     # The normalised form can outgrow what was sent (percent-encoding).
     if len(url) > MAX_URL_LENGTH:
         raise Unprocessable(
@@ -48,6 +48,11 @@ def _url(url: str) -> str:
             code="webhook_url_too_long",
             field="url",
         )
+    if not settings.webhook_allow_private_addresses:
+        try:
+            addresses.check_host(urlsplit(url).hostname or "")
+        except addresses.AddressRefused as exc:
+            raise Unprocessable(str(exc), code="webhook_url_not_public", field="url") from exc
     return url
 
 
@@ -74,6 +79,7 @@ def _view(endpoint: WebhookEndpoint) -> dict[str, Any]:
 
 def create(
     session: Session,
+    settings: Settings,
     secrets: SecretBox,
     *,
     workspace_id: uuid.UUID,
@@ -87,7 +93,7 @@ def create(
     signing_secret = _secret(secret)
     endpoint = WebhookEndpoint(
         workspace_id=workspace_id,
-        url=_url(url),
+        url=_url(settings, url),
         events=_events(events),
         enabled=enabled,
         secret_enc=secrets.encrypt(signing_secret),
@@ -129,6 +135,7 @@ def get_endpoint(
 
 def update(
     session: Session,
+    settings: Settings,
     *,
     workspace_id: uuid.UUID,
     webhook_id: uuid.UUID,
@@ -146,7 +153,7 @@ def update(
             )
     changed: list[str] = []
     if "url" in changes and str(changes["url"]) != endpoint.url:
-        endpoint.url = _url(str(changes["url"]))
+        endpoint.url = _url(settings, str(changes["url"]))
         changed.append("url")
     if "events" in changes and _events(changes["events"]) != endpoint.events:
         endpoint.events = _events(changes["events"])
