@@ -226,6 +226,10 @@ class Attempt:
     body: bytes
     # The current secret, then the previous one while a rotation is in its grace period.
     secrets: tuple[str, ...]
+    # For the log line of the attempt: which endpoint, which event, about what.
+    endpoint_id: uuid.UUID
+    event_type: str
+    subject: str
 
     @property
     def message_id(self) -> str:
@@ -254,8 +258,27 @@ def attempts_for(session: Session, box: SecretBox, ids: Sequence[uuid.UUID]) -> 
         if endpoint.previous_secret_enc and expires is not None and expires > now:
             secrets.append(box.decrypt(endpoint.previous_secret_enc))
         body = json.dumps(delivery.payload, separators=(",", ":")).encode()
-        attempts.append(Attempt(delivery.id, endpoint.url, body, tuple(secrets)))
+        attempts.append(
+            Attempt(
+                delivery.id,
+                endpoint.url,
+                body,
+                tuple(secrets),
+                endpoint.id,
+                str(delivery.event_type),
+                _subject(delivery.payload),
+            )
+        )
     return attempts
+
+
+def _subject(payload: dict[str, Any]) -> str:
+    """`domain_id=...` (or the order's, the mailbox's): what the event is about, for the log."""
+    data = payload.get("data") or {}
+    for key in SUBJECT_KEYS.values():
+        if key in data:
+            return f"{key}={data[key]}"
+    return "no subject"
 
 
 def backoff(settings: Settings, failures: int) -> timedelta:

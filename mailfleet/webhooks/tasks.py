@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import httpx
 from sqlalchemy.orm import Session
@@ -21,7 +22,7 @@ from mailfleet.jobs.queue import Runtime, job
 from mailfleet.jobs.worker import sweeper
 from mailfleet.kit import clock
 from mailfleet.kit.crypto import SecretBox
-from mailfleet.webhooks import outbox, signing
+from mailfleet.webhooks import addresses, outbox, signing
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,31 @@ def _snippet(response: httpx.Response) -> str:
     return text.replace("\x00", "").strip()
 
 
+def _request(
+    client: httpx.Client, attempt: outbox.Attempt, headers: dict[str, str], allow_private: bool
+) -> httpx.Request:
+    """The POST to the address the host was resolved to and checked at, nothing else.
+
+    The URL's host is replaced by that address so that the HTTP client does not resolve the name
+    again (a second answer could be another address: DNS rebinding); the Host header and, for
+    https, the TLS server name (SNI and the certificate check) keep the name.
+    """
+    url = httpx.URL(attempt.url)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    target = addresses.resolve(url.host, port, allow_private=allow_private)
+    extensions: dict[str, Any] = {}
+    if addresses.literal(url.host) is None:
+        headers = {**headers, "host": url.netloc.decode("ascii")}
+        if url.scheme == "https":
+            extensions["sni_hostname"] = url.host
+    pinned = url.copy_with(host=str(target.address))
+    return client.build_request(
+        "POST", pinned, content=attempt.body, headers=headers, extensions=extensions
+    )
+
+
 def post(
-    client: httpx.Client, attempt: outbox.Attempt, timeout: float
+    client: httpx.Client, attempt: outbox.Attempt, timeout: float, *, allow_private: bool = False
 ) -> tuple[int | None, str | None]:
     """One signed POST; returns (response status, error), error None on a 2xx."""
     timestamp = int(clock.now().timestamp())
@@ -66,16 +90,38 @@ def post(
         **signing.headers(attempt.secrets, attempt.message_id, timestamp, attempt.body),
     }
     try:
-        with client.stream("POST", attempt.url, content=attempt.body, headers=headers) as response:
-            if 200 <= response.status_code < 300:
-                return response.status_code, None
-            snippet = _snippet(response)
-            error = f"HTTP {response.status_code}" + (f": {snippet}" if snippet else "")
-            return response.status_code, error
+        request = _request(client, attempt, headers, allow_private)
+        response = client.send(request, stream=True)
+    except addresses.AddressRefused as exc:
+        return None, str(exc)
     except httpx.TimeoutException:
         return None, f"No answer within {timeout:g} s."
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         return None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    try:
+        if 200 <= response.status_code < 300:
+            return response.status_code, None
+        snippet = _snippet(response)
+        error = f"HTTP {response.status_code}" + (f": {snippet}" if snippet else "")
+        return response.status_code, error
+    except httpx.HTTPError as exc:
+        return response.status_code, f"{type(exc).__name__} reading the answer: {exc}"
+    finally:
+        response.close()
+
+
+def _log_attempt(attempt: outbox.Attempt, status: int | None, error: str | None) -> None:
+    # Ids, the event type and the outcome only: the URL may carry a token of the receiver's,
+    # the body is the customer's, and a failing receiver's answer can hold anything.
+    outcome = f"HTTP {status}" if status is not None else f"failed: {error}"
+    log.info(
+        "webhook delivery %s to endpoint %s: %s (%s): %s",
+        attempt.delivery_id,
+        attempt.endpoint_id,
+        attempt.event_type,
+        attempt.subject,
+        outcome,
+    )
 
 
 @job(SEND)
@@ -87,14 +133,18 @@ def send_deliveries(runtime: Runtime, delivery_ids: Sequence[str]) -> None:
     if not attempts:
         return
     timeout = settings.webhook_timeout
-    # Redirects are not followed: a receiver that moved must be updated, not silently chased.
-    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+    allow_private = settings.webhook_allow_private_addresses
+    # Redirects are not followed: a receiver that moved must be updated, not silently chased
+    # (and a redirect could point anywhere, unchecked). No proxy from the environment either:
+    # the connection goes to the checked address.
+    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
         for attempt in attempts:
             try:
-                status, error = post(client, attempt, timeout)
+                status, error = post(client, attempt, timeout, allow_private=allow_private)
             except Exception as exc:  # a bug must not leave the delivery leased and silent
                 log.exception("webhook delivery %s failed", attempt.delivery_id)
                 status, error = None, f"Internal error: {type(exc).__name__}"
+            _log_attempt(attempt, status, error)
             with database.transaction() as session:
                 outbox.record_attempt(
                     session, settings, attempt.delivery_id, response_status=status, error=error

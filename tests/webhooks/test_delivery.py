@@ -6,10 +6,12 @@ Signatures are checked with the `standardwebhooks` reference library.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from standardwebhooks import Webhook
@@ -24,6 +26,15 @@ from mailfleet.models import Event, MailboxStatus, WebhookDelivery
 from tests.factories import SMTP_ENDPOINTS, Caller, make_domain, make_mailbox, make_tenant
 from tests.support.jobs import drain
 from tests.webhooks.receiver import Received, receiver
+
+# The receivers listen on loopback, which webhooks reach only with this setting (the default,
+# refusing them, is tested in test_addresses.py).
+LOOPBACK_ALLOWED = {"webhook_allow_private_addresses": True}
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient]) -> TestClient:
+    return make_client(**LOOPBACK_ALLOWED)
 
 
 def runtime_of(client: TestClient) -> Runtime:
@@ -255,7 +266,7 @@ def test_resend_makes_one_more_attempt_with_the_same_webhook_id(
 def test_a_delivery_fails_after_the_last_attempt(
     db: Database, make_client: Callable[..., TestClient]
 ) -> None:
-    client = make_client(webhook_max_attempts=3, webhook_retry_backoff=[5, 30])
+    client = make_client(webhook_max_attempts=3, webhook_retry_backoff=[5, 30], **LOOPBACK_ALLOWED)
     owner = make_tenant(db, operator=True)
     domain = make_domain(db, owner.workspace_id)
     with receiver(default=500) as hook:
@@ -385,3 +396,46 @@ def test_deliveries_are_rows_not_lost_when_the_queue_loses_the_job(
     assert len(hook.received) == 3
     with db.transaction(write=False) as session:
         assert session.scalar(select(func.count()).select_from(WebhookDelivery)) == 3
+
+
+def test_each_attempt_is_logged_in_one_line_without_secrets_or_body(
+    db: Database, make_client: Callable[..., TestClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    client = make_client(webhook_retry_backoff=[5], **LOOPBACK_ALLOWED)
+    owner = make_tenant(db, operator=True)
+    domain = make_domain(db, owner.workspace_id)
+    with receiver(script=[500]) as hook:
+        webhook = register(client, owner, hook.url + "?token=receiver-secret")
+        fail_domain(client, owner, domain.id)
+        with caplog.at_level(logging.INFO, logger="mailfleet"):
+            tick(client)
+            tick(client, 5)
+    lines = [r for r in caplog.records if r.getMessage().startswith("webhook delivery")]
+    assert [r.levelno for r in lines] == [logging.INFO, logging.INFO]
+    [delivery] = log(client, owner, webhook["id"])
+    for record, outcome in zip(lines, ("HTTP 500", "HTTP 200"), strict=True):
+        message = record.getMessage()
+        assert message.startswith(f"webhook delivery {delivery['id']} to endpoint {webhook['id']}")
+        assert "domain.status_changed" in message
+        assert f"domain_id={domain.id}" in message
+        assert message.endswith(outcome)
+    text = caplog.text
+    assert webhook["secret"] not in text
+    assert "receiver-secret" not in text
+    assert "registrar said no" not in text  # the event's data, in the payload body
+    assert "receiver says no" not in text  # the failing receiver's answer
+
+
+def test_an_attempt_that_cannot_connect_is_logged_with_the_error(
+    db: Database, client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    owner = make_tenant(db, operator=True)
+    domain = make_domain(db, owner.workspace_id)
+    with receiver() as closed:
+        url = closed.url
+    register(client, owner, url)
+    fail_domain(client, owner, domain.id)
+    with caplog.at_level(logging.INFO, logger="mailfleet"):
+        tick(client)
+    [line] = [r for r in caplog.records if r.getMessage().startswith("webhook delivery")]
+    assert ": failed: ConnectError" in line.getMessage()
