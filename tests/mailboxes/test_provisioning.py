@@ -7,6 +7,7 @@ tested against real servers in test_smtp_provider.py.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -83,7 +84,7 @@ class RecordingProvider:
 @pytest.fixture
 def provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[RecordingProvider]:
     fake = RecordingProvider()
-    monkeypatch.setattr(registry, "_make", lambda settings, name: fake)
+    monkeypatch.setattr(registry.MAILBOX_PROVIDERS, "build", lambda settings, name: fake)
     registry.clear()
     yield fake
     registry.clear()
@@ -343,3 +344,31 @@ def test_removal_at_renewal_happens_on_its_own(
     [mailbox] = _mailboxes(db).values()
     assert mailbox.status == MailboxStatus.REMOVED
     assert mailbox.address not in provider.mailboxes
+
+
+def test_each_round_is_logged_in_one_line_without_secrets(
+    db: Database,
+    smtp_client: TestClient,
+    provider: RecordingProvider,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _order(db, smtp_client, ["ann", "bob", "cy"])
+    mailboxes = _mailboxes(db)
+    provider.failures[mailboxes["bob"].address] = [
+        MailboxProviderError("429 Too Many Requests", retryable=True)
+    ]
+    provider.failures[mailboxes["cy"].address] = [
+        MailboxProviderError("400 Invalid given name", retryable=False)
+    ]
+    with caplog.at_level(logging.INFO, logger="mailfleet"):
+        _run(smtp_client)
+    [line] = [r for r in caplog.records if r.getMessage().startswith("provisioning round")]
+    message = line.getMessage()
+    assert line.levelno == logging.INFO
+    assert message.startswith("provisioning round at smtp: 3 mailbox(es) (")
+    assert all(m.address in message for m in mailboxes.values())
+    assert "1 created, 1 to retry, 1 refused" in message
+    assert "429 Too Many Requests" in message
+    # The passwords the provider was given appear nowhere in the log.
+    assert provider.mailboxes
+    assert not any(password in caplog.text for password in provider.mailboxes.values())

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mailfleet.config import Settings
 from mailfleet.dns.providers.base import Zone
 from mailfleet.dns.records import RRset
 
 
 class BuiltinDnsProvider:
     name = "builtin"
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        # Nothing to configure; it takes the settings only as every registered factory does.
+        del settings
 
     def ensure_zone(self, zone: str, nameservers: Sequence[str], *, serial: int) -> Zone:
         # The zone's name is its id: unique among live domains, and readable in logs.

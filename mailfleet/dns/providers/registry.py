@@ -1,38 +1,34 @@
-"""Pick the DNS provider by name: settings for new zones, the domain's own for existing ones."""
+"""The DNS providers by name: settings pick the one for new zones, a domain keeps its own."""
 
 from __future__ import annotations
 
-import threading
-
 from mailfleet.config import Settings
 from mailfleet.dns.providers.base import DnsProvider
+from mailfleet.kit.providers import ProviderRegistry
 
-_cache: dict[tuple[int, str], DnsProvider] = {}
-_lock = threading.Lock()
+DNS_PROVIDERS: ProviderRegistry[DnsProvider] = ProviderRegistry(
+    "dns", "DNS provider", default=lambda settings: settings.dns_provider
+)
+DNS_PROVIDERS.register("builtin", "mailfleet.dns.providers.builtin:BuiltinDnsProvider")
+DNS_PROVIDERS.register(
+    "powerdns",
+    "mailfleet.dns.providers.powerdns:PowerDnsProvider",
+    credentials={"api_key": "powerdns_api_key"},
+    config={"api_url": "powerdns_api_url", "server_id": "powerdns_server_id"},
+)
+DNS_PROVIDERS.register(
+    "cloudflare",
+    "mailfleet.dns.providers.cloudflare:CloudflareProvider",
+    credentials={"api_token": "cloudflare_api_token"},
+    config={"account_id": "cloudflare_account_id"},
+)
 
 
 def provider_for(settings: Settings, name: str | None = None) -> DnsProvider:
-    name = name or settings.dns_provider
-    key = (id(settings), name)
-    with _lock:
-        provider = _cache.get(key)
-        if provider is None:
-            provider = _cache[key] = _make(settings, name)
-    return provider
+    """The provider `name` (default: the settings' `dns_provider`), built once per Settings."""
+    return DNS_PROVIDERS.get(settings, name or settings.dns_provider)
 
 
-def _make(settings: Settings, name: str) -> DnsProvider:
-    # Imported lazily: each implementation pulls in its own client library.
-    if name == "builtin":
-        from mailfleet.dns.providers.builtin import BuiltinDnsProvider
-
-        return BuiltinDnsProvider()
-    if name == "powerdns":
-        from mailfleet.dns.providers.powerdns import PowerDnsProvider
-
-        return PowerDnsProvider(settings)
-    if name == "cloudflare":
-        from mailfleet.dns.providers.cloudflare import CloudflareProvider
-
-        return CloudflareProvider(settings)
-    raise ValueError(f"unknown DNS provider {name!r}: use builtin, powerdns or cloudflare")
+def clear() -> None:
+    """Forget built providers (settings changed, or a test swapped an implementation)."""
+    DNS_PROVIDERS.clear()

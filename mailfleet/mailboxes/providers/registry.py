@@ -1,43 +1,53 @@
-"""Pick a mailbox provider by backend name (Settings.backend_for(type) names it)."""
+"""The mailbox providers by backend name (Settings.backend_for(type) names it)."""
 
 from __future__ import annotations
 
-import threading
-
 from mailfleet.config import Settings
+from mailfleet.kit.providers import ProviderRegistry, UnknownProviderError
 from mailfleet.mailboxes.providers.base import MailboxProvider, MailboxProviderError
 
-_cache: dict[tuple[int, str], MailboxProvider] = {}
-_lock = threading.Lock()
+
+def _not_configured(error: UnknownProviderError) -> Exception:
+    # Permanent: the provisioning job fails the mailbox with this reason instead of retrying.
+    return MailboxProviderError(
+        f"mailbox provider {error.name!r} is not configured (known: {', '.join(error.known)})",
+        retryable=False,
+    )
+
+
+MAILBOX_PROVIDERS: ProviderRegistry[MailboxProvider] = ProviderRegistry(
+    "mailbox", "mailbox provider", error=_not_configured
+)
+# Mailfleet's own Postfix/Dovecot: there is no customer account to install.
+MAILBOX_PROVIDERS.register("smtp", "mailfleet.mailboxes.providers.smtp:SmtpProvider")
+MAILBOX_PROVIDERS.register(
+    "google",
+    "mailfleet.mailboxes.providers.google:GoogleProvider",
+    credentials={"service_account_json": "google_service_account_json"},
+    config={
+        "admin_subject": "google_admin_subject",
+        "customer_id": "google_customer_id",
+        "org_unit_path": "google_org_unit_path",
+    },
+)
+MAILBOX_PROVIDERS.register(
+    "microsoft",
+    "mailfleet.mailboxes.providers.microsoft:MicrosoftProvider",
+    credentials={"client_secret": "microsoft_client_secret"},
+    config={
+        "tenant_id": "microsoft_tenant_id",
+        "client_id": "microsoft_client_id",
+        "license_sku_id": "microsoft_license_sku_id",
+        "usage_location": "microsoft_usage_location",
+    },
+)
 
 
 def provider_for(settings: Settings, name: str) -> MailboxProvider:
-    key = (id(settings), name)
-    with _lock:
-        provider = _cache.get(key)
-        if provider is None:
-            provider = _cache[key] = _make(settings, name)
-    return provider
-
-
-def _make(settings: Settings, name: str) -> MailboxProvider:
-    # Imported lazily: each implementation pulls in its own client library.
-    if name == "smtp":
-        from mailfleet.mailboxes.providers.smtp import SmtpProvider
-
-        return SmtpProvider(settings)
-    if name == "microsoft":
-        from mailfleet.mailboxes.providers.microsoft import MicrosoftProvider
-
-        return MicrosoftProvider(settings)
-    if name == "google":
-        from mailfleet.mailboxes.providers.google import GoogleProvider
-
-        return GoogleProvider(settings)
-    raise MailboxProviderError(f"mailbox provider {name!r} is not configured", retryable=False)
+    """The provider of backend `name`, built once per Settings object."""
+    return MAILBOX_PROVIDERS.get(settings, name)
 
 
 def clear() -> None:
     """Forget built providers (settings changed, or a test swapped an implementation)."""
-    with _lock:
-        _cache.clear()
+    MAILBOX_PROVIDERS.clear()
