@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -48,8 +48,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MAILFLEET_", env_file=".env", extra="ignore")
 
     data_dir: Path = Path("data")
-    # Empty means SQLite at <data_dir>/mailfleet.db.
-    database_url: str = ""
+    # Empty means SQLite at <data_dir>/mailfleet.db. Secret: the URL may carry a password
+    # (read it through resolved_database_url).
+    database_url: SecretStr = SecretStr("")
     database_pool_size: int = 10
     # Requests served at once; the rest wait in the event loop. Kept below the worker threads
     # (40) and the pooled connections (pool size + 40 overflow): see app.ConcurrencyGate.
@@ -61,7 +62,7 @@ class Settings(BaseSettings):
     port: int = 8000
 
     # Comma-separated Fernet keys, newest first. Empty: a key file in the data directory.
-    encryption_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
 
     # Per API key; 0 disables a window.
     rate_limit_enabled: bool = True
@@ -119,9 +120,9 @@ class Settings(BaseSettings):
     dns_default_ttl: int = 3600
     dns_soa_hostmaster: str = "hostmaster.mailfleet.local"
     powerdns_api_url: str = "http://127.0.0.1:8081"
-    powerdns_api_key: str = ""
+    powerdns_api_key: SecretStr = SecretStr("")
     powerdns_server_id: str = "localhost"
-    cloudflare_api_token: str = ""
+    cloudflare_api_token: SecretStr = SecretStr("")
     cloudflare_account_id: str = ""
     # Empty: the client library's default (api.cloudflare.com).
     cloudflare_base_url: str = ""
@@ -159,7 +160,8 @@ class Settings(BaseSettings):
     # --- Jobs ---
     # "sqlite" (a file in the data directory), "redis", or "memory" (tests).
     job_queue: str = "sqlite"
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Secret: the URL may carry a password.
+    redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
     # Run the job consumer inside `mailfleet serve` (the embedded default).
     worker_in_process: bool = True
     worker_threads: int = 4
@@ -214,7 +216,7 @@ class Settings(BaseSettings):
     # (integrations.md 1.1): its key, and the super admin it impersonates. The key is the JSON
     # downloaded from Google Cloud, inline (preferred: it is a secret, keep it out of files
     # others read) or as a path.
-    google_service_account_json: str = ""
+    google_service_account_json: SecretStr = SecretStr("")
     google_service_account_file: str = ""
     google_admin_subject: str = ""
     # "my_customer" is the impersonated admin's own account; a reseller sets the customer id.
@@ -237,7 +239,7 @@ class Settings(BaseSettings):
     # Domain.ReadWrite.All, User.ReadWrite.All and LicenseAssignment.ReadWrite.All, admin-consented.
     microsoft_tenant_id: str = ""
     microsoft_client_id: str = ""
-    microsoft_client_secret: str = ""
+    microsoft_client_secret: SecretStr = SecretStr("")
     # Overridable so tests can point at a local fake; msal accepts only an https authority.
     microsoft_authority_base_url: str = "https://login.microsoftonline.com"
     microsoft_graph_base_url: str = "https://graph.microsoft.com/v1.0"
@@ -334,8 +336,8 @@ class Settings(BaseSettings):
 
     @cached_property
     def resolved_database_url(self) -> str:
-        if self.database_url:
-            return self.database_url
+        if self.database_url.get_secret_value():
+            return self.database_url.get_secret_value()
         return f"sqlite:///{(self.data_dir / 'mailfleet.db').resolve()}"
 
     @property

@@ -38,7 +38,7 @@ def job(name: str) -> Callable[[TaskFunction], TaskFunction]:
 
 def make_huey(settings: Settings) -> Huey:
     if settings.job_queue == "redis":
-        return RedisHuey("mailfleet", url=settings.redis_url, blocking=True)
+        return RedisHuey("mailfleet", url=settings.redis_url.get_secret_value(), blocking=True)
     if settings.job_queue == "memory":
         return MemoryHuey("mailfleet")
     if settings.job_queue == "sqlite":

@@ -24,7 +24,7 @@ class SecretBox:
     @classmethod
     def from_settings(cls, settings: Settings) -> SecretBox:
         if settings.encryption_keys:
-            return cls(settings.encryption_keys)
+            return cls([key.get_secret_value() for key in settings.encryption_keys])
         return cls([load_or_create_key_file(settings.data_dir / "secret.key")])
 
     def encrypt(self, plaintext: str) -> str:

@@ -52,11 +52,12 @@ class CloudflareProvider:
         """`max_retries` are the client's own retries of 429/5xx/timeouts (it honours Retry-After)
         before an error reaches the caller, whose job retries later. `timeout` is per HTTP call;
         not `dns_query_timeout`, which is sized for DNS answers, not for API writes."""
-        if not settings.cloudflare_api_token and client is None:
+        token = settings.cloudflare_api_token.get_secret_value()
+        if not token and client is None:
             raise DnsProviderError("MAILFLEET_CLOUDFLARE_API_TOKEN is not set", retryable=False)
         self._account_id = settings.cloudflare_account_id
         self._client = client or cloudflare.Cloudflare(
-            api_token=settings.cloudflare_api_token,
+            api_token=token,
             base_url=settings.cloudflare_base_url or None,
             max_retries=max_retries,
             timeout=timeout,

@@ -35,7 +35,10 @@ class PowerDnsProvider:
         timeout = settings.dns_query_timeout
         self._client = httpx.Client(
             base_url=f"{base}/api/v1/servers/{server}",
-            headers={"X-API-Key": settings.powerdns_api_key, "Accept": "application/json"},
+            headers={
+                "X-API-Key": settings.powerdns_api_key.get_secret_value(),
+                "Accept": "application/json",
+            },
             timeout=httpx.Timeout(timeout * API_TIMEOUT_FACTOR, connect=timeout),
             transport=transport,
         )

@@ -522,7 +522,7 @@ def _client(service: str, version: str, http: AuthorizedHttp, endpoint: str) -> 
 
 
 def _service_account_info(settings: Settings) -> Json:
-    raw = settings.google_service_account_json.strip()
+    raw = settings.google_service_account_json.get_secret_value().strip()
     source = "MAILFLEET_GOOGLE_SERVICE_ACCOUNT_JSON"
     if not raw and settings.google_service_account_file:
         source = settings.google_service_account_file

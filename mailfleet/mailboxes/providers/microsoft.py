@@ -160,7 +160,7 @@ class MicrosoftProvider:
     def __init__(self, settings: Settings) -> None:
         self._tenant = settings.microsoft_tenant_id
         self._client_id = settings.microsoft_client_id
-        self._secret = settings.microsoft_client_secret
+        self._secret = settings.microsoft_client_secret.get_secret_value()
         self._authority = f"{settings.microsoft_authority_base_url.rstrip('/')}/{self._tenant}"
         self._graph = settings.microsoft_graph_base_url.rstrip("/")
         self._sku = settings.microsoft_license_sku_id
