@@ -81,9 +81,41 @@ def provision(
     results: list[tuple[uuid.UUID, Result]] = []
     for backend, tasks in by_backend.items():
         outcomes = _create(runtime, backend, tasks)
+        _log_round(backend, tasks, outcomes)
         results.extend(zip([task.mailbox_id for task in tasks], outcomes, strict=True))
     with database.transaction() as session:
         provisioning.finish(session, settings, box, results)
+
+
+# Addresses named in a round's log line; a round of a hundred stays one readable line.
+LOGGED_ADDRESSES = 5
+
+
+def _log_round(
+    backend: str, tasks: Sequence[provisioning.ProvisionTask], outcomes: Sequence[Result]
+) -> None:
+    """One INFO line per provider round: which provider, which mailboxes, what came of them.
+
+    Addresses and the provider's first error only: never a password, a TOTP secret or a token.
+    """
+    created = sum(isinstance(outcome, ProvisionedMailbox) for outcome in outcomes)
+    errors = [outcome for outcome in outcomes if isinstance(outcome, MailboxProviderError)]
+    retrying = sum(error.retryable for error in errors)
+    addresses = [task.address for task in tasks]
+    shown = ", ".join(addresses[:LOGGED_ADDRESSES])
+    if len(addresses) > LOGGED_ADDRESSES:
+        shown += f" and {len(addresses) - LOGGED_ADDRESSES} more"
+    first_error = f"; first error: {str(errors[0])[:200]}" if errors else ""
+    log.info(
+        "provisioning round at %s: %d mailbox(es) (%s): %d created, %d to retry, %d refused%s",
+        backend,
+        len(tasks),
+        shown,
+        created,
+        retrying,
+        len(errors) - retrying,
+        first_error,
+    )
 
 
 def _batch_backends(settings: Settings) -> list[str]:
