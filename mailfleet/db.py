@@ -9,11 +9,13 @@ itself, the way `SELECT ... FOR UPDATE` serialises them on PostgreSQL.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -50,17 +52,60 @@ def insert_ignoring_duplicates(
     session.execute(statement, rows)
 
 
+# The database holds customer data and encrypted credentials: only the service's own user may
+# read it, as with secret.key.
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+# The files SQLite keeps beside the database in WAL mode.
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def sqlite_files(url: str) -> list[Path]:
+    """The database file of a SQLite URL and the WAL, shared-memory and journal files SQLite
+    keeps next to it; none for an in-memory database."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return []
+    path = Path(database)
+    return [path, *(path.with_name(path.name + suffix) for suffix in SQLITE_SIDE_FILES)]
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 before SQLite does (it would use the umask, often 0644);
+    SQLite gives its WAL and shared-memory files the database file's permissions."""
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+
+
+def _restrict(paths: list[Path]) -> None:
+    """Take group and other access away from those files that exist: a database made before
+    this rule, or side files made by another program, are 0600 from the next connection on."""
+    for path in paths:
+        try:
+            mode = path.stat().st_mode & 0o777
+            if mode & 0o077:
+                path.chmod(mode & 0o700)
+        except (FileNotFoundError, PermissionError):
+            # Gone, or not ours to change (another user's file): SQLite says if it cares.
+            continue
+
+
 def make_engine(settings: Settings) -> Engine:
     url = settings.resolved_database_url
     if url.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Only the leaf Mailfleet creates gets 0700; an existing directory keeps its mode.
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+        files = sqlite_files(url)
+        if files:
+            files[0].parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+            _create_private(files[0])
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": settings.sqlite_busy_timeout},
             pool_size=settings.database_pool_size,
             max_overflow=40,
         )
-        _configure_sqlite(engine, settings)
+        _configure_sqlite(engine, settings, files)
         return engine
     return create_engine(
         url,
@@ -70,7 +115,7 @@ def make_engine(settings: Settings) -> Engine:
     )
 
 
-def _configure_sqlite(engine: Engine, settings: Settings) -> None:
+def _configure_sqlite(engine: Engine, settings: Settings, files: list[Path]) -> None:
     busy_ms = int(settings.sqlite_busy_timeout * 1000)
 
     @event.listens_for(engine, "connect")
@@ -83,6 +128,8 @@ def _configure_sqlite(engine: Engine, settings: Settings) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.close()
+        # Switching to WAL above made the -wal and -shm files if they were missing.
+        _restrict(files)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
