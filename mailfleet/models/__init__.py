@@ -12,6 +12,7 @@ from mailfleet.models.enums import (
     Role,
 )
 from mailfleet.models.event import Event, IdempotencyRecord
+from mailfleet.models.integration import ProviderInstallation
 from mailfleet.models.mailbox import Allocation, Mailbox, MailboxOrder, SlotCount
 from mailfleet.models.user import ApiKey, Invitation, Membership, User, Workspace
 from mailfleet.models.webhook import (
@@ -41,6 +42,7 @@ __all__ = [
     "MailboxType",
     "Membership",
     "OrderStatus",
+    "ProviderInstallation",
     "Role",
     "SlotCount",
     "User",

@@ -1,0 +1,100 @@
+"""Which provider acts for a workspace: its own installation if one is bound, else the
+deployment-wide default from settings.
+
+Resolution only reads (one indexed row); building or calling the provider happens outside any
+write transaction, as every provider call must. Providers built from an installation are cached
+like the settings' own (mailfleet.kit.providers), per installation and version: a changed
+installation is built afresh, an unchanged one is not decrypted again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy.orm import Session
+
+from mailfleet.auth.scoping import scoped
+from mailfleet.config import Settings
+from mailfleet.integrations.service import decrypt_credentials
+from mailfleet.kit.crypto import SecretBox
+from mailfleet.kit.providers import ProviderRegistry
+from mailfleet.models import ProviderInstallation
+
+P = TypeVar("P")
+
+
+@dataclass(frozen=True)
+class Binding:
+    """What resolution chose: a provider name, and the installation or None for the default."""
+
+    kind: str
+    provider: str
+    installation: ProviderInstallation | None
+
+    @property
+    def installation_id(self) -> uuid.UUID | None:
+        return self.installation.id if self.installation else None
+
+
+def binding_for(
+    session: Session,
+    settings: Settings,
+    registry: ProviderRegistry[P],
+    workspace_id: uuid.UUID,
+    provider: str | None = None,
+) -> Binding:
+    """The binding of `registry`'s kind for the workspace.
+
+    With `provider` (a mailbox type's backend, or the provider an existing zone was created
+    at): the workspace's installation of that provider, else the deployment's. Without (a new
+    DNS zone): the workspace's installation of the kind (the newest if it bound several), else
+    the kind's default from settings.
+    """
+    statement = scoped(ProviderInstallation, workspace_id).where(
+        ProviderInstallation.kind == registry.kind
+    )
+    if provider is not None:
+        statement = statement.where(ProviderInstallation.provider == provider)
+    # Ids are UUIDv7, in creation order.
+    newest = statement.order_by(ProviderInstallation.id.desc())
+    installation: ProviderInstallation | None = session.scalars(newest.limit(1)).first()
+    if installation is not None:
+        return Binding(registry.kind, installation.provider, installation)
+    if provider is None:
+        if registry.default is None:
+            raise ValueError(f"{registry.label}s have no default: name the provider")
+        provider = registry.default(settings)
+    return Binding(registry.kind, provider, None)
+
+
+def provider_of(
+    settings: Settings, box: SecretBox, registry: ProviderRegistry[P], binding: Binding
+) -> P:
+    """The provider a binding names, built (once) from settings or from its installation."""
+    installation = binding.installation
+    if installation is None:
+        return registry.get(settings, binding.provider)
+    # The version is part of the key: changed credentials must not reuse the old client.
+    key = (installation.id, installation.updated_at)
+    # Read now: the row may be detached (its session closed) by the time the provider is built.
+    token, config = installation.credentials_enc, dict(installation.config)
+
+    def load() -> tuple[dict[str, str], dict[str, str]]:
+        return decrypt_credentials(box, token), config
+
+    return registry.get_installed(settings, binding.provider, cache_key=key, load=load)
+
+
+def resolve(
+    session: Session,
+    settings: Settings,
+    box: SecretBox,
+    registry: ProviderRegistry[P],
+    workspace_id: uuid.UUID,
+    provider: str | None = None,
+) -> P:
+    """binding_for, then provider_of: the provider acting for this workspace."""
+    binding = binding_for(session, settings, registry, workspace_id, provider)
+    return provider_of(settings, box, registry, binding)
