@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -162,6 +162,13 @@ class Settings(BaseSettings):
     job_queue: str = "sqlite"
     # Secret: the URL may carry a password.
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    # Where state that several API processes must agree on lives (rate-limit counters, the auth
+    # cache's invalidation): "memory" (per process), "redis" (shared through redis_url), or
+    # "auto": redis when job_queue is redis or redis_url is set explicitly, else memory.
+    shared_state: Literal["auto", "memory", "redis"] = "auto"
+    # Seconds between a process's checks for access changes published by the others; a
+    # revocation reaches every process within this plus kit.shared.SOCKET_TIMEOUT (under 1 s).
+    shared_state_poll_seconds: float = Field(default=0.25, gt=0, le=0.5)
     # Run the job consumer inside `mailfleet serve` (the embedded default).
     worker_in_process: bool = True
     worker_threads: int = 4
