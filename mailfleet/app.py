@@ -13,7 +13,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mailfleet import __version__, exception_handlers
 from mailfleet.api import include_api
-from mailfleet.auth.ratelimit import RateLimiter
+from mailfleet.auth.cache import share_invalidations
+from mailfleet.auth.ratelimit import rate_limiter_for
 from mailfleet.auth.service import LastUsedRecorder
 from mailfleet.background import lifespan
 from mailfleet.config import Settings
@@ -96,9 +97,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.state.db = database
     app.state.secrets = SecretBox.from_settings(settings)
-    per_second = settings.rate_limit_per_second if settings.rate_limit_enabled else 0
-    per_minute = settings.rate_limit_per_minute if settings.rate_limit_enabled else 0
-    app.state.rate_limiter = RateLimiter(per_second, per_minute)
+    # In this process's memory, or shared through Redis by several processes (kit.shared).
+    app.state.rate_limiter = rate_limiter_for(settings)
+    share_invalidations(settings)
     app.state.last_used = LastUsedRecorder()
     app.state.pages = PageCache(database.engine, max_bytes=settings.page_cache_bytes)
     # Jobs asked for by requests go to this queue once their transaction commits.

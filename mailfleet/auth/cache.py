@@ -11,14 +11,21 @@ How fresh the answers are:
   deleting a workspace or user, adding any of them) drop every cached answer at commit, before
   the response that made the change is sent. Session events below see them all: any flushed
   ApiKey, User, Membership or Workspace row, and bulk UPDATE/DELETE statements on those tables.
-* Changes made by another process (`mailfleet key revoke` in a shell, a second server process,
-  a hand-written SQL statement) are seen within CACHE_SECONDS. That bounded delay is the price of
-  not asking the database on every request; it is the same order as the rate-limit window.
+* With shared state in Redis (MAILFLEET_SHARED_STATE, kit.shared), each such commit is also
+  published to Redis, and every server process sharing it drops its cached answers within
+  MAILFLEET_SHARED_STATE_POLL_SECONDS (0.25 s) plus kit.shared.SOCKET_TIMEOUT (0.5 s): under
+  one second, also while Redis is not answering (a process that cannot read the signal drops
+  its answers at every check, so it asks the database instead of trusting them).
+* Other changes (without shared state, from a process that does not publish such as
+  `mailfleet key revoke` in a shell, a hand-written SQL statement) are seen within
+  CACHE_SECONDS. That bounded delay is the price of not asking the database on every request;
+  it is the same order as the rate-limit window.
 """
 
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 import uuid
 from collections.abc import Callable, Hashable
@@ -28,6 +35,8 @@ from typing import TYPE_CHECKING, Any, Final
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
+from mailfleet.config import Settings
+from mailfleet.kit import shared
 from mailfleet.kit.crypto import sha256_hex
 from mailfleet.models import ApiKey, Membership, Role, User, Workspace
 
@@ -60,6 +69,38 @@ def generation() -> int:
 def _bump() -> None:
     global _generation
     _generation = next(_generations)
+
+
+# Where this process tells the others about its access changes, and hears of theirs: one per
+# Redis URL, for the process's lifetime, like the generation they bump.
+INVALIDATION_KEY = "mailfleet:auth:generation"
+_shared: dict[str, shared.Invalidations] = {}
+_shared_lock = threading.Lock()
+
+
+def share_invalidations(settings: Settings) -> shared.Invalidations:
+    """Publish this process's access changes, and follow the others', if state is shared."""
+    if shared.backend(settings) != "redis":
+        return shared.LocalInvalidations()
+    url = settings.redis_url.get_secret_value()
+    with _shared_lock:
+        found = _shared.get(url)
+        if found is None:
+            found = _shared[url] = shared.RedisInvalidations(
+                shared.redis_client(settings),
+                INVALIDATION_KEY,
+                poll=settings.shared_state_poll_seconds,
+                on_change=_bump,
+            ).start()
+        return found
+
+
+def stop_sharing() -> None:
+    """Stop publishing and following (tests; a process otherwise shares until it exits)."""
+    with _shared_lock:
+        for invalidations in _shared.values():
+            invalidations.close()
+        _shared.clear()
 
 
 class AuthCache:
@@ -127,3 +168,5 @@ def _forget_on_commit(session: Session) -> None:
     # A rollback leaves the flag: the worst it causes is one needless refresh later.
     if session.info.pop(_CHANGED, False):
         _bump()
+        for invalidations in list(_shared.values()):
+            invalidations.publish()

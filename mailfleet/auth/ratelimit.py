@@ -1,7 +1,12 @@
-"""Per-API-key rate limits: fixed windows of one second and one minute, in process memory.
+"""Per-API-key rate limits: fixed windows of one second and one minute.
 
 Limits and their remaining counts are reported with the IETF RateLimit headers on every
 authenticated response, and a refused request gets 429 with Retry-After.
+
+Two implementations of `RateLimits`, chosen by `rate_limiter_for` from MAILFLEET_SHARED_STATE
+(kit.shared): `RateLimiter` counts in this process's memory, so with several processes each
+allows the whole limit; `ratelimit_redis.RedisRateLimiter` counts in Redis, so the limit holds
+across every process sharing it.
 """
 
 from __future__ import annotations
@@ -10,8 +15,14 @@ import math
 import threading
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
+from mailfleet.config import Settings
 from mailfleet.exceptions import RateLimited
+from mailfleet.kit import shared
+
+# (seconds, limit) of each window, narrowest first; the widest one is reported in the headers.
+Spec = tuple[int, int]
 
 
 @dataclass
@@ -44,10 +55,47 @@ class Quota:
         ]
 
 
+class RateLimits(Protocol):
+    def hit(self, key: str) -> Quota | None:
+        """Count one request for `key`; raise RateLimited when a window is full.
+
+        None when no window is configured (nothing to report).
+        """
+        ...
+
+
+def specs(per_second: int, per_minute: int) -> list[Spec]:
+    return [(seconds, limit) for seconds, limit in ((1, per_second), (60, per_minute)) if limit > 0]
+
+
+def refused(full: Spec, retry: int, widest: Spec, count: int, reset: int) -> RateLimited:
+    """The 429 for a request refused by the `full` window; `count` is the widest one's."""
+    return RateLimited(
+        f"Rate limit of {full[1]} requests per {full[0]}s exceeded.",
+        headers={
+            "Retry-After": str(retry),
+            "RateLimit-Limit": str(widest[1]),
+            "RateLimit-Remaining": str(max(0, widest[1] - count)),
+            "RateLimit-Reset": str(reset),
+        },
+    )
+
+
+def rate_limiter_for(settings: Settings) -> RateLimits:
+    per_second = settings.rate_limit_per_second if settings.rate_limit_enabled else 0
+    per_minute = settings.rate_limit_per_minute if settings.rate_limit_enabled else 0
+    if shared.backend(settings) == "redis" and specs(per_second, per_minute):
+        from mailfleet.auth.ratelimit_redis import RedisRateLimiter
+
+        return RedisRateLimiter(shared.redis_client(settings), per_second, per_minute)
+    return RateLimiter(per_second, per_minute)
+
+
 class RateLimiter:
+    """Counts in this process's memory: one process's requests only."""
+
     def __init__(self, per_second: int, per_minute: int) -> None:
-        self._specs = [(1, per_second), (60, per_minute)]
-        self._specs = [(s, n) for s, n in self._specs if n > 0]
+        self._specs = specs(per_second, per_minute)
         self._windows: dict[str, list[Window]] = {}
         self._lock = threading.Lock()
 
@@ -67,14 +115,12 @@ class RateLimiter:
             if full:
                 retry = max(w.reset_in(now) for w in full)
                 widest = windows[-1]
-                raise RateLimited(
-                    f"Rate limit of {full[0].limit} requests per {full[0].seconds}s exceeded.",
-                    headers={
-                        "Retry-After": str(retry),
-                        "RateLimit-Limit": str(widest.limit),
-                        "RateLimit-Remaining": str(max(0, widest.limit - widest.count)),
-                        "RateLimit-Reset": str(widest.reset_in(now)),
-                    },
+                raise refused(
+                    (full[0].seconds, full[0].limit),
+                    retry,
+                    (widest.seconds, widest.limit),
+                    widest.count,
+                    widest.reset_in(now),
                 )
             for window in windows:
                 window.count += 1
