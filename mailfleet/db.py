@@ -60,6 +60,13 @@ PRIVATE_DIR = 0o700
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
+def make_data_dir(settings: Settings) -> Path:
+    """The data directory, made 0700 if it does not exist yet (only the leaf Mailfleet creates
+    gets that mode; an existing directory keeps its own)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    return settings.data_dir
+
+
 def sqlite_files(url: str) -> list[Path]:
     """The database file of a SQLite URL and the WAL, shared-memory and journal files SQLite
     keeps next to it; none for an in-memory database."""
@@ -70,7 +77,7 @@ def sqlite_files(url: str) -> list[Path]:
     return [path, *(path.with_name(path.name + suffix) for suffix in SQLITE_SIDE_FILES)]
 
 
-def _create_private(path: Path) -> None:
+def create_private_file(path: Path) -> None:
     """Create the database file 0600 before SQLite does (it would use the umask, often 0644);
     SQLite gives its WAL and shared-memory files the database file's permissions."""
     with suppress(FileExistsError):
@@ -93,12 +100,11 @@ def _restrict(paths: list[Path]) -> None:
 def make_engine(settings: Settings) -> Engine:
     url = settings.resolved_database_url
     if url.startswith("sqlite"):
-        # Only the leaf Mailfleet creates gets 0700; an existing directory keeps its mode.
-        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+        make_data_dir(settings)
         files = sqlite_files(url)
         if files:
             files[0].parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
-            _create_private(files[0])
+            create_private_file(files[0])
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": settings.sqlite_busy_timeout},

@@ -89,3 +89,21 @@ def test_in_memory_databases_have_no_files() -> None:
         "m.db-shm",
         "m.db-journal",
     ]
+
+
+@pytest.mark.usefixtures("usual_umask")
+def test_the_job_queue_and_the_key_file_keep_the_data_directory_private(tmp_path: Path) -> None:
+    """Whichever file is made first (key, job queue, database), the directory is 0700 and the
+    job queue's database is 0600 like the main one."""
+    from mailfleet.jobs.queue import make_huey
+    from mailfleet.kit.crypto import load_or_create_key_file
+
+    key_first = tmp_path / "key-first"
+    load_or_create_key_file(key_first / "secret.key")
+    assert oct(mode(key_first)) == "0o700"
+
+    queue_first = tmp_path / "queue-first"
+    settings = base_settings(queue_first, f"sqlite:///{queue_first / 'mailfleet.db'}")
+    make_huey(settings.model_copy(update={"job_queue": "sqlite"}))
+    assert oct(mode(queue_first)) == "0o700"
+    assert oct(mode(queue_first / "jobs.db")) == "0o600"

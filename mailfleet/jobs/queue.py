@@ -17,7 +17,7 @@ from typing import Any
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
 
 from mailfleet.config import Settings
-from mailfleet.db import Database
+from mailfleet.db import Database, create_private_file, make_data_dir
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,10 @@ def make_huey(settings: Settings) -> Huey:
     if settings.job_queue == "memory":
         return MemoryHuey("mailfleet")
     if settings.job_queue == "sqlite":
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return SqliteHuey("mailfleet", filename=str(settings.data_dir / "jobs.db"))
+        # Jobs name customers' domains and mailboxes: private like the database.
+        path = make_data_dir(settings) / "jobs.db"
+        create_private_file(path)
+        return SqliteHuey("mailfleet", filename=str(path))
     raise ValueError(f"unknown job_queue {settings.job_queue!r}: use sqlite, redis or memory")
 
 

@@ -44,7 +44,8 @@ def load_or_create_key_file(path: Path) -> str:
     """Read the embedded default key, creating it with 0600 permissions on first run."""
     if path.exists():
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # The data directory, when this makes it: private, as db.make_data_dir makes it.
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = Fernet.generate_key().decode()
     # O_EXCL: two processes starting at once must not write two different keys.
     try:
