@@ -167,8 +167,8 @@ class Settings(BaseSettings):
     # "auto": redis when job_queue is redis or redis_url is set explicitly, else memory.
     shared_state: Literal["auto", "memory", "redis"] = "auto"
     # Seconds between a process's checks for access changes published by the others; a
-    # revocation reaches every process within this plus kit.shared.SOCKET_TIMEOUT (under 1 s).
-    shared_state_poll_seconds: float = Field(default=0.25, gt=0, le=0.5)
+    # revocation reaches every process within this plus 0.6 s (auth.cache): under 1 s.
+    shared_state_poll_seconds: float = Field(default=0.25, gt=0, le=0.4)
     # Run the job consumer inside `mailfleet serve` (the embedded default).
     worker_in_process: bool = True
     worker_threads: int = 4

@@ -12,10 +12,11 @@ How fresh the answers are:
   the response that made the change is sent. Session events below see them all: any flushed
   ApiKey, User, Membership or Workspace row, and bulk UPDATE/DELETE statements on those tables.
 * With shared state in Redis (MAILFLEET_SHARED_STATE, kit.shared), each such commit is also
-  published to Redis, and every server process sharing it drops its cached answers within
-  MAILFLEET_SHARED_STATE_POLL_SECONDS (0.25 s) plus kit.shared.SOCKET_TIMEOUT (0.5 s): under
-  one second, also while Redis is not answering (a process that cannot read the signal drops
-  its answers at every check, so it asks the database instead of trusting them).
+  published to Redis before the response is sent, and every server process sharing it drops
+  its cached answers within MAILFLEET_SHARED_STATE_POLL_SECONDS (0.25 s, at most 0.4 s) plus
+  twice kit.shared.SOCKET_TIMEOUT (0.3 s): under one second, also while Redis is not answering
+  (a process that cannot read the signal drops its answers at every check, so it asks the
+  database instead of trusting them).
 * Other changes (without shared state, from a process that does not publish such as
   `mailfleet key revoke` in a shell, a hand-written SQL statement) are seen within
   CACHE_SECONDS. That bounded delay is the price of not asking the database on every request;
@@ -87,7 +88,7 @@ def share_invalidations(settings: Settings) -> shared.Invalidations:
         found = _shared.get(url)
         if found is None:
             found = _shared[url] = shared.RedisInvalidations(
-                shared.redis_client(settings),
+                shared.redis_client(settings, retries=0),
                 INVALIDATION_KEY,
                 poll=settings.shared_state_poll_seconds,
                 on_change=_bump,

@@ -5,8 +5,9 @@ them all: atomic in Redis, one round trip, and a refused request counts nowhere 
 Windows are aligned on Redis's own clock (TIME) to multiples of their length, so processes on
 hosts whose clocks disagree still share windows; a counter expires a second after its window.
 
-If Redis does not answer, the request is counted by this process alone (the in-memory limiter):
-an outage of Redis loosens the limit to per process rather than refusing or stalling every call.
+If Redis does not answer, requests are counted by this process alone (the in-memory limiter)
+for the next PAUSE seconds before Redis is asked again: an outage of Redis loosens the limit to
+per process, rather than refusing every call or making each wait for Redis's timeout.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from mailfleet.auth.ratelimit import Quota, RateLimiter, refused, specs
 log = logging.getLogger(__name__)
 
 PREFIX = "mailfleet:ratelimit:"
+# Seconds of counting in process memory after Redis failed to answer.
+PAUSE = 1.0
 # Seconds between two warnings that Redis is not answering (the fallback is per request).
 WARN_EVERY = 60.0
 
@@ -62,15 +65,20 @@ class RedisRateLimiter:
         self._script = client.register_script(HIT)
         self._fallback = RateLimiter(per_second, per_minute)
         self._warned_at = -WARN_EVERY
+        self._paused_until = 0.0
 
     def hit(self, key: str) -> Quota | None:
         if not self._specs:
             return None
+        if self._paused_until and time.monotonic() < self._paused_until:
+            return self._fallback.hit(key)
         try:
             full, retry, count, reset = self._script(keys=[PREFIX + key], args=self._args)
         except redis.RedisError as error:
+            self._paused_until = time.monotonic() + PAUSE
             self._warn(error)
             return self._fallback.hit(key)
+        self._paused_until = 0.0
         widest = self._specs[-1]
         if full:
             raise refused(self._specs[int(full) - 1], int(retry), widest, int(count), int(reset))
