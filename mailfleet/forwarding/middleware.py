@@ -3,6 +3,11 @@
 The domain's managed A/CNAME records point the domain and www at Mailfleet's web address, so
 the browser's request lands here. Any other host (the API's own name, an IP address) passes
 through untouched; lookups are cached briefly so API requests pay a dict lookup at most.
+
+The cache stays in each process's memory, with several processes too: nothing invalidates it,
+in this process or another, so a forwarding change (set, changed, cleared, domain removed) is
+served by every process within CACHE_SECONDS of its commit, however many there are. Sharing it
+would buy nothing for a redirect, and would cost a Redis call on every API request.
 """
 
 from __future__ import annotations
