@@ -164,4 +164,3 @@ class RedisInvalidations:
         if not self._healthy:
             log.warning("Redis answers again; caches are shared again")
         self._healthy = True
-

@@ -18,10 +18,15 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from sqlalchemy import select
 
+from mailfleet.auth import cache
+from mailfleet.auth.service import LastUsedRecorder
 from mailfleet.config import Settings
 from mailfleet.db import Database
 from mailfleet.kit import shared
+from mailfleet.kit.shared import LocalInvalidations
+from mailfleet.models import ApiKey
 from tests.conftest import TEST_KEY
 from tests.factories import make_tenant
 from tests.support.refuser import loopback_resolver
@@ -93,6 +98,32 @@ def test_a_process_that_cannot_reach_redis_stops_trusting_its_cache(tmp_path: Pa
         assert _wait_until(lambda: dropped.calls >= 3, BOUND)
     finally:
         follower.close()
+
+
+def test_an_access_change_committed_here_is_published_and_one_published_elsewhere_heard(
+    db: Database, redis_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path, redis_url=redis_url, shared_state_poll_seconds=0.05)
+    client = redis.Redis.from_url(redis_url)
+    invalidations = cache.share_invalidations(settings)
+    try:
+        assert cache.share_invalidations(settings) is invalidations  # one per process and Redis
+        before = int(client.get(cache.INVALIDATION_KEY) or 0)
+        owner = make_tenant(db)  # commits a user, a workspace, a membership and a key
+        published = int(client.get(cache.INVALIDATION_KEY) or 0)
+        assert published > before
+        seen = cache.generation()
+        time.sleep(0.2)
+        assert cache.generation() == seen  # our own publish is not news
+        with db.transaction() as session:  # a change that leaves access alone is not published
+            key_id = session.scalars(select(ApiKey.id).where(ApiKey.user_id == owner.user_id))
+            LastUsedRecorder.record(session, key_id.one())
+        assert int(client.get(cache.INVALIDATION_KEY) or 0) == published
+        client.incr(cache.INVALIDATION_KEY)  # as another process's commit would
+        assert _wait_until(lambda: cache.generation() != seen, BOUND)
+    finally:
+        cache.stop_sharing()
+    assert isinstance(cache.share_invalidations(Settings(data_dir=tmp_path)), LocalInvalidations)
 
 
 def _server_env(database: Database, redis_url: str, data_dir: Path) -> dict[str, str]:
