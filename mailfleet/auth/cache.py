@@ -88,7 +88,7 @@ def share_invalidations(settings: Settings) -> shared.Invalidations:
         found = _shared.get(url)
         if found is None:
             found = _shared[url] = shared.RedisInvalidations(
-                shared.redis_client(settings, retries=0),
+                shared.redis_client(settings),
                 INVALIDATION_KEY,
                 poll=settings.shared_state_poll_seconds,
                 on_change=_bump,

@@ -6,8 +6,9 @@ Windows are aligned on Redis's own clock (TIME) to multiples of their length, so
 hosts whose clocks disagree still share windows; a counter expires a second after its window.
 
 If Redis does not answer, requests are counted by this process alone (the in-memory limiter)
-for the next PAUSE seconds before Redis is asked again: an outage of Redis loosens the limit to
-per process, rather than refusing every call or making each wait for Redis's timeout.
+for a pause before Redis is asked again, one second doubling up to MAX_PAUSE while it keeps
+failing: an outage of Redis loosens the limit to per process, rather than refusing every call
+or making many wait for Redis's timeout (the light read path calls `hit` in the event loop).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from mailfleet.auth.ratelimit import Quota, RateLimiter, refused, specs
 log = logging.getLogger(__name__)
 
 PREFIX = "mailfleet:ratelimit:"
-# Seconds of counting in process memory after Redis failed to answer.
+# Seconds of counting in process memory after Redis failed to answer once, and at most.
 PAUSE = 1.0
+MAX_PAUSE = 30.0
 # Seconds between two warnings that Redis is not answering (the fallback is per request).
 WARN_EVERY = 60.0
 
@@ -66,6 +68,7 @@ class RedisRateLimiter:
         self._fallback = RateLimiter(per_second, per_minute)
         self._warned_at = -WARN_EVERY
         self._paused_until = 0.0
+        self._pause = PAUSE
 
     def hit(self, key: str) -> Quota | None:
         if not self._specs:
@@ -75,10 +78,12 @@ class RedisRateLimiter:
         try:
             full, retry, count, reset = self._script(keys=[PREFIX + key], args=self._args)
         except redis.RedisError as error:
-            self._paused_until = time.monotonic() + PAUSE
+            self._paused_until = time.monotonic() + self._pause
+            self._pause = min(MAX_PAUSE, self._pause * 2)
             self._warn(error)
             return self._fallback.hit(key)
-        self._paused_until = 0.0
+        if self._paused_until:
+            self._paused_until, self._pause = 0.0, PAUSE
         widest = self._specs[-1]
         if full:
             raise refused(self._specs[int(full) - 1], int(retry), widest, int(count), int(reset))

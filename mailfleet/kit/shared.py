@@ -35,7 +35,7 @@ Backend = Literal["memory", "redis"]
 # counts as failed. Redis on loopback or a LAN answers in well under a millisecond.
 SOCKET_TIMEOUT = 0.3
 
-_clients: dict[tuple[str, int], redis.Redis] = {}
+_clients: dict[str, redis.Redis] = {}
 _clients_lock = threading.Lock()
 
 
@@ -48,21 +48,21 @@ def backend(settings: Settings) -> Backend:
     return "memory"
 
 
-def redis_client(settings: Settings, *, retries: int = 1) -> redis.Redis:
+def redis_client(settings: Settings) -> redis.Redis:
     """One client (and connection pool) per Redis URL in this process; it is thread-safe.
 
-    `retries` immediate retries (a pooled connection Redis closed), never the library's default
-    backoff of seconds: every caller here has a cheaper answer than waiting.
+    It never retries (the library's default backs off for seconds): every caller here has a
+    cheaper answer than waiting, and its own way to try again later.
     """
     url = settings.redis_url.get_secret_value()
     with _clients_lock:
-        client = _clients.get((url, retries))
+        client = _clients.get(url)
         if client is None:
-            client = _clients[url, retries] = redis.Redis.from_url(
+            client = _clients[url] = redis.Redis.from_url(
                 url,
                 socket_timeout=SOCKET_TIMEOUT,
                 socket_connect_timeout=SOCKET_TIMEOUT,
-                retry=Retry(NoBackoff(), retries),
+                retry=Retry(NoBackoff(), 0),
             )
         return client
 
@@ -90,9 +90,8 @@ class RedisInvalidations:
 
     `on_change` runs in that thread when the counter moved since the last read, and also when
     Redis did not answer: a process that cannot tell whether others changed something must not
-    go on trusting its cache. Its client should not retry: then a change published anywhere
-    reaches every process within `poll` + 2 * SOCKET_TIMEOUT (connect, answer), whether Redis
-    answers or not.
+    go on trusting its cache. So a change published anywhere reaches every process within
+    `poll` + 2 * SOCKET_TIMEOUT (to connect, then to answer), whether Redis answers or not.
     """
 
     def __init__(

@@ -71,7 +71,7 @@ def _wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
 def test_a_published_change_reaches_the_other_process_not_the_publisher(
     redis_url: str, tmp_path: Path
 ) -> None:
-    client = shared.redis_client(Settings(redis_url=redis_url), retries=0)
+    client = shared.redis_client(Settings(redis_url=redis_url))
     key = f"mailfleet:test:{tmp_path.name}"
     mine, theirs = Counter(), Counter()
     publisher = shared.RedisInvalidations(client, key, poll=0.05, on_change=mine).start()
@@ -91,7 +91,7 @@ def test_a_published_change_reaches_the_other_process_not_the_publisher(
 
 def test_a_process_that_cannot_reach_redis_stops_trusting_its_cache(tmp_path: Path) -> None:
     url = f"redis://127.0.0.1:{free_port()}/0"
-    client = shared.redis_client(Settings(redis_url=url), retries=0)
+    client = shared.redis_client(Settings(redis_url=url))
     dropped = Counter()
     follower = shared.RedisInvalidations(client, "k", poll=0.05, on_change=dropped).start()
     try:
