@@ -124,7 +124,12 @@ class RedisInvalidations:
             return
         with self._lock:
             self._published += 1
+            # Not the next number: another process published since our last read, and that
+            # change must be heard too.
+            missed = self._seen is not None and value != self._seen + 1
             self._seen = value
+        if missed:
+            self.on_change()
 
     def close(self) -> None:
         self._stop.set()

@@ -84,6 +84,14 @@ def test_a_published_change_reaches_the_other_process_not_the_publisher(
         time.sleep(0.2)
         # The publisher dropped its own cache when it committed; its own signal is not news.
         assert (mine.calls, theirs.calls) == (0, 1)
+        # With no reads in between (threads stopped), a publish hears of one it did not make.
+        publisher.close()
+        follower.close()
+        publisher.publish()
+        follower.publish()
+        assert (mine.calls, theirs.calls) == (0, 2)
+        publisher.publish()
+        assert (mine.calls, theirs.calls) == (1, 2)
     finally:
         publisher.close()
         follower.close()
