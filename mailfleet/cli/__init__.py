@@ -1,4 +1,9 @@
-"""The `mailfleet` command: serve, migrate, and manage users, workspaces and keys."""
+"""The `mailfleet` command: serve, migrate, and manage users, workspaces and keys.
+
+Every module the CLI imports at start names only typer and rich at its top, so `mailfleet
+--help` (and any command's help) answers without loading FastAPI, SQLAlchemy or uvicorn; each
+command imports what it needs when it runs.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,11 @@ import typer
 from mailfleet.cli import admin, server
 from mailfleet.demo import cli as demo_cli
 
-app = typer.Typer(no_args_is_help=True, help="Mailfleet control plane.")
+# Markdown: help paragraphs are re-flowed to the terminal (typer's "rich" mode keeps every
+# line break of a docstring).
+app = typer.Typer(
+    no_args_is_help=True, help="Mailfleet control plane.", rich_markup_mode="markdown"
+)
 app.command("serve")(server.serve)
 app.command("worker")(server.worker)
 app.command("migrate")(server.migrate)

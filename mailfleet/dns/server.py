@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import io
 import ipaddress
 import logging
@@ -477,20 +478,46 @@ class BuiltinDnsServer:
         # Port 0: UDP picks a free port, TCP takes the same one; retry if TCP finds it taken.
         attempts = 10 if self.settings.dns_server_port == 0 else 1
         for attempt in range(attempts):
-            udp, _ = await loop.create_datagram_endpoint(
-                lambda: _UdpProtocol(responder),
-                local_addr=(self.host, self.settings.dns_server_port),
-            )
+            try:
+                udp, _ = await loop.create_datagram_endpoint(
+                    lambda: _UdpProtocol(responder),
+                    local_addr=(self.host, self.settings.dns_server_port),
+                )
+            except OSError as error:
+                raise bind_error(self.host, self.settings.dns_server_port, "UDP", error) from error
             port = int(udp.get_extra_info("sockname")[1])
             try:
                 tcp = await asyncio.start_server(
                     _TcpHandler(responder), self.host, port, reuse_address=True
                 )
-            except OSError:
+            except OSError as error:
                 udp.close()
                 if attempt == attempts - 1:
-                    raise
+                    raise bind_error(self.host, port, "TCP", error) from error
                 continue
             self.port = port
             return udp, tcp
         raise RuntimeError("unreachable")
+
+
+class DnsBindError(OSError):
+    """The DNS server cannot listen where the settings say; the message is one line naming the
+    address and the settings that change it (what `mailfleet serve` prints)."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)  # without OSError's "[Errno 98]" prefix: the line says it
+
+
+def bind_error(host: str, port: int, protocol: str, error: OSError) -> DnsBindError:
+    if error.errno == errno.EADDRINUSE:
+        reason = "is in use"
+    elif error.errno == errno.EACCES and 0 < port < 1024:
+        reason = "needs root or CAP_NET_BIND_SERVICE"
+    else:
+        reason = f"cannot be used ({error.strerror or error})"
+    return DnsBindError(
+        error.errno or 0,
+        f"DNS server: {protocol} port {port} on {host} {reason}; set MAILFLEET_DNS_SERVER_PORT "
+        "(or MAILFLEET_DNS_SERVER_HOST) to another, or MAILFLEET_DNS_SERVER_ENABLED=false to "
+        "run none",
+    )
