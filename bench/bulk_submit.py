@@ -5,6 +5,7 @@ Run: .venv/bin/python -m bench.bulk_submit
 
 from __future__ import annotations
 
+import sys
 import time
 import uuid
 
@@ -53,6 +54,8 @@ def baseline_executemany(database, workspace_id: uuid.UUID, names: list[str], pa
 
 
 def main() -> None:
+    # Sizes from the command line (`python -m bench.bulk_submit 100 200`), else the recorded ones.
+    sizes = [int(arg) for arg in sys.argv[1:]] or SIZES
     with fresh_environment() as env:
         api_caller = tenant(env)
         baseline_caller = tenant(env)
@@ -60,7 +63,7 @@ def main() -> None:
         print(f"{'domains':>8} {'api s':>8} {'baseline s':>11} {'ratio':>6} {'domains/s':>10}")
         results = []
         with server(env) as base, httpx.Client(base_url=base, timeout=120) as client:
-            for round_number, size in enumerate(SIZES):
+            for round_number, size in enumerate(sizes):
                 names = [f"r{round_number}-d{i}.com" for i in range(size)]
                 baseline = baseline_executemany(
                     env.database, baseline_caller.workspace_id, names, env.settings.nameserver_pairs

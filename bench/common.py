@@ -19,9 +19,9 @@ import httpx
 from mailfleet import migrations
 from mailfleet.config import Settings
 from mailfleet.db import Database
+from mailfleet.kit.processes import free_port, free_udp_and_tcp_port, stop_process
 from tests.factories import Caller, make_tenant
 from tests.support.refuser import loopback_resolver
-from tests.support.servers import free_port
 
 
 @dataclass
@@ -63,8 +63,14 @@ def tenant(environment: Env) -> Caller:
 def server(environment: Env, **settings: str) -> Iterator[str]:
     """The real app under uvicorn in its own process, so the client does not share its GIL.
 
-    `settings` are MAILFLEET_* variables for this server only."""
+    Every port it listens on is a free one picked here (the API, and the builtin DNS server
+    its lifespan starts): a bench runs beside a `mailfleet serve` or another bench. `settings`
+    are MAILFLEET_* variables for this server only."""
     port = free_port()
+    listens = {
+        "MAILFLEET_DNS_SERVER_HOST": "127.0.0.1",
+        "MAILFLEET_DNS_SERVER_PORT": str(free_udp_and_tcp_port()),
+    }
     process = subprocess.Popen(
         [
             sys.executable,
@@ -80,23 +86,29 @@ def server(environment: Env, **settings: str) -> Iterator[str]:
             "--log-level",
             "warning",
         ],
-        env={**os.environ, **environment.env, **settings},
+        env={**os.environ, **environment.env, **listens, **settings},
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode}")
-            try:
-                if httpx.get(f"{base}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        _wait_for_health(process, base)
         yield base
     finally:
-        process.terminate()
-        process.wait(10)
+        # Terminate, wait, and kill if it has not stopped within 10 s: never left running.
+        stop_process(process)
+
+
+def _wait_for_health(process: subprocess.Popen[bytes], base: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{base}/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"server at {base} did not answer /health within {timeout:.0f} s")
 
 
 def timed(function: object, *args: object, repeat: int = 1) -> float:
