@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import dns.flags
 import dns.message
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from mailfleet.app import create_app
+from mailfleet.background import startup_summary
 from mailfleet.config import Settings
 from mailfleet.db import Database
 from mailfleet.models import Domain, DomainStatus
@@ -61,3 +63,52 @@ def test_a_submitted_domain_gets_a_zone_on_the_builtin_server_without_help(
         raise AssertionError("the DNS server still answers after shutdown")
     except dns.exception.Timeout:
         pass
+
+
+# --- what `mailfleet serve` says at start ------------------------------------------------------
+
+
+def test_the_start_up_summary_names_every_piece_in_use(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        dns_server_port=5399,
+        backend_smtp="smtp",
+        job_queue="sqlite",
+        worker_in_process=True,
+        worker_threads=3,
+    )
+
+    rows = dict(startup_summary(settings, api="http://127.0.0.1:9000"))
+
+    assert rows["API"] == "http://127.0.0.1:9000"
+    assert rows["Database"] == f"SQLite {(tmp_path / 'mailfleet.db').resolve()}"
+    assert rows["DNS provider"] == "builtin"
+    assert rows["DNS server"] == "127.0.0.1 port 5399 (UDP, TCP)"
+    assert rows["Job queue"] == (
+        f"sqlite ({tmp_path.resolve() / 'jobs.db'}), worker in this process (3 threads)"
+    )
+    assert rows["Mailboxes SMTP"].startswith("smtp")
+    for kind in ("GOOGLE", "MICROSOFT", "SMTP_DEDICATED"):
+        assert rows[f"Mailboxes {kind}"].startswith("manual")
+
+
+def test_the_start_up_summary_hides_passwords_and_says_what_does_not_run(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url="postgresql+psycopg://mailfleet:db-s3cret@db.internal:5432/mailfleet",
+        job_queue="redis",
+        redis_url="redis://:redis-s3cret@cache.internal:6379/0",
+        worker_in_process=False,
+        dns_provider="powerdns",
+    )
+
+    rows = dict(startup_summary(settings, api="http://127.0.0.1:8000"))
+    text = repr(rows)
+
+    assert "s3cret" not in text
+    assert rows["Database"] == "postgresql+psycopg://mailfleet:***@db.internal:5432/mailfleet"
+    assert rows["Job queue"].startswith("redis (redis://:***@cache.internal:6379/0)")
+    assert "mailfleet worker" in rows["Job queue"]
+    assert "powerdns" in rows["DNS server"]
+    off = dict(startup_summary(Settings(data_dir=tmp_path, dns_server_enabled=False), api=""))
+    assert "MAILFLEET_DNS_SERVER_ENABLED=false" in off["DNS server"]
