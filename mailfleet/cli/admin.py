@@ -184,20 +184,38 @@ def workspace_list() -> None:
 def key_create(
     email: str,
     name: str = typer.Option("cli", help="A name to recognise the key by."),
-    workspace: str = typer.Option(None, help="Pin the key to this workspace id."),
+    workspace: str = typer.Option(
+        None, help="Pin the key to this workspace id (the user must be its ADMIN or OWNER)."
+    ),
 ) -> None:
     """Create an API key for a user and print it once (also when the first key is lost)."""
+    from mailfleet.api_keys.service import PIN_ROLE
     from mailfleet.auth.service import issue_key
-    from mailfleet.models import Workspace
+    from mailfleet.events import service as events
+    from mailfleet.exceptions import MailfleetError
+    from mailfleet.workspaces.service import membership_for
 
     pinned = _uuid(workspace, "workspace") if workspace else None
     database = open_database()
     try:
         with database.transaction() as session:
             user = _user(session, email)
-            if pinned is not None and session.get(Workspace, pinned) is None:
-                raise fail(f"no workspace {pinned} (`mailfleet workspace list` shows them)")
+            if pinned is not None:
+                # The API's rule: a pinned key is an ADMIN's integration credential.
+                membership_for(session, user.id, pinned, PIN_ROLE)
             issued = issue_key(session, user=user, name=name, workspace_id=pinned)
+            events.record(
+                session,
+                workspace_id=pinned,
+                type="api_key.created",
+                subject_type="api_key",
+                subject_id=issued.key.id,
+                actor=CLI_ACTOR,
+                name=name,
+                prefix=issued.key.prefix,
+            )
+    except MailfleetError as error:
+        raise _refused(error) from None
     finally:
         database.dispose()
     # The key alone on stdout, so `KEY=$(mailfleet key create ...)` works.
@@ -266,9 +284,9 @@ def key_revoke(key_id: str) -> None:
 @allocations.command("set")
 def allocation_set(workspace_id: str, mailbox_type: SlotType, slots: int) -> None:
     """Set how many mailboxes of a type a workspace may hold (slots start at 0)."""
+    from mailfleet.billing.service import set_allocation
     from mailfleet.exceptions import MailfleetError
     from mailfleet.models import MailboxType
-    from mailfleet.operator.service import set_allocation
 
     workspace = _uuid(workspace_id, "workspace")
     database = open_database()

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from mailfleet.cli.admin import SlotType
 from mailfleet.config import MailboxType
 from mailfleet.db import Database
-from mailfleet.models import Allocation, ApiKey, User, Workspace
+from mailfleet.models import Allocation, ApiKey, Role, User, Workspace
 from tests.cli.conftest import RunCli
-from tests.factories import make_tenant
+from tests.factories import make_member, make_tenant
 
 TOKEN = re.compile(r"mf_[A-Za-z0-9_-]+")
 
@@ -211,7 +211,7 @@ def test_key_list_and_revoke(cli: RunCli, db: Database, client: TestClient) -> N
     assert client.get("/v1/account", headers=tenant.headers).status_code == 200
 
 
-def test_key_pinned_to_a_workspace(cli: RunCli, db: Database) -> None:
+def test_key_pinned_to_a_workspace_only_for_its_admins(cli: RunCli, db: Database) -> None:
     tenant = make_tenant(db)
     pinned = cli("key", "create", tenant.email, "--workspace", str(tenant.workspace_id))
     assert pinned.exit_code == 0, pinned.output
@@ -221,7 +221,18 @@ def test_key_pinned_to_a_workspace(cli: RunCli, db: Database) -> None:
 
     missing = cli("key", "create", tenant.email, "--workspace", str(uuid.uuid4()))
     assert missing.exit_code == 1
-    assert "no workspace" in missing.output
+    assert "workspace_not_found" in missing.output
+
+    # As through the API, a VIEWER gets no key pinned to the workspace.
+    viewer = make_member(db, tenant, Role.VIEWER)
+    refused = cli("key", "create", viewer.email, "--workspace", str(tenant.workspace_id))
+    assert refused.exit_code == 1
+    assert "insufficient_role" in refused.output
+    with db.transaction(write=False) as session:
+        pinned_keys = select(ApiKey).where(
+            ApiKey.user_id == viewer.user_id, ApiKey.workspace_id.is_not(None)
+        )
+        assert session.scalars(pinned_keys).all() == []
 
 
 def test_allocation_set_gives_slots_the_account_shows(
