@@ -92,7 +92,9 @@ def user_create(
     email: str,
     name: str = typer.Option("", help="Display name."),
     operator: bool = typer.Option(False, "--operator", help="Give operator (staff) rights."),
-    password: str = typer.Option(None, help="Optional password (argon2-hashed)."),
+    password: str = typer.Option(
+        None, help="Optional password, stored argon2-hashed; the API itself takes API keys only."
+    ),
     workspace: str = typer.Option(None, help="Also create a workspace with this name."),
 ) -> None:
     """Create a user (and optionally their first workspace)."""
@@ -117,8 +119,8 @@ def user_create(
 
 @users.command("list")
 def user_list() -> None:
-    """List users: the bootstrap owner is the operator, `mailfleet key create EMAIL` gives any
-    of them a new key."""
+    """List users, the first-start owner (an operator) first; `mailfleet key create EMAIL`
+    gives any of them a new key."""
     from sqlalchemy import select
 
     from mailfleet.models import User

@@ -30,7 +30,7 @@ def serve(
     host: str = typer.Option(None, help="API listen address (default: MAILFLEET_HOST, 127.0.0.1)."),
     port: int = typer.Option(None, help="API listen port (default: MAILFLEET_PORT, 8000)."),
 ) -> None:
-    """Serve the API, with the builtin DNS server and the job worker in the same process.
+    """Serve the API; by default the builtin DNS server and the job worker run in it too.
 
     Creates the database (and ./data, or MAILFLEET_DATA_DIR) if needed, applies migrations,
     and on an empty database creates the owner, a workspace and a one-time API key.
