@@ -3,6 +3,7 @@ and a start says what it runs with."""
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import subprocess
@@ -15,6 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mailfleet.config import Settings
+from mailfleet.db import Database
+from mailfleet.dns.server import BuiltinDnsServer, DnsBindError, bind_error
 from mailfleet.kit.processes import free_port, free_udp_and_tcp_port, stop_process
 from tests.support.refuser import loopback_resolver
 
@@ -149,3 +153,23 @@ def _wait_for_health(process: subprocess.Popen[bytes], base: str) -> None:
         except httpx.TransportError:
             time.sleep(0.1)
     raise AssertionError("mailfleet serve never answered /health")
+
+
+def test_a_port_that_needs_root_says_so() -> None:
+    error = bind_error("0.0.0.0", 53, "UDP", OSError(errno.EACCES, "Permission denied"))
+
+    assert str(error) == (
+        "DNS server: UDP port 53 on 0.0.0.0 needs root or CAP_NET_BIND_SERVICE; set "
+        "MAILFLEET_DNS_SERVER_PORT (or MAILFLEET_DNS_SERVER_HOST) to another, or "
+        "MAILFLEET_DNS_SERVER_ENABLED=false to run none"
+    )
+
+
+def test_the_dns_server_itself_reports_a_taken_port_in_one_line(db: Database) -> None:
+    port = free_udp_and_tcp_port()
+    settings = Settings(dns_server_host="127.0.0.1", dns_server_port=port)
+    with _held(socket.SOCK_DGRAM, port), pytest.raises(DnsBindError) as raised:
+        BuiltinDnsServer(settings, db).start()
+
+    assert str(raised.value).startswith(f"DNS server: UDP port {port} on 127.0.0.1 is in use;")
+    assert "\n" not in str(raised.value)
