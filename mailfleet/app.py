@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from datetime import timedelta
+from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mailfleet import __version__, exception_handlers
-from mailfleet.api import include_api
 from mailfleet.auth.cache import share_invalidations
 from mailfleet.auth.ratelimit import rate_limiter_for
 from mailfleet.auth.service import LastUsedRecorder
@@ -21,35 +21,20 @@ from mailfleet.config import Settings
 from mailfleet.db import Database
 from mailfleet.docs import install_docs
 from mailfleet.forwarding.middleware import ForwardingMiddleware
-from mailfleet.idempotency.middleware import IdempotencyMiddleware
 from mailfleet.jobs.queue import Runtime
 from mailfleet.kit.bodylimit import BodyLimitMiddleware
 from mailfleet.kit.crypto import SecretBox
 from mailfleet.kit.pagecache import PageCache
+from mailfleet.surfaces.native import native_surface
+from mailfleet.surfaces.recipe import (
+    Surface,
+    SurfaceApp,
+    merged_openapi,
+    mount_surfaces,
+    renderer_for,
+)
 
 HEALTH_BODY = b'{"status":"ok"}'
-
-
-class RateLimitHeadersMiddleware:
-    """Adds the RateLimit-* headers computed during authentication to the response."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        state = scope.setdefault("state", {})
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                quota = state.get("ratelimit")
-                if quota is not None:
-                    message["headers"] = [*message.get("headers", []), *quota.headers()]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 class ConcurrencyGate:
@@ -61,16 +46,18 @@ class ConcurrencyGate:
     Waiting here, in the event loop, costs no thread and no connection.
     """
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    def __init__(self, app: ASGIApp, *, limit: int, prefixes: tuple[str, ...]) -> None:
         self.app = app
         self.limit = limit
+        # The surfaces' prefixes, each ending in "/": health and docs never wait here.
+        self.prefixes = prefixes
         # One semaphore per event loop: asyncio primitives belong to the loop that made them.
         self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefixes):
             await self.app(scope, receive, send)
             return
         loop = asyncio.get_running_loop()
@@ -81,8 +68,14 @@ class ConcurrencyGate:
             await self.app(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    database: Database | None = None,
+    surfaces: Sequence[Surface] | None = None,
+) -> FastAPI:
+    """The app: every surface (the native API unless told) mounted under its prefix."""
     settings = settings or Settings()
+    surfaces = tuple(surfaces) if surfaces is not None else (native_surface(),)
     database = database or Database(settings)
     app = FastAPI(
         title="Mailfleet",
@@ -105,37 +98,53 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     # Jobs asked for by requests go to this queue once their transaction commits.
     app.state.runtime = Runtime(settings, database)
 
+    # Outside every surface (health, docs, a path no surface owns): problem details.
     exception_handlers.register(app)
-    include_api(app)
+    # First among the routes: the hot paths match at the first step.
+    mounted = mount_surfaces(app, surfaces, version=__version__)
     install_docs(app)
+    if "native" in mounted:
+        _document_at_root(app, mounted["native"])
 
     @app.get("/health", tags=["health"], include_in_schema=True)
     async def health() -> Response:
         """Liveness: answers without touching the database."""
         return Response(HEALTH_BODY, media_type="application/json")
 
-    app.add_middleware(RateLimitHeadersMiddleware)
-    app.add_middleware(
-        IdempotencyMiddleware,
-        database=database,
-        secrets=app.state.secrets,
-        ttl=timedelta(hours=settings.idempotency_ttl_hours),
-    )
     app.add_middleware(
         ForwardingMiddleware,
         database=database,
         own_hosts=frozenset({settings.host, "localhost", "testserver"}),
     )
     # Outside idempotency, so that the idempotency middleware's own queries are inside the cap.
-    app.add_middleware(ConcurrencyGate, limit=settings.max_inflight_requests)
+    app.add_middleware(
+        ConcurrencyGate,
+        limit=settings.max_inflight_requests,
+        prefixes=tuple(surface.prefix + "/" for surface in surfaces),
+    )
     # Bodies are bounded before anything reads them, and outside the gate: a slow upload holds
     # no place in it.
+    render_for = renderer_for(surfaces)
     app.add_middleware(
         BodyLimitMiddleware,
         default_limit=settings.max_request_body_bytes,
         bulk_limit=settings.max_bulk_request_body_bytes,
+        render_for=render_for,
     )
     # Outermost of ours: every unexpected exception ends in a 500 that keeps the connection.
-    app.add_middleware(exception_handlers.UnexpectedErrorMiddleware)
+    app.add_middleware(exception_handlers.UnexpectedErrorMiddleware, render_for=render_for)
     logging.getLogger("mailfleet").setLevel(settings.log_level)
     return app
+
+
+def _document_at_root(app: FastAPI, surface: SurfaceApp) -> None:
+    """/openapi.json (and /docs) describe the native surface as they always did; every surface
+    also serves its own document at {prefix}/openapi.json."""
+    root_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = merged_openapi(root_openapi(), surface.openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

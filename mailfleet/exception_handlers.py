@@ -1,10 +1,16 @@
-"""Render every error as RFC 9457 problem details; log the unexpected ones."""
+"""Errors as surface-neutral `ErrorInfo`, rendered by each surface's `ErrorRenderer`.
+
+The native surface renders RFC 9457 problem details (`render_problem`); a compat surface passes
+its own renderer to `register` and `UnexpectedErrorMiddleware`. Unexpected errors are logged.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -30,6 +36,51 @@ _STATUS_CODES = {
     422: ("validation_error", "Validation error"),
     429: ("rate_limited", "Too many requests"),
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class ErrorInfo:
+    """An error as every surface sees it, before rendering."""
+
+    status: int
+    code: str
+    title: str
+    detail: str
+    field: str | None = None
+    errors: Sequence[FieldError] = ()
+    headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+class ErrorRenderer(Protocol):
+    """Turns an error into the surface's response; `instance` is the request's path."""
+
+    def __call__(self, error: ErrorInfo, instance: str) -> Response: ...
+
+
+def render_problem(error: ErrorInfo, instance: str) -> Response:
+    """The native surface's format: RFC 9457 problem details."""
+    return problem_response(
+        status=error.status,
+        code=error.code,
+        title=error.title,
+        detail=error.detail,
+        instance=instance,
+        field=error.field,
+        errors=list(error.errors),
+        headers=dict(error.headers),
+    )
+
+
+def info_of(exc: MailfleetError) -> ErrorInfo:
+    return ErrorInfo(
+        status=exc.status,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        field=exc.field,
+        errors=tuple(exc.errors),
+        headers=dict(exc.headers),
+    )
 
 
 def problem_response(
@@ -75,32 +126,20 @@ def _location(loc: tuple[Any, ...] | list[Any]) -> str:
     return str(loc[0]) if loc else "body"
 
 
-async def _mailfleet_error(request: Request, exc: Exception) -> Response:
+def _mailfleet_error(exc: Exception) -> ErrorInfo:
     assert isinstance(exc, MailfleetError)
-    if exc.status >= 500:
-        log.error("server error %s on %s %s", exc.code, request.method, request.url.path)
-    return problem_response(
-        status=exc.status,
-        code=exc.code,
-        title=exc.title,
-        detail=exc.detail,
-        instance=request.url.path,
-        field=exc.field,
-        errors=exc.errors,
-        headers=exc.headers,
-    )
+    return info_of(exc)
 
 
-async def _validation_error(request: Request, exc: Exception) -> Response:
+def _validation_error(exc: Exception) -> ErrorInfo:
     assert isinstance(exc, RequestValidationError)
     raw = list(exc.errors())
     if any(err.get("type") == "json_invalid" for err in raw):
-        return problem_response(
+        return ErrorInfo(
             status=400,
             code="malformed_json",
             title="Bad request",
             detail="The request body is not valid JSON.",
-            instance=request.url.path,
             field="body",
         )
     errors = [
@@ -113,33 +152,52 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
         for err in raw
     ]
     first = errors[0] if errors else None
-    return problem_response(
+    return ErrorInfo(
         status=422,
         code="validation_error",
         title="Validation error",
         detail=first.detail if first else "The request is not valid.",
-        instance=request.url.path,
         field=first.field if first else None,
-        errors=errors,
+        errors=tuple(errors),
     )
 
 
-async def _http_exception(request: Request, exc: Exception) -> Response:
+def _http_exception(exc: Exception) -> ErrorInfo:
+    # Starlette's own: 404 of an unknown route, 405 of a known one with another method.
     assert isinstance(exc, StarletteHTTPException)
     code, title = _STATUS_CODES.get(exc.status_code, ("error", "Error"))
-    return problem_response(
+    return ErrorInfo(
         status=exc.status_code,
         code=code,
         title=title,
         detail=str(exc.detail),
-        instance=request.url.path,
         headers=dict(exc.headers or {}),
     )
 
 
-async def _unexpected(request: Request, exc: Exception) -> Response:
+INTERNAL_ERROR = ErrorInfo(
+    status=500,
+    code="internal_error",
+    title="Internal server error",
+    detail="An unexpected error occurred; it has been logged.",
+)
+
+
+def _handler(
+    describe: Callable[[Exception], ErrorInfo], render: ErrorRenderer
+) -> Callable[[Request, Exception], Any]:
+    async def handle(request: Request, exc: Exception) -> Response:
+        error = describe(exc)
+        if error.status >= 500:
+            log.error("server error %s on %s %s", error.code, request.method, request.url.path)
+        return render(error, request.url.path)
+
+    return handle
+
+
+async def _unexpected_with(render: ErrorRenderer, request: Request) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return _internal_error(request.url.path)
+    return render(INTERNAL_ERROR, request.url.path)
 
 
 class UnexpectedErrorMiddleware:
@@ -153,8 +211,12 @@ class UnexpectedErrorMiddleware:
     test still sees the failure itself.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self, app: ASGIApp, *, render_for: Callable[[str], ErrorRenderer] | None = None
+    ) -> None:
         self.app = app
+        # The renderer of the surface that owns a path; problem details when none does.
+        self.render_for = render_for or (lambda path: render_problem)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -174,24 +236,20 @@ class UnexpectedErrorMiddleware:
             if started:
                 raise  # half a response is out: only closing the connection can end it
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
-            response = _internal_error(str(scope.get("path", "")))
+            path = str(scope.get("path", ""))
+            response = self.render_for(path)(INTERNAL_ERROR, path)
             await response(scope, receive, send)
             if "http.response.debug" in scope.get("extensions", {}):
                 raise
 
 
-def _internal_error(instance: str) -> Response:
-    return problem_response(
-        status=500,
-        code="internal_error",
-        title="Internal server error",
-        detail="An unexpected error occurred; it has been logged.",
-        instance=instance,
-    )
+def register(app: FastAPI, render: ErrorRenderer = render_problem) -> None:
+    """Every error raised under `app` rendered by `render` (the surface's format)."""
+    app.add_exception_handler(MailfleetError, _handler(_mailfleet_error, render))
+    app.add_exception_handler(RequestValidationError, _handler(_validation_error, render))
+    app.add_exception_handler(StarletteHTTPException, _handler(_http_exception, render))
 
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        return await _unexpected_with(render, request)
 
-def register(app: FastAPI) -> None:
-    app.add_exception_handler(MailfleetError, _mailfleet_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_exception)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(Exception, unexpected)

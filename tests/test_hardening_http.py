@@ -28,10 +28,13 @@ from mailfleet.kit.bodylimit import BodyLimitMiddleware
 from mailfleet.kit.crypto import SecretBox
 from mailfleet.kit.responses import SECRET_FIELDS
 from mailfleet.models import Domain, Mailbox
+from mailfleet.surfaces.native import native_surface
 from tests.factories import count_rows, make_domain, make_mailbox, make_tenant, make_webhook
 from tests.support.servers import free_port
 
 broken = APIRouter()
+# Mounted in the native surface, under /v1: its requests go through the surface's middleware.
+broken_native = APIRouter()
 
 
 @broken.get("/broken")
@@ -39,7 +42,7 @@ def raise_on_get() -> None:
     raise RuntimeError("a bug in a route")
 
 
-@broken.post("/v1/broken")
+@broken_native.post("/broken")
 def raise_on_post() -> None:
     raise RuntimeError("a bug in a write route")
 
@@ -65,7 +68,7 @@ def serving(app: FastAPI) -> Iterator[int]:
 
 @pytest.fixture
 def live(db: Database, make_settings: Callable[..., Settings]) -> Iterator[int]:
-    app = create_app(make_settings(), db)
+    app = create_app(make_settings(), db, [native_surface(extra_routers=[broken_native])])
     app.include_router(broken)
     with serving(app) as port:
         yield port

@@ -7,14 +7,18 @@ answers come from the auth cache (`auth.cache`) when it has them.
 
 `get_caller` (`Reading`) is the caller of the light read path (`kit.reads`): it resolves the
 caller in the event loop, with a worker-thread hop only on an auth-cache miss.
+
+Which headers carry the key and the workspace, which rate limiter counts the call and which
+policy profile the services apply come from the request's surface (`SurfaceAuth`, set by
+`surfaces.recipe` on the surface's app); the native one is Bearer and X-Workspace-Id.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import select
@@ -22,17 +26,85 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from mailfleet.auth.cache import AuthCache, WorkspacePick, generation
+from mailfleet.auth.ratelimit import RateLimits
 from mailfleet.auth.service import LastUsedRecorder, Principal, authenticate
 from mailfleet.config import Settings
 from mailfleet.db import Database
 from mailfleet.exceptions import BadRequest, Forbidden, NotFound, Unauthorized
 from mailfleet.kit.crypto import SecretBox
 from mailfleet.models import Membership, Role
+from mailfleet.policy import PolicyProfile
 
 WORKSPACE_HEADER = "x-workspace-id"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 T = TypeVar("T")
+
+
+class CredentialScheme(Protocol):
+    """How a surface's requests carry the API key and the workspace they act in."""
+
+    @property
+    def workspace_field(self) -> str:
+        """The workspace header as errors name it."""
+        ...
+
+    def token(self, headers: Mapping[str, str]) -> str | None:
+        """The API key sent, or None when there is none."""
+        ...
+
+    def workspace(self, headers: Mapping[str, str]) -> str | None:
+        """The workspace asked for, as sent (None: the key's or the user's default)."""
+        ...
+
+    def missing(self) -> Unauthorized:
+        """The 401 for a request without a key, saying how to send one."""
+        ...
+
+
+@dataclass(frozen=True)
+class HeaderCredentials:
+    """A key in one header (after `scheme`, or the whole value) and a workspace in another."""
+
+    key_header: str = "authorization"
+    scheme: str | None = "bearer"
+    workspace_header: str = WORKSPACE_HEADER
+    workspace_field: str = "X-Workspace-Id"
+    how: str = "Send your API key as 'Authorization: Bearer <key>'."
+
+    def token(self, headers: Mapping[str, str]) -> str | None:
+        value = headers.get(self.key_header, "")
+        if self.scheme is not None:
+            scheme, _, value = value.partition(" ")
+            if scheme.lower() != self.scheme:
+                return None
+        return value.strip() or None
+
+    def workspace(self, headers: Mapping[str, str]) -> str | None:
+        return headers.get(self.workspace_header)
+
+    def missing(self) -> Unauthorized:
+        return Unauthorized(self.how, code="missing_credentials")
+
+
+@dataclass(frozen=True)
+class SurfaceAuth:
+    """What a surface decides about its callers: credentials, rate limit and rule profile."""
+
+    credentials: CredentialScheme
+    # The app.state attribute holding the surface's RateLimits (tests swap it there).
+    limiter_key: str
+    profile: PolicyProfile
+    limiter_prefix: str = ""
+
+
+BEARER = HeaderCredentials()
+
+
+def surface_auth(request: Request) -> SurfaceAuth:
+    """The auth policy of the surface serving the request (set on its app by the recipe)."""
+    found: SurfaceAuth = request.app.surface_auth
+    return found
 
 
 def _require_workspace(
@@ -68,6 +140,8 @@ class RequestContext:
     secrets: SecretBox
     workspace_id: uuid.UUID | None
     role: Role | None
+    # The business rules' parameters of the surface serving the request.
+    profile: PolicyProfile
 
     @property
     def user_id(self) -> uuid.UUID:
@@ -81,36 +155,30 @@ class RequestContext:
         return _require_workspace(self.workspace_id, self.role, minimum)
 
 
-def _bearer(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized(
-            "Send your API key as 'Authorization: Bearer <key>'.", code="missing_credentials"
-        )
-    return token.strip()
+def _token(request: Request, credentials: CredentialScheme) -> str:
+    token = credentials.token(request.headers)
+    if token is None:
+        raise credentials.missing()
+    return token
 
 
 def _pick_workspace(
-    request: Request, session: Session, principal: Principal
+    request: Request, session: Session, principal: Principal, credentials: CredentialScheme
 ) -> tuple[uuid.UUID | None, Role | None]:
-    raw = request.headers.get(WORKSPACE_HEADER)
+    raw = credentials.workspace(request.headers)
+    field = credentials.workspace_field
     wanted: uuid.UUID | None = None
     if raw:
         try:
             wanted = uuid.UUID(raw)
         except ValueError as exc:
             raise BadRequest(
-                "X-Workspace-Id is not a workspace id.",
-                code="invalid_workspace_id",
-                field="X-Workspace-Id",
+                f"{field} is not a workspace id.", code="invalid_workspace_id", field=field
             ) from exc
     if principal.pinned_workspace_id is not None:
         if wanted is not None and wanted != principal.pinned_workspace_id:
             raise Forbidden(
-                "This API key is pinned to another workspace.",
-                code="key_pinned",
-                field="X-Workspace-Id",
+                "This API key is pinned to another workspace.", code="key_pinned", field=field
             )
         wanted = principal.pinned_workspace_id
     statement = select(Membership.workspace_id, Membership.role).where(
@@ -122,7 +190,7 @@ def _pick_workspace(
     if row is None:
         if wanted is not None:
             raise NotFound(
-                f"Workspace {wanted} not found.", code="workspace_not_found", field="X-Workspace-Id"
+                f"Workspace {wanted} not found.", code="workspace_not_found", field=field
             )
         return None, None
     return row[0], row[1]
@@ -164,44 +232,53 @@ def _authenticate(session: Session, cache: AuthCache, token: str) -> Principal:
 
 
 def _pick_and_remember(
-    session: Session, cache: AuthCache, request: Request, principal: Principal
+    session: Session,
+    cache: AuthCache,
+    request: Request,
+    principal: Principal,
+    credentials: CredentialScheme,
 ) -> WorkspacePick:
     read_in = generation()
-    pick = _pick_workspace(request, session, principal)
+    pick = _pick_workspace(request, session, principal, credentials)
     cache.remember_workspace(
-        principal.api_key_id, request.headers.get(WORKSPACE_HEADER), pick, read_in
+        principal.api_key_id, credentials.workspace(request.headers), pick, read_in
     )
     return pick
 
 
-def _count_call(request: Request, principal: Principal) -> None:
+def _count_call(request: Request, principal: Principal, surface: SurfaceAuth) -> None:
     """Apply the key's rate limit; the headers middleware reports the quota left."""
-    quota = request.app.state.rate_limiter.hit(str(principal.api_key_id))
+    limiter: RateLimits = getattr(request.app.state, surface.limiter_key)
+    quota = limiter.hit(f"{surface.limiter_prefix}{principal.api_key_id}")
     if quota is not None:
         request.scope.setdefault("state", {})["ratelimit"] = quota
 
 
-def _identify(request: Request, session: Session, token: str, *, write: bool) -> Caller:
+def _identify(
+    request: Request, session: Session, surface: SurfaceAuth, token: str, *, write: bool
+) -> Caller:
     app_state = request.app.state
     cache = auth_cache(request)
     principal = cache.principal(token) or _authenticate(session, cache, token)
-    _count_call(request, principal)
+    _count_call(request, principal, surface)
     if app_state.last_used.due(principal.api_key_id):
         _record_last_used(app_state.db, session, principal.api_key_id, write=write)
-    pick = cache.workspace(principal.api_key_id, request.headers.get(WORKSPACE_HEADER))
+    credentials = surface.credentials
+    pick = cache.workspace(principal.api_key_id, credentials.workspace(request.headers))
     if pick is None:
-        pick = _pick_and_remember(session, cache, request, principal)
+        pick = _pick_and_remember(session, cache, request, principal, credentials)
     return Caller(principal, *pick)
 
 
 def get_context(request: Request) -> Iterator[RequestContext]:
     app_state = request.app.state
     database: Database = app_state.db
-    token = _bearer(request)
+    surface = surface_auth(request)
+    token = _token(request, surface.credentials)
     write = request.method not in READ_METHODS
     with database.session(write=write) as session:
         try:
-            caller = _identify(request, session, token, write=write)
+            caller = _identify(request, session, surface, token, write=write)
             yield RequestContext(
                 session=session,
                 principal=caller.principal,
@@ -209,6 +286,7 @@ def get_context(request: Request) -> Iterator[RequestContext]:
                 secrets=app_state.secrets,
                 workspace_id=caller.workspace_id,
                 role=caller.role,
+                profile=surface.profile,
             )
             session.commit()
         except BaseException:
@@ -230,21 +308,23 @@ async def get_caller(request: Request) -> Caller:
     app_state = request.app.state
     database: Database = app_state.db
     cache = auth_cache(request)
-    token = _bearer(request)
+    surface = surface_auth(request)
+    credentials = surface.credentials
+    token = _token(request, credentials)
     principal = cache.principal(token)
     if principal is None:
         principal = await run_in_threadpool(
             _in_read_session, database, lambda session: _authenticate(session, cache, token)
         )
-    _count_call(request, principal)
+    _count_call(request, principal, surface)
     if app_state.last_used.due(principal.api_key_id):
         await run_in_threadpool(_record_last_used_apart, database, principal.api_key_id)
-    pick = cache.workspace(principal.api_key_id, request.headers.get(WORKSPACE_HEADER))
+    pick = cache.workspace(principal.api_key_id, credentials.workspace(request.headers))
     if pick is None:
         pick = await run_in_threadpool(
             _in_read_session,
             database,
-            lambda session: _pick_and_remember(session, cache, request, principal),
+            lambda session: _pick_and_remember(session, cache, request, principal, credentials),
         )
     return Caller(principal, *pick)
 

@@ -6,26 +6,39 @@ running, 409. Only completed outcomes are kept: 2xx, and 4xx that a retry would 
 408, 425 or 5xx releases the key, so a retry after Retry-After or a server failure runs again.
 The outcome is stored before the response leaves, so a replay sent the moment the first response
 arrives finds it (never 409 in progress).
+
+Each surface passes its policy (which methods, which header), how it finds the request's
+credential, and its error renderer, so the protocol's errors come in the surface's format.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mailfleet.db import Database
-from mailfleet.exception_handlers import problem_response
+from mailfleet.exception_handlers import ErrorRenderer, info_of, render_problem
+from mailfleet.exceptions import MailfleetError
 from mailfleet.idempotency import service
+from mailfleet.idempotency.errors import (
+    IdempotencyKeyInProgress,
+    IdempotencyKeyReused,
+    InvalidIdempotencyKey,
+)
 from mailfleet.kit.crypto import SecretBox, sha256_hex
 from mailfleet.models import IdempotencyRecord
 
 log = logging.getLogger("mailfleet.idempotency")
 
 HEADER = b"idempotency-key"
+# The request's credential (an API key), or None when it sends none.
+CredentialOf = Callable[[Scope], str | None]
 # Headers worth replaying; hop-by-hop and per-request ones are not.
 KEPT_HEADERS = {"content-type", "location", "cache-control"}
 # 4xx a retry may not repeat: timeout, too early, rate limited.
@@ -37,34 +50,62 @@ def is_final(status: int) -> bool:
     return 200 <= status < 300 or (400 <= status < 500 and status not in TRANSIENT_4XX)
 
 
+@dataclass(frozen=True)
+class IdempotencyPolicy:
+    """Which requests a surface makes idempotent, and the header naming the key."""
+
+    methods: frozenset[str] = frozenset({"POST"})
+    header: str = "Idempotency-Key"
+    replayed_header: str = "Idempotency-Replayed"
+
+
+def bearer_token(scope: Scope) -> str | None:
+    """The native credential: the token of `Authorization: <scheme> <token>`."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return value.partition(b" ")[2].strip().decode("latin-1") or None
+    return None
+
+
 class IdempotencyMiddleware:
     def __init__(
-        self, app: ASGIApp, *, database: Database, secrets: SecretBox, ttl: timedelta
+        self,
+        app: ASGIApp,
+        *,
+        database: Database,
+        secrets: SecretBox,
+        ttl: timedelta,
+        policy: IdempotencyPolicy | None = None,
+        credential_of: CredentialOf = bearer_token,
+        render: ErrorRenderer = render_problem,
     ) -> None:
         self.app = app
         self.database = database
         self.secrets = secrets
         self.ttl = ttl
+        self.policy = policy or IdempotencyPolicy()
+        self._header = self.policy.header.lower().encode("latin-1")
+        self._replayed = self.policy.replayed_header.lower().encode("latin-1")
+        self.credential_of = credential_of
+        self.render = render
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
+        if scope["type"] != "http" or scope["method"] not in self.policy.methods:
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        raw_key = headers.get(HEADER)
-        authorization = headers.get(b"authorization", b"")
-        token = authorization.partition(b" ")[2].strip()
+        raw_key = dict(scope["headers"]).get(self._header)
+        token = self.credential_of(scope) if raw_key is not None else None
         if raw_key is None or not token:
             await self.app(scope, receive, send)
             return
         key = raw_key.decode("latin-1").strip()
         if not key or len(key) > 255 or not key.isprintable():
-            await _send_problem(
+            await self._refuse(
                 scope,
                 send,
-                400,
-                "invalid_idempotency_key",
-                "Idempotency-Key must be 1 to 255 printable characters.",
+                InvalidIdempotencyKey(
+                    f"{self.policy.header} must be 1 to 255 printable characters."
+                ),
             )
             return
         body = await _read_body(receive)
@@ -77,20 +118,20 @@ class IdempotencyMiddleware:
         if outcome is service.Claim.UNKNOWN_CREDENTIAL:
             await self.app(scope, _replay_receive(body), send)
         elif outcome is service.Claim.MISMATCH:
-            await _send_problem(
+            await self._refuse(
                 scope,
                 send,
-                422,
-                "idempotency_key_reused",
-                "This Idempotency-Key was used with a different request.",
+                IdempotencyKeyReused(
+                    f"This {self.policy.header} was used with a different request."
+                ),
             )
         elif outcome is service.Claim.IN_PROGRESS:
-            await _send_problem(
+            await self._refuse(
                 scope,
                 send,
-                409,
-                "idempotency_key_in_progress",
-                "A request with this Idempotency-Key is still being processed.",
+                IdempotencyKeyInProgress(
+                    f"A request with this {self.policy.header} is still being processed."
+                ),
             )
         elif outcome is service.Claim.REPLAY:
             assert result.record is not None
@@ -194,7 +235,7 @@ class IdempotencyMiddleware:
         headers = [
             (k.encode("latin-1"), v.encode("latin-1")) for k, v in record.response_headers or []
         ]
-        headers.append((b"idempotency-replayed", b"true"))
+        headers.append((self._replayed, b"true"))
         body = record.response_body or b""
         if record.body_encrypted:
             body = self.secrets.decrypt(body.decode()).encode()
@@ -203,6 +244,11 @@ class IdempotencyMiddleware:
             {"type": "http.response.start", "status": record.status_code, "headers": headers}
         )
         await send({"type": "http.response.body", "body": body})
+
+    async def _refuse(self, scope: Scope, send: Send, error: MailfleetError) -> None:
+        error.field = self.policy.header
+        response = self.render(info_of(error), scope["path"])
+        await response(scope, _replay_receive(b""), send)
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -228,15 +274,3 @@ def _replay_receive(body: bytes) -> Receive:
         return {"type": "http.disconnect"}
 
     return receive
-
-
-async def _send_problem(scope: Scope, send: Send, status: int, code: str, detail: str) -> None:
-    response = problem_response(
-        status=status,
-        code=code,
-        title="Idempotency error",
-        detail=detail,
-        instance=scope["path"],
-        field="Idempotency-Key",
-    )
-    await response(scope, _replay_receive(b""), send)

@@ -8,11 +8,11 @@ with `Connection: close`, since the rest of the body is never read.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mailfleet.exception_handlers import problem_response
+from mailfleet.exception_handlers import ErrorRenderer, info_of, render_problem
 from mailfleet.exceptions import RequestTooLarge
 
 # Routes whose documented payloads are big: a batch of up to 10,000 domain names, an order of
@@ -32,8 +32,11 @@ class BodyLimitMiddleware:
         default_limit: int,
         bulk_limit: int,
         bulk_routes: Sequence[tuple[str, re.Pattern[str]]] = BULK_ROUTES,
+        render_for: Callable[[str], ErrorRenderer] | None = None,
     ) -> None:
         self.app = app
+        # The 413 comes in the format of the surface owning the path.
+        self.render_for = render_for or (lambda path: render_problem)
         self.default_limit = default_limit
         self.bulk_limit = bulk_limit
         self.bulk_routes = tuple(bulk_routes)
@@ -51,11 +54,11 @@ class BodyLimitMiddleware:
         limit = self.limit_for(scope["method"], scope["path"])
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await _refuse(scope, send, limit)
+            await _refuse(scope, send, limit, self.render_for(scope["path"]))
             return
         body = await _read_at_most(receive, limit)
         if body is None:
-            await _refuse(scope, send, limit)
+            await _refuse(scope, send, limit, self.render_for(scope["path"]))
             return
         await self.app(scope, _replay(body, receive), send)
 
@@ -102,20 +105,13 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _refuse(scope: Scope, send: Send, limit: int) -> None:
+async def _refuse(scope: Scope, send: Send, limit: int, render: ErrorRenderer) -> None:
     error = RequestTooLarge(
         f"The request body is larger than this route accepts ({limit} bytes).",
+        field="body",
         headers={"Connection": "close"},
     )
-    response = problem_response(
-        status=error.status,
-        code=error.code,
-        title=error.title,
-        detail=error.detail,
-        instance=scope["path"],
-        field="body",
-        headers=error.headers,
-    )
+    response = render(info_of(error), scope["path"])
 
     async def nothing() -> Message:
         return {"type": "http.disconnect"}

@@ -1,0 +1,28 @@
+"""The native API under /v1: Bearer keys, problem+json errors, the deployment's profile."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import APIRouter
+
+from mailfleet.api import COMMON_ERRORS, ROUTERS
+from mailfleet.auth.dependencies import BEARER
+from mailfleet.exception_handlers import render_problem
+from mailfleet.surfaces.recipe import Surface
+
+PREFIX = "/v1"
+
+
+def native_surface(extra_routers: Sequence[APIRouter] = ()) -> Surface:
+    """The native surface; `extra_routers` add routes under /v1 (tests add failing ones)."""
+    return Surface(
+        name="native",
+        prefix=PREFIX,
+        routers=(*ROUTERS, *extra_routers),
+        credentials=BEARER,
+        render_error=render_problem,
+        error_responses=dict(COMMON_ERRORS),
+        title="Mailfleet",
+        description="Control plane for cold-email infrastructure: domains, DNS, mailboxes.",
+    )

@@ -1,0 +1,215 @@
+"""One recipe for every API surface: a sub-application mounted under its own prefix.
+
+A `Surface` names what differs between the native API and the compat ones (InboxedUp, Zapmail,
+the console): how a request's credentials become the shared `Caller`, how errors render, the
+rate-limit and idempotency policies, and the policy profile of the business rules. Everything
+else (routers calling the same services, the auth cache, the database) is shared through the
+parent app's state. Every error raised under the prefix (validation, unknown route, 405, rate
+limit, idempotency conflict, 413, 500) renders in the surface's format, and each surface has its
+own OpenAPI document at `{prefix}/openapi.json`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mailfleet import exception_handlers
+from mailfleet.auth.dependencies import CredentialScheme, SurfaceAuth
+from mailfleet.auth.ratelimit import RateLimits, rate_limiter_for
+from mailfleet.config import Settings
+from mailfleet.exception_handlers import ErrorRenderer
+from mailfleet.idempotency.middleware import IdempotencyMiddleware, IdempotencyPolicy
+from mailfleet.policy import PolicyProfile
+
+OpenAPIResponses = dict[int | str, dict[str, Any]]
+
+
+def deployment_limiter(settings: Settings, profile: PolicyProfile) -> RateLimits:
+    """The deployment's kind of limiter (in memory, or shared through Redis) at the profile's
+    limits."""
+    enabled = bool(profile.rate_limit_per_second or profile.rate_limit_per_minute)
+    limits = settings.model_copy(
+        update={
+            "rate_limit_enabled": enabled,
+            "rate_limit_per_second": profile.rate_limit_per_second,
+            "rate_limit_per_minute": profile.rate_limit_per_minute,
+        }
+    )
+    return rate_limiter_for(limits)
+
+
+@dataclass(frozen=True)
+class RateLimitPolicy:
+    # The app.state attribute holding the limiter: surfaces naming the same one share counts.
+    state_key: str = "rate_limiter"
+    # Put before the key id in the limiter's keys, so surfaces with their own limits sharing
+    # one Redis count apart.
+    key_prefix: str = ""
+    build: Callable[[Settings, PolicyProfile], RateLimits] = deployment_limiter
+
+
+@dataclass(frozen=True)
+class Surface:
+    name: str
+    prefix: str
+    routers: Sequence[APIRouter]
+    credentials: CredentialScheme
+    render_error: ErrorRenderer
+    # What every route may answer with, in this surface's format (for its OpenAPI document).
+    error_responses: OpenAPIResponses
+    title: str
+    description: str = ""
+    idempotency: IdempotencyPolicy = field(default_factory=IdempotencyPolicy)
+    rate_limit: RateLimitPolicy = field(default_factory=RateLimitPolicy)
+    # The rules' parameters; the deployment's settings unless the surface documents others.
+    profile: Callable[[Settings], PolicyProfile] = PolicyProfile.from_settings
+
+    def owns(self, path: str) -> bool:
+        return path == self.prefix or path.startswith(self.prefix + "/")
+
+
+class SurfaceApp(FastAPI):
+    """A surface's own app: its routes, error handlers and middleware; the parent's state."""
+
+    surface: Surface
+    surface_auth: SurfaceAuth
+
+    def openapi(self) -> dict[str, Any]:
+        # The paths under their full prefix, as clients call them (no `servers` entry needed).
+        if self.openapi_schema is None:
+            document = get_openapi(
+                title=self.title,
+                version=self.version,
+                description=self.description,
+                routes=self.routes,
+            )
+            prefix = self.surface.prefix
+            document["paths"] = {prefix + path: item for path, item in document["paths"].items()}
+            self.openapi_schema = document
+        return self.openapi_schema
+
+
+class RateLimitHeadersMiddleware:
+    """Adds the RateLimit-* headers computed during authentication to the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                quota = state.get("ratelimit")
+                if quota is not None:
+                    message["headers"] = [*message.get("headers", []), *quota.headers()]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _operation_ids(prefix: str) -> Callable[[APIRoute], str]:
+    # FastAPI's own scheme over the full path, so operation ids stay what they were at the root.
+    def generate(route: APIRoute) -> str:
+        operation_id = re.sub(r"\W", "_", f"{route.name}{prefix}{route.path_format}")
+        method = sorted(route.methods or {"GET"})[0]
+        return f"{operation_id}_{method.lower()}"
+
+    return generate
+
+
+def _credential_of(credentials: CredentialScheme) -> Callable[[Scope], str | None]:
+    def credential(scope: Scope) -> str | None:
+        return credentials.token(Headers(scope=scope))
+
+    return credential
+
+
+def build_surface(spec: Surface, parent: FastAPI, *, version: str) -> SurfaceApp:
+    """The surface's app, sharing `parent`'s state (settings, database, caches, runtime)."""
+    settings: Settings = parent.state.settings
+    profile = spec.profile(settings)
+    app = SurfaceApp(
+        title=spec.title,
+        version=version,
+        description=spec.description,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        root_path_in_servers=False,
+        generate_unique_id_function=_operation_ids(spec.prefix),
+    )
+    app.state = parent.state
+    app.surface = spec
+    if not hasattr(parent.state, spec.rate_limit.state_key):
+        setattr(parent.state, spec.rate_limit.state_key, spec.rate_limit.build(settings, profile))
+    app.surface_auth = SurfaceAuth(
+        spec.credentials, spec.rate_limit.state_key, profile, spec.rate_limit.key_prefix
+    )
+    exception_handlers.register(app, spec.render_error)
+    for router in spec.routers:
+        app.include_router(router, responses=spec.error_responses)
+    app.add_middleware(RateLimitHeadersMiddleware)
+    app.add_middleware(
+        IdempotencyMiddleware,
+        database=parent.state.db,
+        secrets=parent.state.secrets,
+        ttl=timedelta(hours=settings.idempotency_ttl_hours),
+        policy=spec.idempotency,
+        credential_of=_credential_of(spec.credentials),
+        render=spec.render_error,
+    )
+    # Inside the surface's own ServerErrorMiddleware: a 500 in its format that keeps the
+    # connection (see UnexpectedErrorMiddleware).
+    app.add_middleware(
+        exception_handlers.UnexpectedErrorMiddleware, render_for=lambda path: spec.render_error
+    )
+    return app
+
+
+def mount_surfaces(
+    parent: FastAPI, specs: Sequence[Surface], *, version: str
+) -> dict[str, SurfaceApp]:
+    """Each surface under its prefix; returns their apps by name."""
+    mounted: dict[str, SurfaceApp] = {}
+    for spec in specs:
+        mounted[spec.name] = build_surface(spec, parent, version=version)
+        parent.mount(spec.prefix, mounted[spec.name], name=spec.name)
+    return mounted
+
+
+def renderer_for(specs: Sequence[Surface]) -> Callable[[str], ErrorRenderer]:
+    """The error renderer of the surface owning a path (problem details outside them all)."""
+
+    def render_for(path: str) -> ErrorRenderer:
+        for spec in specs:
+            if spec.owns(path):
+                return spec.render_error
+        return exception_handlers.render_problem
+
+    return render_for
+
+
+def merged_openapi(root: Mapping[str, Any], surface: Mapping[str, Any]) -> dict[str, Any]:
+    """The root app's document (health) with a surface's paths and schemas added."""
+    document = dict(root)
+    document["paths"] = {**surface.get("paths", {}), **root.get("paths", {})}
+    components = dict(root.get("components", {}))
+    for kind, items in surface.get("components", {}).items():
+        components[kind] = {**items, **components.get(kind, {})}
+    if components:
+        document["components"] = components
+    return document
