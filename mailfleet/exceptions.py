@@ -109,3 +109,191 @@ class RequestTooLarge(MailfleetError):
     status = 413
     code = "request_too_large"
     title = "Request too large"
+
+
+# --- the registry of stable codes ------------------------------------------------------------
+#
+# Every code an error may carry, with the HTTP statuses the native API answers it with and what
+# it means. A surface maps each code to its own status and message (a compat API's documented
+# wording); tests/surfaces/test_error_codes.py fails when a code raised anywhere is missing here.
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    code: str
+    statuses: tuple[int, ...]
+    meaning: str
+
+
+def _codes(package: str, entries: dict[str, tuple[tuple[int, ...], str]]) -> dict[str, ErrorCode]:
+    # `package` says where the code is raised; it keeps each package's codes together below.
+    del package
+    return {code: ErrorCode(code, statuses, text) for code, (statuses, text) in entries.items()}
+
+
+ERROR_CODES: dict[str, ErrorCode] = {
+    **_codes(
+        "http",
+        {
+            "bad_request": ((400,), "The request is malformed."),
+            "malformed_json": ((400,), "The body is not valid JSON."),
+            "unauthorized": ((401,), "A valid API key is required."),
+            "forbidden": ((403,), "The caller may not do this."),
+            "not_found": ((404,), "No such resource or route."),
+            "method_not_allowed": ((405,), "The route does not take this method."),
+            "conflict": ((409,), "The request conflicts with the resource's state."),
+            "payload_too_large": ((413,), "The body is too large."),
+            "request_too_large": ((413,), "The body is over the route's size limit."),
+            "unsupported_media_type": ((415,), "The body's content type is not accepted."),
+            "validation_error": ((422,), "A field's value is not acceptable."),
+            "rate_limited": ((429,), "The key's rate limit is used up; retry after Retry-After."),
+            "internal_error": ((500,), "An unexpected error; it is logged."),
+            "provider_error": ((502,), "A provider refused or failed the change."),
+            "unavailable": ((503,), "A service Mailfleet needs is unavailable."),
+            "error": ((400,), "Another HTTP error."),
+        },
+    ),
+    **_codes(
+        "auth",
+        {
+            "missing_credentials": ((401,), "No API key was sent."),
+            "invalid_api_key": ((401,), "The API key is unknown or revoked."),
+            "invalid_workspace_id": ((400,), "The workspace header is not a workspace id."),
+            "workspace_not_found": ((404,), "No such workspace for the caller."),
+            "insufficient_role": ((403,), "The caller's role is too low."),
+            "key_pinned": ((403,), "The key is pinned to another workspace."),
+            "operator_required": ((403,), "Only operators may do this."),
+        },
+    ),
+    **_codes(
+        "idempotency",
+        {
+            "invalid_idempotency_key": ((400,), "The idempotency key is empty or too long."),
+            "idempotency_key_reused": ((422,), "The key was used with another request."),
+            "idempotency_key_in_progress": ((409,), "The key's first request is still running."),
+        },
+    ),
+    **_codes(
+        "account, api_keys, workspaces",
+        {
+            "user_exists": ((409,), "A user with this email exists."),
+            "api_key_not_found": ((404,), "No such API key."),
+            "member_not_found": ((404,), "No such member."),
+            "last_owner": ((409,), "A workspace keeps at least one owner."),
+            "workspace_name_taken": ((409,), "The workspace name is taken."),
+            "workspace_not_empty": ((409,), "The workspace still holds resources."),
+            "already_member": ((409,), "The user is a member already."),
+            "invitation_pending": ((409,), "An invitation is pending for this email."),
+            "invitation_not_found": ((404,), "No such invitation."),
+            "invitation_expired": ((409,), "The invitation has expired."),
+            "invitation_not_pending": ((409,), "The invitation was answered already."),
+        },
+    ),
+    **_codes(
+        "billing",
+        {
+            "invalid_slots": ((422,), "Slot counts are not acceptable."),
+            "quota_exceeded": ((409,), "Not enough free slots of the type."),
+        },
+    ),
+    **_codes(
+        "domains",
+        {
+            "domain_not_found": ((404,), "No such domain."),
+            "domain_batch_not_found": ((404,), "No such domain batch."),
+            "domain_removed": ((409,), "The domain is removed."),
+            "domain_status_conflict": ((409,), "The domain's status does not allow this."),
+            "invalid_cursor": ((400,), "The pagination cursor is not valid."),
+            "too_many_domains": ((422,), "Too many domains in one batch."),
+            "no_domain_accepted": ((422,), "No domain of the batch was accepted."),
+            "forwarding_url_required": ((422,), "Forwarding needs a URL."),
+            "mailbox_type_fixed": ((409,), "The domain's mailbox type is fixed by its mailboxes."),
+            "domain_has_mailboxes": ((409,), "The domain still has mailboxes."),
+            "invalid_username": ((422,), "The username breaks the username rule."),
+        },
+    ),
+    **_codes(
+        "dns",
+        {
+            "dns_record_not_found": ((404,), "No such DNS record."),
+            "record_name_outside_zone": ((422,), "The record's name is outside the zone."),
+            "invalid_record_name": ((422,), "Not a valid DNS name."),
+            "unsupported_record_type": ((422,), "The record type is not supported."),
+            "priority_required": ((422,), "MX and SRV records need a priority."),
+            "cname_at_apex": ((422,), "A CNAME cannot sit at the zone apex."),
+            "managed_record": ((409, 422), "The record is managed by Mailfleet."),
+            "invalid_dns_settings": ((422,), "The domain's DNS settings make no valid template."),
+            "dns_provider_error": ((502,), "The DNS provider refused the change."),
+            "invalid_record_content": ((422,), "The record's data is not valid for its type."),
+            "duplicate_record": ((409,), "The record exists already."),
+            "cname_conflict": ((409,), "A CNAME cannot share its name."),
+            "spf_exists": ((409,), "The name has an SPF record already."),
+            "zone_not_created": ((404,), "The domain has no zone yet."),
+        },
+    ),
+    **_codes(
+        "integrations",
+        {
+            "unknown_provider_kind": ((422,), "No such kind of provider."),
+            "unknown_provider": ((422,), "No such provider."),
+            "provider_not_installable": ((422,), "The provider cannot be installed per workspace."),
+            "invalid_installation": ((422,), "The installation's settings are not valid."),
+            "installation_exists": ((409,), "The workspace has this provider installed."),
+            "provider_installation_not_found": ((404,), "No such provider installation."),
+        },
+    ),
+    **_codes(
+        "mailboxes, orders",
+        {
+            "mailbox_not_found": ((404,), "No such mailbox."),
+            "mailbox_order_not_found": ((404,), "No such mailbox order."),
+            "mailbox_not_active": ((409,), "The mailbox is not active."),
+            "mailbox_not_editable": ((409,), "The mailbox cannot be changed in its status."),
+            "mailbox_failed": ((409,), "The mailbox failed."),
+            "mailbox_status_conflict": ((409,), "The mailbox's status does not allow this."),
+            "removal_not_scheduled": ((409,), "No removal is scheduled."),
+            "picture_type": ((422,), "The picture is not a PNG or JPEG."),
+            "picture_missing": ((422,), "No picture was sent."),
+            "picture_too_large": ((422,), "The picture is too large."),
+            "picture_not_found": ((404,), "The mailbox has no picture."),
+            "domain_not_active": ((409,), "Mailboxes are ordered on ACTIVE domains only."),
+            "domain_type_mismatch": ((409,), "The domain holds another mailbox type."),
+            "domain_mailbox_limit": ((409,), "The domain's mailbox limit for the type is reached."),
+            "microsoft_mailboxes_not_active": ((409,), "Earlier Microsoft mailboxes are pending."),
+            "recent_mailbox_creation": ((409,), "The 24-hour rule refuses new mailboxes now."),
+            "duplicate_username": ((422,), "A username appears twice in the order."),
+            "username_taken": ((409,), "The username is used on the domain."),
+            "no_totp_secret": ((409,), "The mailbox has no TOTP secret."),
+            "unusable_totp_secret": ((409,), "The mailbox's TOTP secret cannot make codes."),
+            "mailbox_not_failed": ((409,), "Only failed mailboxes are retried."),
+            "backend_unavailable": ((503,), "The mailbox backend is unavailable."),
+            "too_many_mailboxes": ((422,), "Too many mailboxes in one order."),
+        },
+    ),
+    **_codes(
+        "operator",
+        {
+            "invalid_status": ((422,), "Not a status the operator may set."),
+            "reason_required": ((422,), "A reason is required."),
+            "order_not_pending": ((409,), "The order is not pending."),
+            "mailbox_not_provisioning": ((409,), "The mailbox is not provisioning."),
+        },
+    ),
+    **_codes(
+        "webhooks",
+        {
+            "webhook_not_found": ((404,), "No such webhook."),
+            "webhook_delivery_not_found": ((404,), "No such webhook delivery."),
+            "webhook_delivery_pending": ((409,), "The delivery is still pending."),
+            "webhook_disabled": ((409,), "The webhook is disabled."),
+            "webhook_url_too_long": ((422,), "The webhook URL is too long."),
+            "webhook_url_not_public": ((422,), "The webhook URL is not a public address."),
+            "invalid_webhook_secret": ((422,), "The webhook secret is not acceptable."),
+            "null_value": ((422,), "The field may not be null."),
+        },
+    ),
+}
+
+
+def declared(code: str) -> ErrorCode | None:
+    return ERROR_CODES.get(code)
