@@ -6,7 +6,7 @@ sends the same non-recursive queries (NS to the parent, SOA to each assigned ser
 dns.asyncquery.udp from the same number of workers; both run in this process, in the same run.
 
 A third phase times the whole job the product runs: the same N domains as PENDING_NS rows of a
-fresh Mailfleet database, through `dns.tasks.verify_now` (read the domains, check them, apply
+fresh Mailfleet database, through `domains.tasks.verify_now` (read the domains, check them, apply
 the results and enqueue the publish jobs), in chunks of the job's size and all at once.
 
 Run: .venv/bin/python -m bench.delegation [--domains N] [--concurrency C] [--repeat R] [--no-cache]
@@ -30,8 +30,8 @@ from sqlalchemy import delete, func, insert, select, update
 
 from bench.common import Env, fresh_environment, tenant
 from mailfleet.config import Settings
-from mailfleet.dns import tasks
 from mailfleet.dns.delegation import DEFAULT_CONCURRENCY, DelegationChecker, parse_server
+from mailfleet.domains import tasks
 from mailfleet.jobs.queue import Runtime
 from mailfleet.kit import clock
 from mailfleet.kit.ids import uuid7

@@ -6,8 +6,9 @@ from mailfleet.account.endpoints import router as account_router
 from mailfleet.api_keys.endpoints import router as api_keys_router
 from mailfleet.dns.endpoints import router as dns_router
 from mailfleet.domains.endpoints import router as domains_router
+from mailfleet.domains.verification.endpoints import router as domain_verification_router
 from mailfleet.kit.schemas import Problem
-from mailfleet.mailboxes.action_endpoints import router as mailbox_actions_router
+from mailfleet.mailboxes.actions.endpoints import router as mailbox_actions_router
 from mailfleet.mailboxes.endpoints import router as mailboxes_router
 from mailfleet.operator.endpoints import router as operator_router
 from mailfleet.orders.endpoints import router as orders_router
@@ -26,6 +27,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     api_keys_router,
     domains_router,
     dns_router,
+    domain_verification_router,
     orders_router,
     mailboxes_router,
     mailbox_actions_router,

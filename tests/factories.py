@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from mailfleet.account.service import create_user
 from mailfleet.auth.service import issue_key
+from mailfleet.billing.service import set_allocation
 from mailfleet.db import Database
 from mailfleet.events import service as events_service
 from mailfleet.kit import clock
@@ -32,7 +33,6 @@ from mailfleet.models import (
     User,
     WebhookDelivery,
 )
-from mailfleet.operator.service import set_allocation
 from mailfleet.webhooks import service as webhook_service
 from mailfleet.workspaces.service import create_workspace
 

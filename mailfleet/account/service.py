@@ -9,9 +9,9 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from mailfleet.auth.service import Principal
+from mailfleet.billing import slots
 from mailfleet.exceptions import Conflict
 from mailfleet.kit.passwords import hash_password
-from mailfleet.mailboxes import quota
 from mailfleet.models import (
     ApiKey,
     Domain,
@@ -90,7 +90,7 @@ def overview(
         summary.update(_workspace_counts(session, workspace_id))
         allocations = {
             kind: {"allocated": u.allocated, "used": u.used, "remaining": u.remaining}
-            for kind, u in quota.usage(session, workspace_id).items()
+            for kind, u in slots.usage(session, workspace_id).items()
         }
     return {
         "user": user,

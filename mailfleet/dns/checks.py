@@ -12,7 +12,7 @@ import dns.resolver
 from sqlalchemy import select
 
 from mailfleet.config import Settings
-from mailfleet.dns import health, lifecycle, service
+from mailfleet.dns import health, schedule, service
 from mailfleet.dns.addresses import NameserverAddresses, parse_server, server_label
 from mailfleet.events import service as events
 from mailfleet.exceptions import NotFound
@@ -107,7 +107,7 @@ def store(
     domain.health_checked_at = clock.now()
     domain.dns_drift = drift
     if domain.status == DomainStatus.ACTIVE:
-        domain.next_check_at = lifecycle.health_due(settings)
+        domain.next_check_at = schedule.health_due(settings)
     if drift != was_drifting:
         events.record(
             session,

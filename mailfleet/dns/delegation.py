@@ -45,8 +45,8 @@ from mailfleet.dns.addresses import (
     server_table,
 )
 from mailfleet.dns.localtld import local_tld_of
+from mailfleet.dns.suffixes import public_suffix
 from mailfleet.dns.transport import SENDS, Reply, Run, describe_error, question, scan
-from mailfleet.domains.names import public_suffix
 
 # The transport's and the addresses' names stay importable from here, as before the split.
 __all__ = [

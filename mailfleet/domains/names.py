@@ -1,4 +1,4 @@
-"""Domain name normalisation: trimmed, lower-cased, IDNA (punycode), registrable.
+"""Name syntax: domain names (trimmed, lower-cased, IDNA, registrable) and local parts.
 
 A customer hands us registrable domains (one label under a public suffix): those are what a
 registrar delegates. Sub-domains, bare public suffixes and names under a top-level label the
@@ -14,10 +14,14 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 import idna
-from publicsuffixlist import PublicSuffixList
+
+from mailfleet.dns.suffixes import known_tld, psl
+from mailfleet.exceptions import Unprocessable
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_psl = PublicSuffixList()
+USERNAME_MAX = 64
+# Letters and digits, with single `.`, `_` or `-` between them (rule 3). ASCII only.
+_USERNAME = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ def normalise(raw: object, *, local_tlds: Collection[str]) -> DomainName | NameE
             f"{ascii_name} ends in .{labels[-1]}, which is not a top-level domain of the public "
             "suffix list: no registry delegates it.",
         )
-    registrable = _psl.privatesuffix(ascii_name)
+    registrable = psl.privatesuffix(ascii_name)
     if registrable is None:
         return NameError_("public_suffix", f"{ascii_name} is a public suffix, not a domain.")
     if registrable != ascii_name:
@@ -78,19 +82,18 @@ def normalise(raw: object, *, local_tlds: Collection[str]) -> DomainName | NameE
     return DomainName(ascii=ascii_name, unicode=unicode_name)
 
 
-def known_tld(tld: str, local_tlds: Collection[str]) -> bool:
-    """Whether `tld` (one ASCII label) is a top level of the public suffix list, or a local one."""
-    return tld in local_tlds or _psl.is_public(tld, accept_unknown=False)
-
-
-def public_suffix(name: str) -> str | None:
-    """The public suffix `name` ends in (acme.co.uk -> co.uk); None for a malformed name.
-
-    An unlisted top level counts as a suffix (acme.test -> test). `name` is taken as given:
-    lower-case ASCII without the trailing dot, as `normalise` makes it.
-    """
-    suffix = _psl.publicsuffix(name)
-    return None if suffix is None else str(suffix)
+def normalise_username(raw: str, field: str) -> str:
+    """The local part of an address on a domain (rule 3): a mailbox's username, or the name of
+    a domain's email forward. Refused with 422 `invalid_username` naming `field`."""
+    username = raw.strip().lower()
+    if not username or len(username) > USERNAME_MAX or not _USERNAME.fullmatch(username):
+        raise Unprocessable(
+            "A username is 1-64 letters and digits, with single '.', '_' or '-' between them "
+            "(not first, not last, never two in a row).",
+            code="invalid_username",
+            field=field,
+        )
+    return username
 
 
 def nameserver_pair(name: str, pairs: list[tuple[str, str]]) -> tuple[str, str]:

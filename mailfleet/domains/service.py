@@ -8,30 +8,39 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from mailfleet.auth.scoping import get_scoped, scoped, scoped_columns
 from mailfleet.config import Settings
 from mailfleet.db import enqueue_after_commit
-from mailfleet.dns import lifecycle
 from mailfleet.dns import service as dns_service
 from mailfleet.dns import tasks as dns_tasks
+from mailfleet.domains import lifecycle
+from mailfleet.domains import tasks as domain_tasks
 from mailfleet.domains.listing import DomainQuery, sorted_page
-from mailfleet.domains.names import DomainName, NameError_, nameserver_pair, normalise
+from mailfleet.domains.names import (
+    DomainName,
+    NameError_,
+    nameserver_pair,
+    normalise,
+    normalise_username,
+)
 from mailfleet.events import service as events
+from mailfleet.events.types import EventType
 from mailfleet.exceptions import Conflict, FieldError, Unprocessable
 from mailfleet.kit import clock
 from mailfleet.kit.crypto import SecretBox
 from mailfleet.kit.ids import uuid7
 from mailfleet.kit.pagination import contains_pattern, paginate, split_page
-from mailfleet.mailboxes import rules
-from mailfleet.mailboxes.backends.automated import APPLY_FORWARDING
 from mailfleet.models import Domain, DomainBatch, DomainStatus, Mailbox, MailboxType
 from mailfleet.models.enums import DOMAIN_SLOT_STATUSES
 
 # Keeps IN (...) lists under every backend's bound-parameter limit.
 LOOKUP_CHUNK = 900
+# The job that applies catch-all and forwards at the domain's mailbox provider. It lives with
+# the mailboxes (a layer above: mailboxes.tasks); named here so domains enqueue it by name.
+APPLY_FORWARDING = "mailboxes.apply_forwarding"
 
 
 @dataclass
@@ -112,14 +121,14 @@ def submit(
     events.record(
         session,
         workspace_id=workspace_id,
-        type="domain_batch.submitted",
+        type=EventType.DOMAIN_BATCH_SUBMITTED,
         subject_type="domain_batch",
         subject_id=batch.id,
         actor=actor,
         accepted=len(rows),
         rejected=len(rejected),
     )
-    dns_tasks.after_submit(session, settings, [cast(uuid.UUID, row["id"]) for row in rows])
+    domain_tasks.after_submit(session, settings, [cast(uuid.UUID, row["id"]) for row in rows])
     rejected.sort(key=lambda r: r.index)
     return Submission(batch=batch, accepted=rows, rejected=rejected)
 
@@ -187,19 +196,15 @@ def _insert_domains(
                 "batch_id": batch.id,
                 "name": name.ascii,
                 "unicode_name": name.unicode,
-                "status": DomainStatus.QUEUED,
                 "mailbox_type": mailbox_type,
                 "nameserver_1": ns1,
                 "nameserver_2": ns2,
                 "tags": tags,
-                # Claimed for the zone job enqueued at commit; the sweep retries after the lease.
-                "next_check_at": lifecycle.lease_until(settings, now),
                 "created_at": now,
                 "updated_at": now,
             }
         )
-    # One executemany: the whole batch in a single round of set-based inserts.
-    session.execute(insert(Domain), rows)
+    lifecycle.queue_new(session, settings, rows)
     for row in rows:
         row["nameservers"] = [row["nameserver_1"], row["nameserver_2"]]
     return rows
@@ -277,7 +282,7 @@ def update_settings(
     events.record(
         session,
         workspace_id=workspace_id,
-        type="domain.settings_changed",
+        type=EventType.DOMAIN_SETTINGS_CHANGED,
         subject_type="domain",
         subject_id=domain.id,
         actor=actor,
@@ -293,7 +298,7 @@ def update_settings(
 def _forwards(forwards: dict[str, str] | None) -> dict[str, str]:
     """Local parts follow the username rule (3); keys are stored normalised."""
     return {
-        rules.normalise_username(local, f"email_forwards.{local}"): target
+        normalise_username(local, f"email_forwards.{local}"): target
         for local, target in (forwards or {}).items()
     }
 
@@ -333,21 +338,8 @@ def remove_domain(
             f"The domain still has {live} mailbox(es); remove them first.",
             code="domain_has_mailboxes",
         )
-    previous = domain.status
-    domain.status = DomainStatus.REMOVED
-    domain.removed_at = clock.now()
-    domain.next_check_at = None
+    lifecycle.move(session, domain, DomainStatus.REMOVED, actor=actor)
     dns_tasks.after_remove(session, domain.id)
-    events.record(
-        session,
-        workspace_id=workspace_id,
-        type="domain.status_changed",
-        subject_type="domain",
-        subject_id=domain.id,
-        actor=actor,
-        previous=previous.value,
-        status=DomainStatus.REMOVED.value,
-    )
     return domain
 
 

@@ -1,17 +1,37 @@
-"""The audit trail: every state transition is recorded with who or what made it and why."""
+"""The audit trail: every state transition is recorded with who or what made it and why.
+
+The one way to record an event: `record` (one), `record_many` (one transition applied to many
+rows) and `record_all` (a batch of different ones, as the set-based transitions write). Each
+checks its type against `events.types.EventType` and writes the same row shape, which the
+webhook outbox reads.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
+from mailfleet.events.types import EventType, declared
 from mailfleet.kit import clock
 from mailfleet.kit.ids import uuid7
 from mailfleet.models import Event
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """One event to record in a batch (`record_all`)."""
+
+    workspace_id: uuid.UUID | None
+    type: EventType
+    subject_type: str
+    subject_id: uuid.UUID | None
+    actor: str
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 def record(
@@ -27,7 +47,7 @@ def record(
     session.add(
         Event(
             workspace_id=workspace_id,
-            type=type,
+            type=declared(type).value,
             subject_type=subject_type,
             subject_id=subject_id,
             actor=actor,
@@ -47,19 +67,31 @@ def record_many(
     **data: Any,
 ) -> None:
     """One set-based insert for a transition applied to many rows at once."""
+    kind = declared(type)
+    record_all(
+        session,
+        (
+            NewEvent(workspace_id, kind, subject_type, subject_id, actor, data)
+            for subject_id in subject_ids
+        ),
+    )
+
+
+def record_all(session: Session, events: Iterable[NewEvent]) -> None:
+    """One set-based insert for a batch of events (any workspaces, types and subjects)."""
     now = clock.now()
     rows = [
         {
             "id": uuid7(),
             "created_at": now,
-            "workspace_id": workspace_id,
-            "type": type,
-            "subject_type": subject_type,
-            "subject_id": subject_id,
-            "actor": actor,
-            "data": data,
+            "workspace_id": event.workspace_id,
+            "type": declared(event.type).value,
+            "subject_type": event.subject_type,
+            "subject_id": event.subject_id,
+            "actor": event.actor,
+            "data": event.data,
         }
-        for subject_id in subject_ids
+        for event in events
     ]
     if rows:
         session.execute(insert(cast(Table, Event.__table__)), rows)

@@ -22,7 +22,15 @@ from mailfleet.db import Database, create_private_file, make_data_dir
 log = logging.getLogger(__name__)
 
 # Modules whose @job functions make up the task registry.
-TASK_MODULES = ("mailfleet.dns.tasks", "mailfleet.mailboxes.tasks", "mailfleet.webhooks.tasks")
+TASK_MODULES = (
+    "mailfleet.dns.tasks",
+    "mailfleet.domains.tasks",
+    "mailfleet.mailboxes.tasks",
+    "mailfleet.webhooks.tasks",
+)
+# Modules that register hooks a lower layer calls, loaded wherever jobs run: an order's status
+# follows its mailboxes' moves (mailboxes.transitions.follow_orders).
+HOOK_MODULES = ("mailfleet.orders.status",)
 
 TaskFunction = Callable[..., None]
 TASKS: dict[str, TaskFunction] = {}
@@ -59,7 +67,7 @@ class Runtime:
     _tasks: dict[str, Any] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
-        for module in TASK_MODULES:
+        for module in (*TASK_MODULES, *HOOK_MODULES):
             importlib.import_module(module)
         self.huey = make_huey(self.settings)
         for name, function in TASKS.items():

@@ -22,20 +22,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from mailfleet.config import Settings
 from mailfleet.kit import clock
 from mailfleet.kit.crypto import SecretBox
-from mailfleet.kit.ids import uuid7
+from mailfleet.mailboxes import transitions
 from mailfleet.mailboxes.backends import AUTOMATED
 from mailfleet.mailboxes.providers.base import MailboxProviderError, ProvisionedMailbox
-from mailfleet.models import Domain, Event, Mailbox, MailboxStatus
-from mailfleet.orders import status as order_status
+from mailfleet.models import Domain, Mailbox, MailboxStatus
 
 ACTOR = "system:mailboxes"
 WAITING = (MailboxStatus.PENDING, MailboxStatus.PROVISIONING)
+PROVISIONING, ACTIVE, FAILED = (
+    MailboxStatus.PROVISIONING,
+    MailboxStatus.ACTIVE,
+    MailboxStatus.FAILED,
+)
 PASSWORD_ALPHABET = string.ascii_letters + string.digits + "!@#%^*-_=+"
 
 
@@ -162,20 +166,26 @@ def start(
         .order_by(Mailbox.id)
     ).all()
     lease = now + timedelta(seconds=settings.job_lease_seconds)
-    tasks, changes, events = [], [], []
+    tasks: list[ProvisionTask] = []
+    moves: list[transitions.Move] = []
+    # Taken again after a lost job's lease: still PROVISIONING, only the lease changes.
+    releases: list[dict[str, Any]] = []
     for row in rows:
         password_enc = row.password_enc or box.encrypt(new_password())
-        changes.append(
-            {
-                "id": row.id,
-                "status": MailboxStatus.PROVISIONING,
-                "password_enc": password_enc,
-                "next_check_at": lease,
-                "updated_at": now,
-            }
-        )
+        values = {"password_enc": password_enc, "next_check_at": lease, "updated_at": now}
         if row.status == MailboxStatus.PENDING:
-            events.append(_event(row.workspace_id, row.id, row.status, MailboxStatus.PROVISIONING))
+            moves.append(
+                transitions.Move(
+                    row.id,
+                    row.workspace_id,
+                    row.order_id,
+                    row.status,
+                    MailboxStatus.PROVISIONING,
+                    values=values,
+                )
+            )
+        else:
+            releases.append({"id": row.id, **values})
         tasks.append(
             ProvisionTask(
                 row.id,
@@ -187,10 +197,9 @@ def start(
                 box.decrypt(password_enc),
             )
         )
-    session.execute(update(Mailbox), changes)
-    if events:
-        session.execute(insert(Event), events)
-    _refresh_orders(session, [row.order_id for row in rows])
+    if releases:
+        session.execute(update(Mailbox), releases)
+    transitions.move_rows(session, moves, actor=ACTOR)
     return tasks
 
 
@@ -219,47 +228,21 @@ def finish(
     }
     now = clock.now()
     steps = settings.mailbox_provision_backoff or [60]
-    changes: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
-    order_ids: list[uuid.UUID | None] = []
+    moves: list[transitions.Move] = []
+    retries: list[dict[str, Any]] = []
     for mailbox_id, result in results:
         # Popped: a mailbox listed twice is recorded once.
         row = current.pop(mailbox_id, None)
         if row is None:
             continue
-        order_ids.append(row.order_id)
         if isinstance(result, ProvisionedMailbox):
-            connection = result.connection
-            changes.append(
-                {
-                    "id": mailbox_id,
-                    "status": MailboxStatus.ACTIVE,
-                    "provider_user_id": result.provider_user_id,
-                    "app_password_enc": box.encrypt_optional(result.app_password),
-                    "totp_secret_enc": box.encrypt_optional(result.totp_secret),
-                    "smtp_host": connection.smtp_host,
-                    "smtp_port": connection.smtp_port,
-                    "smtp_security": connection.smtp_security,
-                    "imap_host": connection.imap_host,
-                    "imap_port": connection.imap_port,
-                    "imap_security": connection.imap_security,
-                    "activated_at": now,
-                    "failure_reason": None,
-                    "next_check_at": None,
-                    "updated_at": now,
-                }
-            )
-            events.append(
-                _event(
-                    row.workspace_id, mailbox_id, MailboxStatus.PROVISIONING, MailboxStatus.ACTIVE
-                )
-            )
+            moves.append(_activated(row, result, box))
             continue
         attempts = row.provision_attempts + 1
         error = str(result)
         if result.retryable and attempts < settings.mailbox_provision_max_attempts:
             wait = steps[min(attempts - 1, len(steps) - 1)]
-            changes.append(
+            retries.append(
                 {
                     "id": mailbox_id,
                     "provision_attempts": attempts,
@@ -270,53 +253,32 @@ def finish(
             )
             continue
         reason = error if not result.retryable else f"Gave up after {attempts} tries: {error}"
-        changes.append(
-            {
-                "id": mailbox_id,
-                "status": MailboxStatus.FAILED,
-                "provision_attempts": attempts,
-                "failure_reason": reason[:1000],
-                "next_check_at": None,
-                "updated_at": now,
-            }
-        )
-        events.append(
-            _event(
-                row.workspace_id,
-                mailbox_id,
-                MailboxStatus.PROVISIONING,
-                MailboxStatus.FAILED,
-                reason=reason,
+        values = {"provision_attempts": attempts, "failure_reason": reason[:1000]}
+        moves.append(
+            transitions.Move(
+                mailbox_id, row.workspace_id, row.order_id, PROVISIONING, FAILED, reason, values
             )
         )
-    if changes:
+    if retries:
         # Bulk UPDATE by primary key: one executemany per set of columns.
-        session.execute(update(Mailbox), changes)
-    if events:
-        session.execute(insert(Event), events)
-    _refresh_orders(session, order_ids)
+        session.execute(update(Mailbox), retries)
+    transitions.move_rows(session, moves, actor=ACTOR)
 
 
-def _event(
-    workspace_id: uuid.UUID,
-    mailbox_id: uuid.UUID,
-    previous: MailboxStatus,
-    status: MailboxStatus,
-    *,
-    reason: str | None = None,
-) -> dict[str, Any]:
-    """A mailbox.status_changed event row, as mailboxes.service.record_transition writes one."""
-    return {
-        "id": uuid7(),
-        "created_at": clock.now(),
-        "workspace_id": workspace_id,
-        "type": "mailbox.status_changed",
-        "subject_type": "mailbox",
-        "subject_id": mailbox_id,
-        "actor": ACTOR,
-        "data": {"previous": previous.value, "status": status.value, "reason": reason},
+def _activated(row: Any, result: ProvisionedMailbox, box: SecretBox) -> transitions.Move:
+    """PROVISIONING -> ACTIVE with what the provider handed back."""
+    connection = result.connection
+    values = {
+        "provider_user_id": result.provider_user_id,
+        "app_password_enc": box.encrypt_optional(result.app_password),
+        "totp_secret_enc": box.encrypt_optional(result.totp_secret),
+        "smtp_host": connection.smtp_host,
+        "smtp_port": connection.smtp_port,
+        "smtp_security": connection.smtp_security,
+        "imap_host": connection.imap_host,
+        "imap_port": connection.imap_port,
+        "imap_security": connection.imap_security,
     }
-
-
-def _refresh_orders(session: Session, order_ids: Sequence[uuid.UUID | None]) -> None:
-    order_status.refresh(session, [i for i in order_ids if i is not None], actor=ACTOR)
+    return transitions.Move(
+        row.id, row.workspace_id, row.order_id, PROVISIONING, ACTIVE, None, values
+    )

@@ -6,7 +6,6 @@ check-then-insert race-free (see `orders.service.create_order`).
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -14,29 +13,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from mailfleet.billing.slots import held_slots
 from mailfleet.config import RecentCreationRule, Settings
+from mailfleet.domains.names import normalise_username
 from mailfleet.exceptions import Conflict, Unprocessable
-from mailfleet.mailboxes.quota import held_slots
 from mailfleet.models import Allocation, Domain, DomainStatus, Mailbox, MailboxStatus, MailboxType
 from mailfleet.models.enums import DOMAIN_SLOT_STATUSES
 
-USERNAME_MAX = 64
-# Letters and digits, with single `.`, `_` or `-` between them (rule 3). ASCII only.
-_USERNAME = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*", re.ASCII)
 # A username is taken on its domain until its mailbox failed or was removed.
 LIVE_STATUSES = (*DOMAIN_SLOT_STATUSES,)
-
-
-def normalise_username(raw: str, field: str) -> str:
-    username = raw.strip().lower()
-    if not username or len(username) > USERNAME_MAX or not _USERNAME.fullmatch(username):
-        raise Unprocessable(
-            "A username is 1-64 letters and digits, with single '.', '_' or '-' between them "
-            "(not first, not last, never two in a row).",
-            code="invalid_username",
-            field=field,
-        )
-    return username
 
 
 def normalise_usernames(raws: Sequence[str]) -> list[str]:

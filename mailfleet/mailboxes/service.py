@@ -10,21 +10,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, bindparam, select, type_coerce, update
+from sqlalchemy import Connection, Row, Select, bindparam, select, type_coerce
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.types import NullType
 
 from mailfleet.auth.scoping import WORKSPACE, get_scoped, scoped_template
 from mailfleet.events import service as events
+from mailfleet.events.types import EventType
 from mailfleet.exceptions import Conflict
 from mailfleet.kit import clock
 from mailfleet.kit.crypto import SecretBox
 from mailfleet.kit.pagination import contains_pattern, keyset, keyset_params, split_page
-from mailfleet.mailboxes import rules
+from mailfleet.mailboxes import rules, transitions
 from mailfleet.mailboxes.backends import backend_for
 from mailfleet.mailboxes.backends.automated import sync_profile_after_commit
 from mailfleet.models import Domain, Mailbox, MailboxStatus, MailboxType
-from mailfleet.orders import status as order_status
 
 # What a mailbox list shows, keyed as schemas.Mailbox names its fields; never a secret column.
 LIST_FIELDS: dict[str, InstrumentedAttribute[Any]] = {
@@ -47,27 +47,6 @@ LIST_FIELDS: dict[str, InstrumentedAttribute[Any]] = {
     "removed_at": Mailbox.removed_at,
     "profile_picture_url": Mailbox.profile_picture_url,
 }
-
-
-def record_transition(
-    session: Session,
-    mailbox: Mailbox,
-    previous: MailboxStatus,
-    *,
-    actor: str,
-    reason: str | None = None,
-) -> None:
-    events.record(
-        session,
-        workspace_id=mailbox.workspace_id,
-        type="mailbox.status_changed",
-        subject_type="mailbox",
-        subject_id=mailbox.id,
-        actor=actor,
-        previous=previous.value,
-        status=mailbox.status.value,
-        reason=reason,
-    )
 
 
 @dataclass(frozen=True)
@@ -229,7 +208,7 @@ def update_mailbox(
         events.record(
             session,
             workspace_id=workspace_id,
-            type="mailbox.updated",
+            type=EventType.MAILBOX_UPDATED,
             subject_type="mailbox",
             subject_id=mailbox.id,
             actor=actor,
@@ -250,15 +229,8 @@ def remove_now(
     if mailbox.status == MailboxStatus.FAILED:
         # A failed mailbox holds no slot; marking it removed would block one until renewal.
         raise Conflict("A FAILED mailbox has nothing to remove.", code="mailbox_failed")
-    previous = mailbox.status
-    now = clock.now()
-    mailbox.status = MailboxStatus.REMOVED
-    mailbox.removed_at = now
-    mailbox.updated_at = now
-    record_transition(session, mailbox, previous, actor=actor, reason="removed")
+    transitions.move(session, mailbox, MailboxStatus.REMOVED, actor=actor, reason="removed")
     backend_for(mailbox.backend).deprovision(session, [mailbox], actor=actor)
-    if mailbox.order_id is not None:
-        order_status.refresh(session, [mailbox.order_id], actor=actor)
     return mailbox
 
 
@@ -275,11 +247,8 @@ def schedule_removal(
             f"{mailbox.status.value}.",
             code="mailbox_not_active",
         )
-    mailbox.status = MailboxStatus.REMOVAL_SCHEDULED
-    mailbox.remove_at_renewal = True
-    mailbox.updated_at = clock.now()
-    record_transition(
-        session, mailbox, MailboxStatus.ACTIVE, actor=actor, reason="removal scheduled"
+    transitions.move(
+        session, mailbox, MailboxStatus.REMOVAL_SCHEDULED, actor=actor, reason="removal scheduled"
     )
     return mailbox
 
@@ -290,15 +259,8 @@ def cancel_scheduled_removal(
     mailbox = get_scoped(session, Mailbox, workspace_id, mailbox_id, for_update=True)
     if mailbox.status != MailboxStatus.REMOVAL_SCHEDULED:
         raise Conflict("This mailbox is not scheduled for removal.", code="removal_not_scheduled")
-    mailbox.status = MailboxStatus.ACTIVE
-    mailbox.remove_at_renewal = False
-    mailbox.updated_at = clock.now()
-    record_transition(
-        session,
-        mailbox,
-        MailboxStatus.REMOVAL_SCHEDULED,
-        actor=actor,
-        reason="scheduled removal cancelled",
+    transitions.move(
+        session, mailbox, MailboxStatus.ACTIVE, actor=actor, reason="scheduled removal cancelled"
     )
     return mailbox
 
@@ -312,34 +274,20 @@ def apply_due_removals(session: Session, now: datetime, *, actor: str = "system"
     ).all()
     if not due:
         return 0
-    ids = [m.id for m in due]
-    session.execute(
-        update(Mailbox)
-        .where(Mailbox.id.in_(ids))
-        .values(status=MailboxStatus.REMOVED, removed_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
+    transitions.move_where(
+        session,
+        [m.id for m in due],
+        MailboxStatus.REMOVAL_SCHEDULED,
+        MailboxStatus.REMOVED,
+        actor=actor,
+        reason="renewal date reached",
+        now=now,
     )
-    by_workspace: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
     by_backend: dict[str, list[Mailbox]] = defaultdict(list)
     for mailbox in due:
-        by_workspace[mailbox.workspace_id].append(mailbox.id)
         by_backend[mailbox.backend].append(mailbox)
-    for workspace_id, mailbox_ids in by_workspace.items():
-        events.record_many(
-            session,
-            workspace_id=workspace_id,
-            type="mailbox.status_changed",
-            subject_type="mailbox",
-            subject_ids=mailbox_ids,
-            actor=actor,
-            previous=MailboxStatus.REMOVAL_SCHEDULED.value,
-            status=MailboxStatus.REMOVED.value,
-            reason="renewal date reached",
-        )
     for backend, mailboxes in by_backend.items():
         backend_for(backend).deprovision(session, mailboxes, actor=actor)
-    order_ids = {m.order_id for m in due if m.order_id is not None}
     for mailbox in due:
         session.expire(mailbox)
-    order_status.refresh(session, order_ids, actor=actor)
     return len(due)

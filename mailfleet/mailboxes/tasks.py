@@ -11,19 +11,16 @@ from sqlalchemy import select
 
 from mailfleet.config import Settings
 from mailfleet.db import enqueue_after_commit
+from mailfleet.domains.service import APPLY_FORWARDING
 from mailfleet.events import service as events
+from mailfleet.events.types import EventType
 from mailfleet.jobs.queue import Runtime, job
 from mailfleet.jobs.worker import sweeper
 from mailfleet.kit import clock
 from mailfleet.kit.crypto import SecretBox
 from mailfleet.mailboxes import domain_setup, pictures, provisioning
 from mailfleet.mailboxes.backends import AUTOMATED
-from mailfleet.mailboxes.backends.automated import (
-    APPLY_FORWARDING,
-    DEPROVISION,
-    PROVISION,
-    SYNC_PROFILE,
-)
+from mailfleet.mailboxes.backends.automated import DEPROVISION, PROVISION, SYNC_PROFILE
 from mailfleet.mailboxes.providers.base import (
     BatchMailboxProvider,
     MailboxProvider,
@@ -239,7 +236,7 @@ def apply_forwarding(runtime: Runtime, domain_id: str) -> None:
         events.record(
             session,
             workspace_id=workspace_id,
-            type="domain.forwarding_requested",
+            type=EventType.DOMAIN_FORWARDING_REQUESTED,
             subject_type="domain",
             subject_id=uuid.UUID(domain_id),
             actor="system:mailboxes",
@@ -298,7 +295,7 @@ def sync_profile(runtime: Runtime, mailbox_id: str, old_address: str, photo: boo
             events.record(
                 session,
                 workspace_id=workspace_id,
-                type="mailbox.provider_update_failed",
+                type=EventType.MAILBOX_PROVIDER_UPDATE_FAILED,
                 subject_type="mailbox",
                 subject_id=uuid.UUID(mailbox_id),
                 actor="system:mailboxes",

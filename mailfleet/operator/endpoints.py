@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from mailfleet.auth.dependencies import Operator
+from mailfleet.billing import service as billing_service
 from mailfleet.domains.schemas import Domain
 from mailfleet.kit.pagination import CursorParam
 from mailfleet.kit.responses import Limit, render, render_page
@@ -23,13 +24,17 @@ router = APIRouter(prefix="/operator", tags=["operator"])
 
 
 @router.put(
-    "/workspaces/{workspace_id}/allocations/{mailbox_type}", response_model=schemas.Allocation
+    "/workspaces/{workspace_id}/allocations/{mailbox_type}",
+    response_model=schemas.Allocation,
 )
 def set_allocation(
-    workspace_id: uuid.UUID, mailbox_type: MailboxType, body: schemas.AllocationSet, ctx: Operator
+    workspace_id: uuid.UUID,
+    mailbox_type: MailboxType,
+    body: schemas.AllocationSet,
+    ctx: Operator,
 ) -> Response:
     """Set how many mailboxes of a type a workspace may hold."""
-    allocation = operator_service.set_allocation(
+    allocation = billing_service.set_allocation(
         ctx.session,
         workspace_id=workspace_id,
         mailbox_type=mailbox_type,

@@ -1,79 +1,35 @@
-"""Operator fulfilment: allocations, manual domain status, and the manual mailbox backend."""
+"""Operator fulfilment: manual domain status and the manual mailbox backend.
+
+Allocations are billing's (`billing.service`); the operator routes call it.
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailfleet.config import Settings
-from mailfleet.db import enqueue_after_commit, insert_ignoring_duplicates
-from mailfleet.dns import lifecycle
+from mailfleet.db import enqueue_after_commit
 from mailfleet.dns import tasks as dns_tasks
-from mailfleet.events import service as events
+from mailfleet.domains import lifecycle
+from mailfleet.domains import tasks as domain_tasks
 from mailfleet.exceptions import Conflict, NotFound, Unprocessable
 from mailfleet.kit import clock
 from mailfleet.kit.crypto import SecretBox
 from mailfleet.kit.pagination import decode_cursor, split_page
-from mailfleet.mailboxes.service import record_transition
+from mailfleet.mailboxes import transitions as mailbox_transitions
 from mailfleet.models import (
-    Allocation,
     Domain,
     DomainStatus,
     Mailbox,
     MailboxOrder,
     MailboxStatus,
-    MailboxType,
     OrderStatus,
-    Workspace,
 )
-from mailfleet.orders import status as order_status
 from mailfleet.orders.service import OrderView, with_mailboxes
-
-
-def set_allocation(
-    session: Session,
-    *,
-    workspace_id: uuid.UUID,
-    mailbox_type: MailboxType,
-    slots: int,
-    actor: str,
-) -> Allocation:
-    if slots < 0:
-        raise Unprocessable("Slots cannot be negative.", code="invalid_slots", field="slots")
-    if session.get(Workspace, workspace_id) is None:
-        raise NotFound(f"Workspace {workspace_id} not found.", code="workspace_not_found")
-    # Two operators may set a workspace's first allocation of a type at once: whoever inserts
-    # second finds the row there and updates it under the lock, instead of breaking the key.
-    insert_ignoring_duplicates(
-        session,
-        Allocation,
-        [{"workspace_id": workspace_id, "mailbox_type": mailbox_type, "slots": 0}],
-        unique=["workspace_id", "mailbox_type"],
-    )
-    allocation = session.scalars(
-        select(Allocation)
-        .where(Allocation.workspace_id == workspace_id, Allocation.mailbox_type == mailbox_type)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
-    previous = allocation.slots
-    allocation.slots = slots
-    session.flush()
-    events.record(
-        session,
-        workspace_id=workspace_id,
-        type="allocation.changed",
-        subject_type="allocation",
-        subject_id=allocation.id,
-        actor=actor,
-        mailbox_type=mailbox_type.value,
-        previous=previous,
-        slots=slots,
-    )
-    return allocation
 
 
 def set_domain_status(
@@ -101,29 +57,11 @@ def set_domain_status(
         raise NotFound(f"Domain {domain_id} not found.", code="domain_not_found")
     if domain.status == DomainStatus.REMOVED:
         raise Conflict("The domain was removed.", code="domain_removed")
-    previous = domain.status
-    now = clock.now()
-    domain.status = status
+    # Marking it again what it is only restamps it (and goes live again): no event.
+    lifecycle.move(session, domain, status, actor=actor, reason=reason)
     domain.next_check_at = None
     if status == DomainStatus.ACTIVE:
-        domain.failure_reason = None
-        domain.activated_at = domain.activated_at or now
         _go_live(session, settings, domain)
-    else:
-        domain.failure_reason = reason
-    domain.updated_at = now
-    if previous != status:
-        events.record(
-            session,
-            workspace_id=domain.workspace_id,
-            type="domain.status_changed",
-            subject_type="domain",
-            subject_id=domain.id,
-            actor=actor,
-            previous=previous.value,
-            status=status.value,
-            reason=reason,
-        )
     session.flush()
     return domain
 
@@ -132,10 +70,10 @@ def _go_live(session: Session, settings: Settings, domain: Domain) -> None:
     """What the automatic path does for a delegated domain, after this commits: the zone (and
     with it every record of the domain's type) when it has none yet, else the records."""
     # A claim on the domain for the job's lease, so the sweep does not race the job; when the
-    # job is lost the sweep's health check creates the zone (dns.tasks.check_health).
+    # job is lost the sweep's health check creates the zone (domains.tasks.check_health).
     domain.next_check_at = lifecycle.lease_until(settings, clock.now())
     if domain.zone_id is None:
-        enqueue_after_commit(session, dns_tasks.CREATE, [str(domain.id)])
+        enqueue_after_commit(session, domain_tasks.CREATE, [str(domain.id)])
     else:
         enqueue_after_commit(session, dns_tasks.PUBLISH, [str(domain.id)])
 
@@ -171,7 +109,6 @@ def start_order(session: Session, *, order_id: uuid.UUID, actor: str) -> OrderVi
             f"Only a PENDING order can be started; this one is {order.status.value}.",
             code="order_not_pending",
         )
-    now = clock.now()
     ids = list(
         session.scalars(
             select(Mailbox.id).where(
@@ -179,24 +116,14 @@ def start_order(session: Session, *, order_id: uuid.UUID, actor: str) -> OrderVi
             )
         )
     )
-    session.execute(
-        update(Mailbox)
-        .where(Mailbox.id.in_(ids))
-        .values(status=MailboxStatus.PROVISIONING, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    events.record_many(
+    mailbox_transitions.move_where(
         session,
-        workspace_id=order.workspace_id,
-        type="mailbox.status_changed",
-        subject_type="mailbox",
-        subject_ids=ids,
+        ids,
+        MailboxStatus.PENDING,
+        MailboxStatus.PROVISIONING,
         actor=actor,
-        previous=MailboxStatus.PENDING.value,
-        status=MailboxStatus.PROVISIONING.value,
         reason="order started",
     )
-    order_status.refresh(session, [order.id], actor=actor)
     return with_mailboxes(session, [order])[0]
 
 
@@ -246,8 +173,6 @@ def complete_mailbox(
     actor: str,
 ) -> Mailbox:
     mailbox = _mailbox(session, mailbox_id)
-    previous = mailbox.status
-    now = clock.now()
     mailbox.password_enc = secrets.encrypt(fulfilment.password)
     mailbox.app_password_enc = secrets.encrypt_optional(fulfilment.app_password)
     mailbox.totp_secret_enc = secrets.encrypt_optional(fulfilment.totp_secret)
@@ -255,24 +180,14 @@ def complete_mailbox(
     mailbox.imap_host, mailbox.imap_port = fulfilment.imap_host, fulfilment.imap_port
     if fulfilment.notes is not None:
         mailbox.notes = fulfilment.notes
-    mailbox.status = MailboxStatus.ACTIVE
-    mailbox.activated_at = now
-    mailbox.failure_reason = None
-    mailbox.updated_at = now
-    record_transition(session, mailbox, previous, actor=actor, reason="fulfilled by operator")
-    if mailbox.order_id is not None:
-        order_status.refresh(session, [mailbox.order_id], actor=actor)
+    mailbox_transitions.move(
+        session, mailbox, MailboxStatus.ACTIVE, actor=actor, reason="fulfilled by operator"
+    )
     return mailbox
 
 
 def fail_mailbox(session: Session, *, mailbox_id: uuid.UUID, reason: str, actor: str) -> Mailbox:
     """The mailbox could not be created; it frees its domain place and quota slot."""
     mailbox = _mailbox(session, mailbox_id)
-    previous = mailbox.status
-    mailbox.status = MailboxStatus.FAILED
-    mailbox.failure_reason = reason
-    mailbox.updated_at = clock.now()
-    record_transition(session, mailbox, previous, actor=actor, reason=reason)
-    if mailbox.order_id is not None:
-        order_status.refresh(session, [mailbox.order_id], actor=actor)
+    mailbox_transitions.move(session, mailbox, MailboxStatus.FAILED, actor=actor, reason=reason)
     return mailbox

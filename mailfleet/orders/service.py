@@ -12,21 +12,20 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailfleet.auth.scoping import get_scoped, scoped, scoped_columns
 from mailfleet.config import Settings
 from mailfleet.dns import tasks as dns_tasks
 from mailfleet.domains.names import NameError_, normalise
-from mailfleet.events import service as events
 from mailfleet.exceptions import NotFound, Unprocessable
 from mailfleet.kit import clock
 from mailfleet.kit.ids import uuid7
 from mailfleet.kit.pagination import paginate, split_page
 from mailfleet.mailboxes import rules
+from mailfleet.mailboxes import transitions as mailbox_transitions
 from mailfleet.mailboxes.backends import backend_for
 from mailfleet.models import (
     Allocation,
@@ -34,10 +33,10 @@ from mailfleet.models import (
     DomainStatus,
     Mailbox,
     MailboxOrder,
-    MailboxStatus,
     MailboxType,
     OrderStatus,
 )
+from mailfleet.orders import status as order_status
 
 
 @dataclass(frozen=True)
@@ -114,17 +113,16 @@ def create_order(
     if domain.mailbox_type is None:
         domain.mailbox_type = mailbox_type
         dns_tasks.after_type_known(session, domain.id)
-    order = MailboxOrder(
+    order = order_status.open_order(
+        session,
         workspace_id=workspace_id,
         domain_id=domain.id,
         mailbox_type=mailbox_type,
-        status=OrderStatus.PENDING,
-        created_by_id=user_id,
-        created_at=now,
-        updated_at=now,
+        user_id=user_id,
+        actor=actor,
+        mailboxes=len(mailboxes),
+        now=now,
     )
-    session.add(order)
-    session.flush()
     backend_name = settings.backend_for(mailbox_type)
     backend = backend_for(backend_name)
     expires_at = now + timedelta(days=settings.renewal_period_days)
@@ -142,7 +140,6 @@ def create_order(
             "last_name": entry.last_name,
             "mailbox_type": mailbox_type,
             "backend": backend_name,
-            "status": MailboxStatus.PENDING,
             "expires_at": expires_at,
             "remove_at_renewal": False,
             "created_at": now,
@@ -151,29 +148,7 @@ def create_order(
         for mailbox_id, entry, username in zip(ids, mailboxes, usernames, strict=True)
     ]
     # One executemany for the whole order.
-    session.execute(insert(cast(Table, Mailbox.__table__)), rows)
-    events.record(
-        session,
-        workspace_id=workspace_id,
-        type="order.created",
-        subject_type="mailbox_order",
-        subject_id=order.id,
-        actor=actor,
-        domain_id=str(domain.id),
-        mailbox_type=mailbox_type.value,
-        mailboxes=len(rows),
-    )
-    events.record_many(
-        session,
-        workspace_id=workspace_id,
-        type="mailbox.status_changed",
-        subject_type="mailbox",
-        subject_ids=ids,
-        actor=actor,
-        previous=None,
-        status=MailboxStatus.PENDING.value,
-        reason="ordered",
-    )
+    mailbox_transitions.insert_ordered(session, rows, actor=actor, reason="ordered")
     created = list(
         session.scalars(select(Mailbox).where(Mailbox.order_id == order.id).order_by(Mailbox.id))
     )

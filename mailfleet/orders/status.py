@@ -1,17 +1,28 @@
-"""An order's status follows its mailboxes: one derivation, applied after every change."""
+"""An order's status: opened PENDING, then following its mailboxes.
+
+There is no command that sets it: `derive` is its whole transition table (a function of its
+mailboxes' statuses), applied by `refresh` after every mailbox move (`mailboxes.transitions`
+calls it, registered below). `open_order` and `refresh` are the only places an order's status
+is set, each recording its event.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailfleet.events import service as events
+from mailfleet.events.types import EventType
 from mailfleet.kit import clock
-from mailfleet.models import Mailbox, MailboxOrder, MailboxStatus, OrderStatus
+from mailfleet.mailboxes import transitions as mailbox_transitions
+from mailfleet.models import Mailbox, MailboxOrder, MailboxStatus, MailboxType, OrderStatus
 
+# What a new order starts as; afterwards its status is `derive`d, never set by hand.
+INITIAL = OrderStatus.PENDING
 # Statuses a mailbox reaches only after it was provisioned successfully.
 _DELIVERED = frozenset(
     {MailboxStatus.ACTIVE, MailboxStatus.SUSPENDED, MailboxStatus.REMOVAL_SCHEDULED}
@@ -40,7 +51,45 @@ def derive(statuses: Iterable[MailboxStatus], current: OrderStatus) -> OrderStat
     return OrderStatus.PENDING
 
 
-def refresh(session: Session, order_ids: Iterable[uuid.UUID], *, actor: str) -> None:
+def open_order(
+    session: Session,
+    *,
+    workspace_id: uuid.UUID,
+    domain_id: uuid.UUID,
+    mailbox_type: MailboxType,
+    user_id: uuid.UUID | None,
+    actor: str,
+    mailboxes: int,
+    now: datetime,
+) -> MailboxOrder:
+    """A new order, PENDING, with its `order.created` event (flushed: its id is needed)."""
+    order = MailboxOrder(
+        workspace_id=workspace_id,
+        domain_id=domain_id,
+        mailbox_type=mailbox_type,
+        status=INITIAL,
+        created_by_id=user_id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(order)
+    session.flush()
+    events.record(
+        session,
+        workspace_id=workspace_id,
+        type=EventType.ORDER_CREATED,
+        subject_type="mailbox_order",
+        subject_id=order.id,
+        actor=actor,
+        domain_id=str(domain_id),
+        mailbox_type=mailbox_type.value,
+        mailboxes=mailboxes,
+    )
+    return order
+
+
+@mailbox_transitions.follow_orders
+def refresh(session: Session, order_ids: Iterable[uuid.UUID], actor: str) -> None:
     """Re-derive the status of these orders from their mailboxes (two queries)."""
     ids = list({i for i in order_ids})
     if not ids:
@@ -65,7 +114,7 @@ def refresh(session: Session, order_ids: Iterable[uuid.UUID], *, actor: str) -> 
         events.record(
             session,
             workspace_id=order.workspace_id,
-            type="order.status_changed",
+            type=EventType.ORDER_STATUS_CHANGED,
             subject_type="mailbox_order",
             subject_id=order.id,
             actor=actor,

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from mailfleet.db import Database
 from mailfleet.kit import clock
 from mailfleet.kit.crypto import SecretBox
-from mailfleet.mailboxes.actions import authenticator_code
+from mailfleet.mailboxes.actions.service import authenticator_code
 from mailfleet.models import Mailbox, MailboxStatus, MailboxType
 from tests.factories import (
     SMTP_ENDPOINTS,

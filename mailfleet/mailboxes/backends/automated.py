@@ -19,7 +19,6 @@ from mailfleet.models import Mailbox, MailboxStatus
 AUTOMATED = ("smtp", "google", "microsoft")
 PROVISION = "mailboxes.provision"
 DEPROVISION = "mailboxes.deprovision"
-APPLY_FORWARDING = "mailboxes.apply_forwarding"
 SYNC_PROFILE = "mailboxes.sync_profile"
 # Until then the sweep leaves a just-ordered mailbox to the job enqueued for it.
 FIRST_LEASE = timedelta(minutes=5)

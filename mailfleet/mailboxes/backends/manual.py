@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from mailfleet.events import service as events
+from mailfleet.events.types import EventType
 from mailfleet.models import Mailbox
 
 
@@ -28,7 +29,7 @@ class ManualBackend:
             events.record_many(
                 session,
                 workspace_id=workspace_id,
-                type="mailbox.deprovision_requested",
+                type=EventType.MAILBOX_DEPROVISION_REQUESTED,
                 subject_type="mailbox",
                 subject_ids=[m.id for m in group],
                 actor=actor,

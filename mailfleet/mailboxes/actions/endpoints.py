@@ -10,7 +10,8 @@ from fastapi.responses import Response
 
 from mailfleet.auth.dependencies import Editor, Viewer
 from mailfleet.kit.responses import render
-from mailfleet.mailboxes import actions, schemas
+from mailfleet.mailboxes import schemas
+from mailfleet.mailboxes.actions import service as actions
 
 router = APIRouter(tags=["mailboxes"])
 

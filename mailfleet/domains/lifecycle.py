@@ -1,16 +1,20 @@
-"""The domain lifecycle QUEUED -> PENDING_NS -> ACTIVE (or FAILED), one step per job.
+"""The domain lifecycle QUEUED -> PENDING_NS -> ACTIVE (or FAILED), and every status change.
 
-Every function here takes a session and never commits; `dns.tasks` owns the transactions and
-does the network calls (provider, DNS queries) between them, never while holding a lock.
-A domain is worked on only while it is claimed: `next_check_at` pushed forward by a lease, so
-two workers never take the same domain and a crashed job's domains come back to the sweep.
+`MOVES` is the one table of allowed status changes; `move` (one domain, loaded) and `move_rows`
+(set-based, many at once) are the only ways a domain's status changes, each setting the
+timestamps that go with it and recording `domain.status_changed`, which the audit trail and the
+webhooks read. Every function here takes a session and never commits; `domains.tasks` owns the
+transactions and does the network calls (provider, DNS queries) between them, never while
+holding a lock. A domain is worked on only while it is claimed: `next_check_at` pushed forward
+by a lease, so two workers never take the same domain and a crashed job's domains come back to
+the sweep.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,13 +23,152 @@ from sqlalchemy.orm import Session
 
 from mailfleet.config import Settings
 from mailfleet.dns.providers.base import Zone
+from mailfleet.dns.schedule import health_due
+from mailfleet.events import service as events
+from mailfleet.events.types import EventType
+from mailfleet.exceptions import Conflict
 from mailfleet.kit import clock
-from mailfleet.kit.ids import uuid7
-from mailfleet.models import Domain, DomainStatus, Event
+from mailfleet.models import Domain, DomainStatus
 
 ACTOR = "system:dns"
 # The reason columns' size (models.Domain); a diagnosis naming many servers can be longer.
 REASON_LENGTH = 1000
+
+S = DomainStatus
+# Allowed status changes. An operator may mark any live domain ACTIVE or FAILED by hand
+# (operator.service); the automatic path only moves forward; REMOVED is final.
+MOVES: Mapping[DomainStatus, frozenset[DomainStatus]] = {
+    S.QUEUED: frozenset({S.PENDING_NS, S.ACTIVE, S.FAILED, S.REMOVED}),
+    S.PENDING_NS: frozenset({S.ACTIVE, S.FAILED, S.REMOVED}),
+    S.ACTIVE: frozenset({S.FAILED, S.REMOVED}),
+    S.FAILED: frozenset({S.ACTIVE, S.REMOVED}),
+    S.REMOVED: frozenset(),
+}
+# What a submitted domain starts as (`queue_new`).
+INITIAL = S.QUEUED
+
+
+class DomainStatusConflict(Conflict):
+    """A status change the lifecycle does not allow (`MOVES`)."""
+
+    code = "domain_status_conflict"
+
+
+def check(previous: DomainStatus, status: DomainStatus) -> None:
+    if status not in MOVES[previous]:
+        raise DomainStatusConflict(
+            f"A {previous.value} domain cannot become {status.value}.",
+        )
+
+
+def stamps(
+    status: DomainStatus, *, now: datetime, reason: str | None, activated_at: datetime | None
+) -> dict[str, Any]:
+    """The columns a change to `status` sets besides the status itself."""
+    values: dict[str, Any] = {"status": status, "updated_at": now}
+    if status == S.FAILED:
+        values.update(failure_reason=reason, next_check_at=None)
+    elif status == S.ACTIVE:
+        # When it first went live: marking it ACTIVE again keeps that.
+        values.update(failure_reason=None, activated_at=activated_at or now)
+    elif status == S.PENDING_NS:
+        values.update(failure_reason=None, pending_since=now)
+    elif status == S.REMOVED:
+        # The failure reason of a failed domain stays readable after its removal.
+        values.update(removed_at=now, next_check_at=None)
+    return values
+
+
+def move(
+    session: Session,
+    domain: Domain,
+    status: DomainStatus,
+    *,
+    actor: str,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Change a loaded (and locked) domain's status; the same status again only restamps."""
+    previous = domain.status
+    if previous != status:
+        check(previous, status)
+    now = now or clock.now()
+    for column, value in stamps(
+        status, now=now, reason=reason, activated_at=domain.activated_at
+    ).items():
+        setattr(domain, column, value)
+    if previous != status:
+        events.record(
+            session,
+            workspace_id=domain.workspace_id,
+            type=EventType.DOMAIN_STATUS_CHANGED,
+            subject_type="domain",
+            subject_id=domain.id,
+            actor=actor,
+            previous=previous.value,
+            status=status.value,
+            reason=reason,
+        )
+
+
+@dataclass(frozen=True)
+class Move:
+    """One row of a set-based change: the domain as read under lock, and where it goes."""
+
+    domain_id: uuid.UUID
+    workspace_id: uuid.UUID
+    previous: DomainStatus
+    status: DomainStatus
+    reason: str | None = None
+    activated_at: datetime | None = None
+    # Other columns the caller changes in the same statement (check bookkeeping and the like).
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def move_rows(session: Session, moves: Sequence[Move], *, actor: str) -> None:
+    """Apply many changes in one bulk UPDATE by primary key and one insert of their events."""
+    if not moves:
+        return
+    now = clock.now()
+    for item in moves:
+        check(item.previous, item.status)
+    changes = [
+        {
+            "id": item.domain_id,
+            **item.values,
+            **stamps(item.status, now=now, reason=item.reason, activated_at=item.activated_at),
+        }
+        for item in moves
+    ]
+    session.execute(update(Domain), changes)
+    events.record_all(
+        session,
+        (
+            events.NewEvent(
+                item.workspace_id,
+                EventType.DOMAIN_STATUS_CHANGED,
+                "domain",
+                item.domain_id,
+                actor,
+                {
+                    "previous": item.previous.value,
+                    "status": item.status.value,
+                    "reason": item.reason,
+                },
+            )
+            for item in moves
+        ),
+    )
+
+
+def queue_new(session: Session, settings: Settings, rows: list[dict[str, Any]]) -> None:
+    """Insert submitted domains as QUEUED, claimed for the zone job enqueued at commit (the
+    sweep retries after the lease). The batch's own event stands for them (domains.service)."""
+    now = clock.now()
+    for row in rows:
+        row.update(status=INITIAL, next_check_at=lease_until(settings, now))
+    # One executemany: the whole batch in a single round of set-based inserts.
+    session.execute(insert(Domain), rows)
 
 
 def lease_until(settings: Settings, now: datetime) -> datetime:
@@ -54,14 +197,6 @@ def claim_due(
             .execution_options(synchronize_session=False)
         )
     return ids
-
-
-def health_due(settings: Settings) -> datetime:
-    return clock.now() + timedelta(seconds=settings.dns_health_interval)
-
-
-def zone_of(domain: Domain) -> Zone:
-    return Zone(domain.zone_id or domain.name, (domain.nameserver_1, domain.nameserver_2))
 
 
 def backoff(settings: Settings, attempts: int) -> timedelta:
@@ -112,8 +247,7 @@ def zone_created(
     if domain.status == DomainStatus.ACTIVE:
         domain.next_check_at = health_due(settings)
         return domain
-    _transition(session, domain, DomainStatus.PENDING_NS, reason=None, now=now)
-    domain.pending_since = now
+    move(session, domain, DomainStatus.PENDING_NS, actor=ACTOR, now=now)
     # The follow-up verify job is enqueued right after commit; this lease covers it.
     domain.next_check_at = lease_until(settings, now)
     return domain
@@ -137,7 +271,7 @@ def zone_not_created(
         return
     reason = f"DNS provider refused: {error}"
     domain.last_check_reason = reason
-    _transition(session, domain, DomainStatus.FAILED, reason=reason, now=now)
+    move(session, domain, DomainStatus.FAILED, actor=ACTOR, reason=reason, now=now)
 
 
 @dataclass(frozen=True)
@@ -195,6 +329,7 @@ def apply_delegation_results(
                 Domain.status,
                 Domain.pending_since,
                 Domain.check_attempts,
+                Domain.activated_at,
             )
             .where(Domain.id.in_([result[0] for result in results]), Domain.status.in_(statuses))
             .with_for_update()
@@ -202,71 +337,42 @@ def apply_delegation_results(
     }
     now = clock.now()
     deadline = timedelta(hours=settings.ns_check_deadline_hours)
-    changes: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
+    moves: list[Move] = []
+    waits: list[dict[str, Any]] = []
     for domain_id, delegated, report, reason in results:
         row = current.get(domain_id)
         if row is None:
             continue
-        _, workspace_id, status, pending_since, attempts = row
-        change: dict[str, Any] = {
-            "id": domain_id,
+        _, workspace_id, status, pending_since, attempts, activated_at = row
+        checked: dict[str, Any] = {
             "delegation_report": report,
             "last_check_reason": reason[:REASON_LENGTH],
             "last_checked_at": now,
             "updated_at": now,
         }
         if delegated:
-            change.update(
-                status=DomainStatus.ACTIVE,
-                activated_at=now,
-                failure_reason=None,
-                check_attempts=0,
-                next_check_at=lease_until(settings, now),
+            checked.update(check_attempts=0, next_check_at=lease_until(settings, now))
+            moves.append(
+                Move(domain_id, workspace_id, status, S.ACTIVE, None, activated_at, checked)
             )
             outcome.activated.append(domain_id)
-            events.append(_event(workspace_id, domain_id, status, DomainStatus.ACTIVE, None, actor))
         elif status == DomainStatus.PENDING_NS and (pending_since or now) + deadline <= now:
             hours = f"{settings.ns_check_deadline_hours:g}"
             failure = f"Delegation not seen within {hours} h: {reason}"[:REASON_LENGTH]
-            change.update(status=DomainStatus.FAILED, failure_reason=failure, next_check_at=None)
+            moves.append(Move(domain_id, workspace_id, status, S.FAILED, failure, None, checked))
             outcome.failed.append(domain_id)
-            events.append(
-                _event(workspace_id, domain_id, status, DomainStatus.FAILED, failure, actor)
-            )
         else:
             if status == DomainStatus.PENDING_NS:
-                change.update(
+                checked.update(
                     check_attempts=attempts + 1,
                     next_check_at=now + backoff(settings, attempts),
                 )
+            waits.append({"id": domain_id, **checked})
             outcome.waiting.append(domain_id)
-        changes.append(change)
-    if changes:
-        session.execute(update(Domain), changes)
-    if events:
-        session.execute(insert(Event), events)
+    if waits:
+        session.execute(update(Domain), waits)
+    move_rows(session, moves, actor=actor)
     return outcome
-
-
-def _event(
-    workspace_id: uuid.UUID,
-    domain_id: uuid.UUID,
-    previous: DomainStatus,
-    status: DomainStatus,
-    reason: str | None,
-    actor: str,
-) -> dict[str, Any]:
-    return {
-        "id": uuid7(),
-        "created_at": clock.now(),
-        "workspace_id": workspace_id,
-        "type": "domain.status_changed",
-        "subject_type": "domain",
-        "subject_id": domain_id,
-        "actor": actor,
-        "data": {"previous": previous.value, "status": status.value, "reason": reason},
-    }
 
 
 def _without_zone(session: Session, domain_id: uuid.UUID) -> Domain | None:
@@ -275,18 +381,3 @@ def _without_zone(session: Session, domain_id: uuid.UUID) -> Domain | None:
     if domain is None or domain.status not in ZONE_STATUSES or domain.zone_id is not None:
         return None
     return domain
-
-
-def _transition(
-    session: Session, domain: Domain, status: DomainStatus, *, reason: str | None, now: datetime
-) -> None:
-    previous = domain.status
-    domain.status = status
-    domain.failure_reason = reason
-    domain.updated_at = now
-    if status == DomainStatus.FAILED:
-        domain.next_check_at = None
-    session.execute(
-        insert(Event),
-        [_event(domain.workspace_id, domain.id, previous, status, reason, ACTOR)],
-    )

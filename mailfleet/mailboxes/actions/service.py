@@ -12,17 +12,16 @@ from sqlalchemy.orm import Session
 from mailfleet.auth.scoping import get_scoped
 from mailfleet.config import Settings
 from mailfleet.events import service as events
+from mailfleet.events.types import EventType
 from mailfleet.exceptions import Conflict
 from mailfleet.kit import clock
 from mailfleet.kit.crypto import SecretBox
-from mailfleet.mailboxes import pictures, rules
+from mailfleet.mailboxes import pictures, rules, transitions
 from mailfleet.mailboxes.backends import backend_for
 from mailfleet.mailboxes.backends.automated import sync_profile_after_commit
-from mailfleet.mailboxes.service import record_transition
 from mailfleet.mailboxes.totp import UnusableSecret, decode_secret, hotp
 from mailfleet.models import Allocation, Domain, DomainStatus, Mailbox, MailboxStatus
 from mailfleet.models.enums import DOMAIN_SLOT_STATUSES
-from mailfleet.orders import status as order_status
 
 TOTP_PERIOD = 30
 EDITABLE = (
@@ -55,7 +54,7 @@ def set_picture(
     events.record(
         session,
         workspace_id=workspace_id,
-        type="mailbox.updated",
+        type=EventType.MAILBOX_UPDATED,
         subject_type="mailbox",
         subject_id=mailbox.id,
         actor=actor,
@@ -142,14 +141,8 @@ def retry_failed(
     _check_domain_place(session, settings, domain, mailbox)
     rules.check_quota(session, allocation, workspace_id, mailbox.mailbox_type, 1, clock.now())
     rules.check_usernames_free(session, domain.id, [mailbox.username], field="username")
-    mailbox.status = MailboxStatus.PENDING
-    mailbox.failure_reason = None
-    mailbox.provision_attempts = 0
-    mailbox.updated_at = clock.now()
-    record_transition(session, mailbox, MailboxStatus.FAILED, actor=actor, reason="retry")
+    transitions.move(session, mailbox, MailboxStatus.PENDING, actor=actor, reason="retry")
     backend_for(mailbox.backend).provision(session, [mailbox], actor=actor)
-    if mailbox.order_id is not None:
-        order_status.refresh(session, [mailbox.order_id], actor=actor)
     return mailbox
 
 

@@ -1,0 +1,59 @@
+"""Every event type Mailfleet records, declared once.
+
+The audit trail, the webhook outbox (`webhooks.outbox.PUBLIC_EVENTS`) and every surface read
+these names; `events.service` refuses a type that is not declared here, so a new transition
+cannot record a name nobody knows. The public webhook names are `models.WebhookEventType`'s.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from mailfleet.models import WebhookEventType
+
+
+class EventType(enum.StrEnum):
+    # Status transitions: one per stateful entity, each public as a webhook event.
+    DOMAIN_STATUS_CHANGED = WebhookEventType.DOMAIN_STATUS_CHANGED.value
+    MAILBOX_STATUS_CHANGED = WebhookEventType.MAILBOX_STATUS_CHANGED.value
+    ORDER_STATUS_CHANGED = WebhookEventType.ORDER_STATUS_CHANGED.value
+
+    ALLOCATION_CHANGED = "allocation.changed"
+    API_KEY_CREATED = "api_key.created"
+    API_KEY_REVOKED = "api_key.revoked"
+    DOMAIN_BATCH_SUBMITTED = "domain_batch.submitted"
+    DOMAIN_DNS_DRIFT = "domain.dns_drift"
+    DOMAIN_DNS_DRIFT_RESOLVED = "domain.dns_drift_resolved"
+    DOMAIN_FORWARDING_REQUESTED = "domain.forwarding_requested"
+    DOMAIN_SETTINGS_CHANGED = "domain.settings_changed"
+    INVITATION_CREATED = "invitation.created"
+    MAILBOX_DEPROVISION_REQUESTED = "mailbox.deprovision_requested"
+    MAILBOX_PROVIDER_UPDATE_FAILED = "mailbox.provider_update_failed"
+    MAILBOX_UPDATED = "mailbox.updated"
+    MEMBER_JOINED = "member.joined"
+    MEMBER_LEFT = "member.left"
+    MEMBER_REMOVED = "member.removed"
+    MEMBER_ROLE_CHANGED = "member.role_changed"
+    ORDER_CREATED = "order.created"
+    WEBHOOK_CREATED = "webhook.created"
+    WEBHOOK_DELETED = "webhook.deleted"
+    WEBHOOK_DELIVERY_RESENT = "webhook.delivery_resent"
+    WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated"
+    WEBHOOK_UPDATED = "webhook.updated"
+    WORKSPACE_BILLING_UPDATED = "workspace.billing_updated"
+    WORKSPACE_CREATED = "workspace.created"
+    WORKSPACE_DELETED = "workspace.deleted"
+    WORKSPACE_RENAMED = "workspace.renamed"
+
+
+class UnknownEventType(ValueError):
+    """A type not declared in `EventType`: a programming error, never a request's fault."""
+
+
+def declared(type: str) -> EventType:
+    try:
+        return EventType(type)
+    except ValueError:
+        raise UnknownEventType(
+            f"event type {type!r} is not declared in mailfleet.events.types.EventType"
+        ) from None
