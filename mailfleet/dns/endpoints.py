@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from mailfleet.auth.dependencies import Editor, Viewer
+from mailfleet.auth.dependencies import Editor, RequestContext, Viewer
 from mailfleet.auth.scoping import get_scoped
 from mailfleet.dns import schemas, verification
 from mailfleet.dns import service as dns_service
@@ -27,46 +27,64 @@ def list_records(domain_id: uuid.UUID, ctx: Viewer) -> Response:
 
 
 @router.post("/domains/{domain_id}/dns/records", status_code=201, response_model=schemas.DnsRecord)
-def add_record(domain_id: uuid.UUID, body: schemas.DnsRecordIn, ctx: Editor) -> Response:
+def add_record(
+    domain_id: uuid.UUID, body: schemas.DnsRecordIn, ctx: Editor, request: Request
+) -> Response:
     """Add a record; the zone's provider gets it before this answers."""
     domain = get_scoped(ctx.session, Domain, ctx.workspace(), domain_id, for_update=True)
-    row = dns_service.add_record(
-        ctx.session, dns_service.provider_of(ctx.settings, domain), domain, _record(body)
-    )
-    return render(schemas.DnsRecord, row, status=201)
+    row, change = dns_service.add_record(ctx.session, domain, _record(body))
+    answer = render(schemas.DnsRecord, row, status=201)
+    _send_after_commit(ctx, request, change)
+    return answer
 
 
 @router.put("/domains/{domain_id}/dns/records/{record_id}", response_model=schemas.DnsRecord)
 def update_record(
-    domain_id: uuid.UUID, record_id: uuid.UUID, body: schemas.DnsRecordIn, ctx: Editor
+    domain_id: uuid.UUID,
+    record_id: uuid.UUID,
+    body: schemas.DnsRecordIn,
+    ctx: Editor,
+    request: Request,
 ) -> Response:
     """Replace a user record; managed records are refused."""
     domain = get_scoped(ctx.session, Domain, ctx.workspace(), domain_id, for_update=True)
     row = dns_service.get_record(ctx.session, domain, record_id)
-    row = dns_service.update_record(
-        ctx.session, dns_service.provider_of(ctx.settings, domain), domain, row, _record(body)
-    )
-    return render(schemas.DnsRecord, row)
+    row, change = dns_service.update_record(ctx.session, domain, row, _record(body))
+    answer = render(schemas.DnsRecord, row)
+    _send_after_commit(ctx, request, change)
+    return answer
 
 
 @router.delete("/domains/{domain_id}/dns/records/{record_id}", status_code=204)
-def delete_record(domain_id: uuid.UUID, record_id: uuid.UUID, ctx: Editor) -> Response:
+def delete_record(
+    domain_id: uuid.UUID, record_id: uuid.UUID, ctx: Editor, request: Request
+) -> Response:
     """Delete a user record; managed records are refused."""
     domain = get_scoped(ctx.session, Domain, ctx.workspace(), domain_id, for_update=True)
     row = dns_service.get_record(ctx.session, domain, record_id)
-    dns_service.delete_record(
-        ctx.session, dns_service.provider_of(ctx.settings, domain), domain, row
-    )
+    change = dns_service.delete_record(ctx.session, domain, row)
+    _send_after_commit(ctx, request, change)
     return Response(status_code=204)
 
 
+def _send_after_commit(ctx: RequestContext, request: Request, change: dns_service.Change) -> None:
+    # Commit first: the provider call must not hold the write lock (on SQLite, every write of
+    # the deployment would wait for it). The row was rendered before, from what was stored.
+    ctx.session.commit()
+    runtime = request.app.state.runtime
+    dns_service.reconcile_later(runtime, change)
+    dns_service.send(runtime.database, ctx.settings, change)
+
+
 @router.post("/domains/{domain_id}/dns/reset", response_model=schemas.DnsRecordList)
-def reset_records(domain_id: uuid.UUID, ctx: Editor) -> Response:
+def reset_records(domain_id: uuid.UUID, ctx: Editor, request: Request) -> Response:
     """Put every managed record back to its template and push them all to the provider again."""
     domain = get_scoped(ctx.session, Domain, ctx.workspace(), domain_id, for_update=True)
-    dns_service.reset(ctx.session, ctx.settings, ctx.secrets, domain)
+    change = dns_service.reset(ctx.session, ctx.settings, ctx.secrets, domain)
     rows = dns_service.records_of(ctx.session, domain.id)
-    return render(schemas.DnsRecordList, {"serial": domain.dns_serial, "items": rows})
+    answer = render(schemas.DnsRecordList, {"serial": domain.dns_serial, "items": rows})
+    _send_after_commit(ctx, request, change)
+    return answer
 
 
 @router.get(

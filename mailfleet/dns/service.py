@@ -1,32 +1,41 @@
 """DNS records of a domain: publishing the managed templates and the user's own records.
 
 The database is the source of truth; after every change the affected RRsets are pushed to the
-domain's provider inside the same transaction, so a provider refusal rolls the change back
-("a request that fails changes nothing"). Every change bumps the zone's SOA serial.
+domain's provider. Managed records (jobs) are pushed inside their transaction, so a provider
+refusal rolls the change back. A user's record change (requests) is committed first and pushed
+after the commit with no lock held (`send`), and a refusal puts it back: either way "a request
+that fails changes nothing". Every change bumps the zone's SOA serial.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 import dns.exception
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from mailfleet.config import MailboxType, Settings
+from mailfleet.db import Database
 from mailfleet.dns import dkim, templates, zonefile
 from mailfleet.dns.providers.base import DnsProvider, DnsProviderError, Zone
 from mailfleet.dns.providers.registry import provider_for
 from mailfleet.dns.records import SUPPORTED_TYPES, Record, RRset, group_rrsets, rdata_text
 from mailfleet.exceptions import BadGateway, Conflict, NotFound, Unprocessable
+from mailfleet.jobs.queue import Runtime, job
 from mailfleet.kit import clock
 from mailfleet.kit.crypto import SecretBox
 from mailfleet.kit.ids import uuid7
 from mailfleet.models import DnsRecord, Domain
+
+log = logging.getLogger(__name__)
 
 SMTP_TYPES = frozenset({MailboxType.SMTP, MailboxType.SMTP_DEDICATED})
 Key = tuple[str, str]
@@ -119,9 +128,30 @@ def republish(
     push(session, provider_of(settings, domain), domain, changed)
 
 
-def reset(session: Session, settings: Settings, secrets: SecretBox, domain: Domain) -> None:
-    """Managed records back to their template, all pushed to the provider again."""
-    republish(session, settings, secrets, domain, force=True)
+def reset(session: Session, settings: Settings, secrets: SecretBox, domain: Domain) -> Change:
+    """Managed records back to their template; the caller commits, then hands the change
+    (every managed RRset) to `send`."""
+    before = _serial_of(domain)
+    kept = [_row(row) for row in records_of(session, domain.id) if row.managed]
+    signing = {
+        "dkim_selector": domain.dkim_selector,
+        "dkim_private_key_enc": domain.dkim_private_key_enc,
+        "dkim_public_key": domain.dkim_public_key,
+        "published_type": domain.published_type,
+    }
+    changed = publish_managed(session, settings, secrets, domain, force=True)
+    session.flush()
+    domain_id = domain.id
+
+    def undo(side: Session) -> None:
+        side.execute(
+            delete(DnsRecord).where(DnsRecord.domain_id == domain_id, DnsRecord.managed.is_(True))
+        )
+        if kept:
+            side.execute(insert(DnsRecord), kept)
+        side.execute(update(Domain).where(Domain.id == domain_id).values(**signing))
+
+    return _change(domain, changed, before, undo)
 
 
 def zone_file(session: Session, settings: Settings, domain: Domain) -> str:
@@ -303,11 +333,11 @@ def _checked(domain: Domain, record: Record) -> Record:
     return record
 
 
-def add_record(
-    session: Session, provider: DnsProvider, domain: Domain, record: Record
-) -> DnsRecord:
+def add_record(session: Session, domain: Domain, record: Record) -> tuple[DnsRecord, Change]:
+    """Store a user record; the caller commits, then hands the change to `send`."""
     record = _checked(domain, record)
     check_coexistence(records_of(session, domain.id), record)
+    before = _serial_of(domain)
     row = DnsRecord(
         workspace_id=domain.workspace_id,
         domain_id=domain.id,
@@ -321,32 +351,202 @@ def add_record(
     session.add(row)
     bump_serial(domain)
     session.flush()
-    push(session, provider, domain, {(record.name, record.type)})
-    return row
+    row_id = row.id
+
+    def undo(side: Session) -> None:
+        side.execute(delete(DnsRecord).where(DnsRecord.id == row_id))
+
+    return row, _change(domain, {(record.name, record.type)}, before, undo)
 
 
 def update_record(
-    session: Session, provider: DnsProvider, domain: Domain, row: DnsRecord, record: Record
-) -> DnsRecord:
+    session: Session, domain: Domain, row: DnsRecord, record: Record
+) -> tuple[DnsRecord, Change]:
     _refuse_managed(row)
     old_key = (row.name, row.type)
     record = _checked(domain, record)
     check_coexistence(records_of(session, domain.id), record, ignore=row.id)
+    before = _serial_of(domain)
+    old_values = _values(row)
     row.name, row.type, row.content = record.name, record.type, record.content
     row.ttl, row.priority, row.provider_record_id = record.ttl, record.priority, None
     bump_serial(domain)
     session.flush()
-    push(session, provider, domain, {old_key, (row.name, row.type)})
-    return row
+    row_id = row.id
+
+    def undo(side: Session) -> None:
+        side.execute(update(DnsRecord).where(DnsRecord.id == row_id).values(**old_values))
+
+    return row, _change(domain, {old_key, (row.name, row.type)}, before, undo)
 
 
-def delete_record(session: Session, provider: DnsProvider, domain: Domain, row: DnsRecord) -> None:
+def delete_record(session: Session, domain: Domain, row: DnsRecord) -> Change:
     _refuse_managed(row)
     key = (row.name, row.type)
+    before = _serial_of(domain)
+    old_values = _row(row)
     session.delete(row)
     bump_serial(domain)
     session.flush()
-    push(session, provider, domain, {key})
+
+    def undo(side: Session) -> None:
+        side.execute(insert(DnsRecord), [old_values])
+
+    return _change(domain, {key}, before, undo)
+
+
+# --- user record changes reach the provider after their commit ----------------------------
+#
+# A change is stored and committed first (the write lock, SQLite's database-wide one, is held
+# only for that), then sent to the provider with no transaction open, then its outcome stored
+# in a short transaction of its own. A refusal puts the change back ("a request that fails
+# changes nothing") and answers 502. A change another request made to the zone while ours was
+# on its way is caught by the serial and sent again. Should the process die between the commit
+# and the provider's answer, the `RECONCILE` job enqueued right after the commit sends the
+# domain's changed RRsets again from the stored rows (idempotent).
+
+RECONCILE = "dns.push_records"
+RECONCILE_DELAY_SECONDS = 60.0
+RESENDS = 3
+
+
+@dataclass(frozen=True)
+class Change:
+    """A committed change of a domain's user records, still to reach its provider."""
+
+    domain_id: uuid.UUID
+    keys: frozenset[Key]
+    serial: int
+    # The zone's serial and updated_at before the change, restored with the change's undo.
+    before: tuple[int, datetime]
+    # None for a resend (the reconcile job): nothing of its own to put back.
+    undo: Callable[[Session], None] | None
+
+
+@dataclass(frozen=True)
+class _Push:
+    zone: Zone
+    name: str
+    targets: list[RRset]
+    deletes: list[Key]
+    serial: int
+
+
+def _serial_of(domain: Domain) -> tuple[int, datetime]:
+    return domain.dns_serial, domain.updated_at
+
+
+def _values(row: DnsRecord) -> dict[str, object]:
+    return {
+        "name": row.name,
+        "type": row.type,
+        "content": row.content,
+        "ttl": row.ttl,
+        "priority": row.priority,
+        "provider_record_id": row.provider_record_id,
+        "updated_at": row.updated_at,
+    }
+
+
+def _row(row: DnsRecord) -> dict[str, object]:
+    """Every column of a row, to insert it again as it was."""
+    return {
+        **_values(row),
+        "id": row.id,
+        "workspace_id": row.workspace_id,
+        "domain_id": row.domain_id,
+        "managed": row.managed,
+        "created_at": row.created_at,
+    }
+
+
+def _change(
+    domain: Domain, keys: set[Key], before: tuple[int, datetime], undo: Callable[[Session], None]
+) -> Change:
+    return Change(domain.id, frozenset(keys), domain.dns_serial, before, undo)
+
+
+def send(database: Database, settings: Settings, change: Change) -> None:
+    """Push a committed change to the domain's provider; call it with no transaction open."""
+    for _ in range(RESENDS):
+        with database.transaction(write=False) as session:
+            domain = session.get(Domain, change.domain_id)
+            plan = _plan(session, domain, change.keys) if domain is not None else None
+            provider = provider_of(settings, domain) if domain is not None else None
+        if plan is None or provider is None:
+            return
+        try:
+            ids = provider.replace_rrsets(plan.zone, plan.name, plan.targets, delete=plan.deletes)
+        except DnsProviderError as exc:
+            if change.undo is not None:
+                _put_back(database, change)
+            raise BadGateway(
+                f"The DNS provider did not accept the change: {exc}", code="dns_provider_error"
+            ) from exc
+        if _store_ids(database, change.domain_id, ids) == plan.serial:
+            return
+        # The zone changed while ours was on its way: send the newest rows of our RRsets.
+
+
+def _plan(session: Session, domain: Domain, keys: Iterable[Key]) -> _Push | None:
+    if domain.zone_id is None or domain.dns_provider is None:
+        return None  # No zone yet: zone creation pushes everything.
+    records = [as_record(row) for row in records_of(session, domain.id)]
+    rrsets = group_rrsets(r for r in records if not (r.type == "NS" and r.name == domain.name))
+    wanted = {key for key in keys if key != (domain.name, "NS")}
+    targets = [rrset for rrset in rrsets if (rrset.name, rrset.type) in wanted]
+    deletes = sorted(wanted - {(rrset.name, rrset.type) for rrset in targets})
+    if not targets and not deletes:
+        return None
+    zone = Zone(domain.zone_id, (domain.nameserver_1, domain.nameserver_2))
+    return _Push(zone, domain.name, targets, deletes, domain.dns_serial)
+
+
+def _store_ids(
+    database: Database, domain_id: uuid.UUID, ids: dict[tuple[str, str, str], str]
+) -> int | None:
+    """Record the provider's ids for the rows; returns the zone's serial now."""
+    with database.transaction() as session:
+        for row in records_of(session, domain_id):
+            record_id = ids.get((row.name, row.type, row.content))
+            if record_id and row.provider_record_id != record_id:
+                row.provider_record_id = record_id
+        serial: int | None = session.scalar(select(Domain.dns_serial).where(Domain.id == domain_id))
+        return serial
+
+
+def _put_back(database: Database, change: Change) -> None:
+    """Undo a change the provider refused; the zone's serial too unless it moved on since."""
+    with database.transaction() as session:
+        domain = session.scalars(
+            select(Domain).where(Domain.id == change.domain_id).with_for_update()
+        ).first()
+        if domain is None:
+            return
+        assert change.undo is not None
+        change.undo(session)
+        if domain.dns_serial == change.serial:
+            domain.dns_serial, domain.updated_at = change.before
+        else:
+            bump_serial(domain)
+
+
+@job(RECONCILE)
+def push_records(runtime: Runtime, domain_id: str, keys: list[list[str]]) -> None:
+    """Send a domain's RRsets again from the stored rows (after a request's change)."""
+    resend = frozenset((name, kind) for name, kind in keys)
+    change = Change(uuid.UUID(domain_id), resend, 0, (0, clock.now()), None)
+    try:
+        send(runtime.database, runtime.settings, change)
+    except BadGateway:
+        # Nothing to put back here (the request did): the health check reports the drift.
+        log.warning("the DNS provider refused the records of domain %s again", domain_id)
+
+
+def reconcile_later(runtime: Runtime, change: Change) -> None:
+    """Enqueue the safety net right after the commit, before the provider is called."""
+    keys = [list(key) for key in sorted(change.keys)]
+    runtime.enqueue_in(RECONCILE, (str(change.domain_id), keys), delay=RECONCILE_DELAY_SECONDS)
 
 
 def _refuse_managed(row: DnsRecord) -> None:
