@@ -1,7 +1,9 @@
 """Business rules on mailboxes (DESIGN.md section 2), shared by ordering and editing.
 
 Each check raises a MailfleetError with a stable code. The callers hold the locks that make
-check-then-insert race-free (see `orders.service.create_order`).
+check-then-insert race-free (see `orders.service.create_order`). The rules' parameters (limits
+per type, the 24-hour rule's mode, the Microsoft rule) come from the surface's policy profile
+(`mailfleet.policy`), never from a surface's own copy of a rule.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from mailfleet.domains.names import normalise_username
 from mailfleet.exceptions import Conflict, Unprocessable
 from mailfleet.models import Allocation, Domain, DomainStatus, Mailbox, MailboxStatus, MailboxType
 from mailfleet.models.enums import DOMAIN_SLOT_STATUSES
+from mailfleet.policy import PolicyProfile
 
 # A username is taken on its domain until its mailbox failed or was removed.
 LIVE_STATUSES = (*DOMAIN_SLOT_STATUSES,)
@@ -64,15 +67,21 @@ def check_usernames_free(
             )
 
 
+def _profile_of(profile: PolicyProfile | Settings) -> PolicyProfile:
+    # Settings are the native profile; accepted while callers still pass them.
+    return profile if isinstance(profile, PolicyProfile) else PolicyProfile.from_settings(profile)
+
+
 def check_domain_accepts(
     session: Session,
-    settings: Settings,
+    profile: PolicyProfile | Settings,
     domain: Domain,
     mailbox_type: MailboxType,
     count: int,
     now: datetime,
 ) -> None:
     """Rules 1, 7, 5, 6 and 2 for `count` new mailboxes of `mailbox_type` on `domain`."""
+    profile = _profile_of(profile)
     if domain.status != DomainStatus.ACTIVE:
         raise Conflict(
             f"Mailboxes can be ordered on ACTIVE domains only; {domain.name} is "
@@ -86,10 +95,10 @@ def check_domain_accepts(
             code="domain_type_mismatch",
             field="type",
         )
-    if mailbox_type == MailboxType.MICROSOFT and settings.microsoft_wait_for_active:
+    if mailbox_type == MailboxType.MICROSOFT and profile.microsoft_wait_for_active:
         _check_microsoft_settled(session, domain)
-    _check_recent_creation(session, settings, domain, now)
-    limit = settings.domain_limit(mailbox_type)
+    _check_recent_creation(session, profile, domain, now)
+    limit = profile.domain_limit(mailbox_type)
     used = session.scalar(
         select(func.count())
         .select_from(Mailbox)
@@ -124,12 +133,12 @@ def _check_microsoft_settled(session: Session, domain: Domain) -> None:
 
 
 def _check_recent_creation(
-    session: Session, settings: Settings, domain: Domain, now: datetime
+    session: Session, profile: PolicyProfile, domain: Domain, now: datetime
 ) -> None:
-    rule = settings.recent_creation_rule
+    rule = profile.recent_creation_rule
     if rule == RecentCreationRule.OFF:
         return
-    hours = settings.recent_creation_hours
+    hours = profile.recent_creation_hours
     cutoff = now - timedelta(hours=hours)
     counted = (Mailbox.domain_id == domain.id, Mailbox.status != MailboxStatus.FAILED)
     if rule == RecentCreationRule.SEED:
