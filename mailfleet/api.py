@@ -1,6 +1,12 @@
-"""The native API under /v1: the routers of every domain package."""
+"""The native API's routers, one per domain package; `surfaces.native` mounts them under /v1.
 
-from fastapi import APIRouter, FastAPI
+They are included into the native surface's app itself, not through one /v1 router: FastAPI
+matches an included router's routes once to choose it and again to dispatch inside it, so each
+level of nesting costs every request a walk over the routes (about 80 µs for the mailbox list;
+see bench/RESULTS.md).
+"""
+
+from fastapi import APIRouter
 
 from mailfleet.account.endpoints import router as account_router
 from mailfleet.api_keys.endpoints import router as api_keys_router
@@ -35,13 +41,3 @@ ROUTERS: tuple[APIRouter, ...] = (
     webhooks_router,
 )
 
-
-def include_api(app: FastAPI) -> None:
-    """Every package's router under /v1, included into the app itself.
-
-    Not through one /v1 router: FastAPI matches an included router's routes once to choose it
-    and again to dispatch inside it, so each level of nesting costs every request a walk over
-    the routes (about 80 µs for the mailbox list; see bench/RESULTS.md).
-    """
-    for router in ROUTERS:
-        app.include_router(router, prefix="/v1", responses=COMMON_ERRORS)
