@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from mailfleet.auth.service import Principal
 from mailfleet.config import Settings
 from mailfleet.events import service as events
+from mailfleet.events.types import EventType
 from mailfleet.exceptions import Conflict, NotFound
 from mailfleet.kit import clock
 from mailfleet.kit.pagination import paginate, split_page
@@ -196,6 +197,14 @@ def _ensure_pending(invitation: Invitation) -> None:
         )
 
 
+# What an invitation's answer records: spelled out, so each name is a declared event type.
+RESPONSE_EVENTS = {
+    InvitationStatus.ACCEPTED: EventType.INVITATION_ACCEPTED,
+    InvitationStatus.REJECTED: EventType.INVITATION_REJECTED,
+    InvitationStatus.REVOKED: EventType.INVITATION_REVOKED,
+}
+
+
 def _respond(
     session: Session, invitation: Invitation, status: InvitationStatus, actor: str
 ) -> None:
@@ -204,7 +213,7 @@ def _respond(
     events.record(
         session,
         workspace_id=invitation.workspace_id,
-        type=f"invitation.{status.value.lower()}",
+        type=RESPONSE_EVENTS[status],
         subject_type="invitation",
         subject_id=invitation.id,
         actor=actor,
