@@ -8,7 +8,7 @@ endpoint's `event_cursor` only bounds the scan: it starts a grace period before 
 because event ids are taken before their transaction commits and a slow one can commit an id
 older than the cursor.
 
-Deliveries are worked on like domains in `dns.lifecycle`: a job holds one while its
+Deliveries are worked on like domains in `domains.lifecycle`: a job holds one while its
 `next_attempt_at` is pushed forward by a lease, so a lost job's deliveries come back to the sweep.
 Every function here takes a session and never commits; `webhooks.tasks` owns the transactions
 and makes the HTTP calls between them.
