@@ -29,8 +29,9 @@ from mailfleet.surfaces.native import native_surface
 from mailfleet.surfaces.recipe import (
     Surface,
     SurfaceApp,
+    SurfaceDispatch,
+    build_surfaces,
     merged_openapi,
-    mount_surfaces,
     renderer_for,
 )
 
@@ -100,8 +101,7 @@ def create_app(
 
     # Outside every surface (health, docs, a path no surface owns): problem details.
     exception_handlers.register(app)
-    # First among the routes: the hot paths match at the first step.
-    mounted = mount_surfaces(app, surfaces, version=__version__)
+    mounted = build_surfaces(app, surfaces, version=__version__)
     install_docs(app)
     if "native" in mounted:
         _document_at_root(app, mounted["native"])
@@ -111,6 +111,10 @@ def create_app(
         """Liveness: answers without touching the database."""
         return Response(HEALTH_BODY, media_type="application/json")
 
+    app.add_middleware(
+        SurfaceDispatch,
+        surfaces=[(surface.prefix, mounted[surface.name]) for surface in surfaces],
+    )
     app.add_middleware(
         ForwardingMiddleware,
         database=database,

@@ -6,20 +6,20 @@ rate-limit and idempotency policies, and the policy profile of the business rule
 else (routers calling the same services, the auth cache, the database) is shared through the
 parent app's state. Every error raised under the prefix (validation, unknown route, 405, rate
 limit, idempotency conflict, 413, 500) renders in the surface's format, and each surface has its
-own OpenAPI document at `{prefix}/openapi.json`.
+own OpenAPI document at `{prefix}/openapi.json`. The parent hands a surface its requests with
+`SurfaceDispatch`, one prefix check per request.
 """
 
 from __future__ import annotations
 
-import re
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRoute
+from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -84,20 +84,6 @@ class SurfaceApp(FastAPI):
     surface: Surface
     surface_auth: SurfaceAuth
 
-    def openapi(self) -> dict[str, Any]:
-        # The paths under their full prefix, as clients call them (no `servers` entry needed).
-        if self.openapi_schema is None:
-            document = get_openapi(
-                title=self.title,
-                version=self.version,
-                description=self.description,
-                routes=self.routes,
-            )
-            prefix = self.surface.prefix
-            document["paths"] = {prefix + path: item for path, item in document["paths"].items()}
-            self.openapi_schema = document
-        return self.openapi_schema
-
 
 class RateLimitHeadersMiddleware:
     """Adds the RateLimit-* headers computed during authentication to the response."""
@@ -121,16 +107,6 @@ class RateLimitHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-def _operation_ids(prefix: str) -> Callable[[APIRoute], str]:
-    # FastAPI's own scheme over the full path, so operation ids stay what they were at the root.
-    def generate(route: APIRoute) -> str:
-        operation_id = re.sub(r"\W", "_", f"{route.name}{prefix}{route.path_format}")
-        method = sorted(route.methods or {"GET"})[0]
-        return f"{operation_id}_{method.lower()}"
-
-    return generate
-
-
 def _credential_of(credentials: CredentialScheme) -> Callable[[Scope], str | None]:
     def credential(scope: Scope) -> str | None:
         return credentials.token(Headers(scope=scope))
@@ -148,9 +124,7 @@ def build_surface(spec: Surface, parent: FastAPI, *, version: str) -> SurfaceApp
         description=spec.description,
         docs_url=None,
         redoc_url=None,
-        openapi_url="/openapi.json",
-        root_path_in_servers=False,
-        generate_unique_id_function=_operation_ids(spec.prefix),
+        openapi_url=f"{spec.prefix}/openapi.json",
     )
     app.state = parent.state
     app.surface = spec
@@ -161,7 +135,9 @@ def build_surface(spec: Surface, parent: FastAPI, *, version: str) -> SurfaceApp
     )
     exception_handlers.register(app, spec.render_error)
     for router in spec.routers:
-        app.include_router(router, responses=spec.error_responses)
+        # Routes keep their whole path (/v1/...): the surface is reached by `SurfaceDispatch`
+        # with the scope untouched, so routing compares paths without a root_path to strip.
+        app.include_router(router, prefix=spec.prefix, responses=spec.error_responses)
     app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(
         IdempotencyMiddleware,
@@ -180,15 +156,38 @@ def build_surface(spec: Surface, parent: FastAPI, *, version: str) -> SurfaceApp
     return app
 
 
-def mount_surfaces(
+def build_surfaces(
     parent: FastAPI, specs: Sequence[Surface], *, version: str
 ) -> dict[str, SurfaceApp]:
-    """Each surface under its prefix; returns their apps by name."""
-    mounted: dict[str, SurfaceApp] = {}
-    for spec in specs:
-        mounted[spec.name] = build_surface(spec, parent, version=version)
-        parent.mount(spec.prefix, mounted[spec.name], name=spec.name)
-    return mounted
+    """Each surface's app by name; `SurfaceDispatch` in the parent hands them their requests."""
+    return {spec.name: build_surface(spec, parent, version=version) for spec in specs}
+
+
+class SurfaceDispatch:
+    """Hands every request under a surface's prefix to the surface's app: a mounted sub-app.
+
+    Not through Starlette's Mount: a Mount sets root_path to the prefix, and then every route
+    of the surface strips it from the path before matching (a few µs per route, on every
+    request). Here the scope goes on as it is and the surface's routes carry the prefix. The
+    surface's app is entered below FastAPI's own __call__, whose per-request telemetry check the
+    parent app has made already.
+    """
+
+    def __init__(self, app: ASGIApp, *, surfaces: Sequence[tuple[str, Starlette]]) -> None:
+        self.app = app
+        self.surfaces = tuple(
+            (prefix + "/", functools.partial(Starlette.__call__, surface))
+            for prefix, surface in surfaces
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            path: str = scope["path"]
+            for start, surface in self.surfaces:
+                if path.startswith(start):
+                    await surface(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 def renderer_for(specs: Sequence[Surface]) -> Callable[[str], ErrorRenderer]:
