@@ -110,6 +110,15 @@ def test_validation_unknown_routes_and_methods_render_in_its_format(
     )
 
 
+def test_an_unexpected_error_is_a_500_in_its_format(
+    db: Database, make_settings: Callable[..., Settings]
+) -> None:
+    app = create_app(make_settings(), db, [native_surface(), make_test_surface()])
+    quiet = TestClient(app, raise_server_exceptions=False)
+    body = assert_envelope(quiet.get(f"{PREFIX}/boom"), 500, "internal_error")
+    assert "bug" not in body["error"]["message"]
+
+
 def test_its_rate_limit_is_its_own_and_renders_in_its_format(two: TestClient, db: Database) -> None:
     owner = make_tenant(db)
     for _ in range(PER_MINUTE):
@@ -169,7 +178,7 @@ def test_native_errors_never_render_in_its_format(two: TestClient, db: Database)
 
 def test_each_surface_has_its_own_openapi_document(two: TestClient) -> None:
     own = two.get(f"{PREFIX}/openapi.json").json()
-    assert set(own["paths"]) == {f"{PREFIX}/whoami", f"{PREFIX}/things"}
+    assert set(own["paths"]) == {f"{PREFIX}/whoami", f"{PREFIX}/things", f"{PREFIX}/boom"}
     assert own["info"]["title"] == "Test surface"
     errors = own["paths"][f"{PREFIX}/things"]["post"]["responses"]
     assert errors["429"]["content"]["application/json"]["schema"]["$ref"].endswith("/Envelope")

@@ -54,6 +54,11 @@ def create_thing(body: ThingIn, ctx: Editor) -> Response:
     return _ok(payload, 201)
 
 
+@router.get("/boom")
+def boom() -> None:
+    raise RuntimeError("a bug in a route")
+
+
 def render_envelope(error: ErrorInfo, instance: str) -> Response:
     body = {"ok": False, "error": {"code": error.code, "message": error.detail}}
     return Response(
