@@ -79,6 +79,24 @@ def list_keys(
     return split_page(rows, limit, lambda k: k.id)
 
 
+def revoke_key(session: Session, key: ApiKey, *, actor: str) -> None:
+    """Revoke `key` and record it, whoever asks (a user through the API, an operator through
+    the CLI); a revoked key stays as it is."""
+    if key.revoked_at is not None:
+        return
+    key.revoked_at = clock.now()
+    events.record(
+        session,
+        workspace_id=key.workspace_id,
+        type="api_key.revoked",
+        subject_type="api_key",
+        subject_id=key.id,
+        actor=actor,
+        prefix=key.prefix,
+    )
+    session.flush()
+
+
 def revoke(session: Session, principal: Principal, key_id: uuid.UUID) -> ApiKey:
     """Revoke one of the caller's keys; revoking a revoked key changes nothing."""
     key: ApiKey | None = session.scalars(
@@ -86,16 +104,5 @@ def revoke(session: Session, principal: Principal, key_id: uuid.UUID) -> ApiKey:
     ).first()
     if key is None:
         raise NotFound(f"API key {key_id} not found.", code="api_key_not_found")
-    if key.revoked_at is None:
-        key.revoked_at = clock.now()
-        events.record(
-            session,
-            workspace_id=key.workspace_id,
-            type="api_key.revoked",
-            subject_type="api_key",
-            subject_id=key.id,
-            actor=principal.actor,
-            prefix=key.prefix,
-        )
-        session.flush()
+    revoke_key(session, key, actor=principal.actor)
     return key

@@ -253,8 +253,7 @@ def key_list(email: str) -> None:
 @keys.command("revoke")
 def key_revoke(key_id: str) -> None:
     """Revoke an API key by id (`mailfleet key list EMAIL` shows ids)."""
-    from mailfleet.events import service as events
-    from mailfleet.kit import clock
+    from mailfleet.api_keys.service import revoke_key
     from mailfleet.models import ApiKey
 
     wanted = _uuid(key_id, "API key")
@@ -264,18 +263,7 @@ def key_revoke(key_id: str) -> None:
             key = session.get(ApiKey, wanted)
             if key is None:
                 raise fail(f"no API key {key_id}")
-            if key.revoked_at is None:
-                key.revoked_at = clock.now()
-                # The same audit event as a revocation through the API.
-                events.record(
-                    session,
-                    workspace_id=key.workspace_id,
-                    type="api_key.revoked",
-                    subject_type="api_key",
-                    subject_id=key.id,
-                    actor=CLI_ACTOR,
-                    prefix=key.prefix,
-                )
+            revoke_key(session, key, actor=CLI_ACTOR)
             prefix = key.prefix
     finally:
         database.dispose()
