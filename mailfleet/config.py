@@ -276,6 +276,38 @@ class Settings(BaseSettings):
     # default: a webhook URL must not reach into the operator's network; webhooks.addresses).
     webhook_allow_private_addresses: bool = False
 
+    # --- Billing ---
+    # The currency of every wallet and price (ISO 4217, upper case).
+    billing_currency: str = "USD"
+    # Google and Microsoft plans interchangeable: one plan's slots hold either type (Zapmail's
+    # "unified provider").
+    billing_unified_provider: bool = False
+    # Monthly price of the SMTP plans (quarterly and yearly follow with the Zapmail discounts),
+    # per slot and per add-on slot, in cents.
+    smtp_plan_slot_price_cents: int = Field(default=300, ge=0)
+    smtp_dedicated_plan_slot_price_cents: int = Field(default=600, ge=0)
+    # Days a PAST_DUE subscription keeps its slots while renewals are retried, then EXPIRED;
+    # then days its mailboxes stay SUSPENDED before they are deprovisioned.
+    renewal_grace_days: int = Field(default=3, ge=0)
+    expired_deprovision_days: int = Field(default=7, ge=0)
+    # Hours between renewal retries of a PAST_DUE subscription.
+    renewal_retry_hours: int = Field(default=24, ge=1)
+    # Auto-recharge defaults (Zapmail R14) and the most it may charge a wallet in one day.
+    auto_recharge_threshold_cents: int = Field(default=2000, ge=0)
+    auto_recharge_min_amount_cents: int = Field(default=5000, ge=1)
+    auto_recharge_daily_cap_cents: int = Field(default=100_000, ge=0)
+
+    # --- Payments ---
+    # "none" (an operator credits wallets by hand) or "stripe".
+    payments_provider: str = "none"
+    stripe_api_key: SecretStr = SecretStr("")
+    stripe_webhook_secret: SecretStr = SecretStr("")
+    # Tests point the client at a local fake; empty means Stripe's own API.
+    stripe_api_base: str = ""
+    # Where Checkout sends the customer back (the console's wallet page, or the operator's site).
+    checkout_success_url: str = "http://127.0.0.1:8000/billing/return?status=success"
+    checkout_cancel_url: str = "http://127.0.0.1:8000/billing/return?status=cancel"
+
     # First start with an empty database creates this owner and prints a one-time key.
     bootstrap_owner_email: str = "owner@mailfleet.local"
 

@@ -194,6 +194,11 @@ ERROR_CODES: dict[str, ErrorCode] = {
         {
             "invalid_slots": ((422,), "Slot counts are not acceptable."),
             "quota_exceeded": ((409,), "Not enough free slots of the type."),
+            "insufficient_funds": ((402,), "The wallet is short; the detail names by how much."),
+            "invalid_amount": ((422,), "Amounts are positive whole numbers of cents."),
+            "currency_mismatch": ((422,), "The wallet holds another currency."),
+            "wallet_not_found": ((404,), "No such wallet."),
+            "subscription_status_conflict": ((409,), "The subscription's status forbids this."),
         },
     ),
     **_codes(

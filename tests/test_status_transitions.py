@@ -17,6 +17,7 @@ TRANSITION_MODULES = {
     "mailfleet.domains.lifecycle",
     "mailfleet.mailboxes.transitions",
     "mailfleet.orders.status",
+    "mailfleet.billing.subscriptions.transitions",
 }
 # Other entities with a status of their own, which have no transition table (yet).
 OTHER_STATUSES = {
@@ -27,7 +28,7 @@ OTHER_STATUSES = {
     "mailfleet.mailboxes.providers.microsoft": "an API error's HTTP status",
     "mailfleet.demo.pipeline": "the demo's report of what the API answered",
 }
-ENUMS = ("DomainStatus", "MailboxStatus", "OrderStatus")
+ENUMS = ("DomainStatus", "MailboxStatus", "OrderStatus", "SubscriptionStatus")
 
 
 def _names_an_entity_status(node: ast.AST) -> bool:

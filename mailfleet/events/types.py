@@ -17,6 +17,13 @@ class EventType(enum.StrEnum):
     DOMAIN_STATUS_CHANGED = WebhookEventType.DOMAIN_STATUS_CHANGED.value
     MAILBOX_STATUS_CHANGED = WebhookEventType.MAILBOX_STATUS_CHANGED.value
     ORDER_STATUS_CHANGED = WebhookEventType.ORDER_STATUS_CHANGED.value
+    SUBSCRIPTION_STATUS_CHANGED = WebhookEventType.SUBSCRIPTION_STATUS_CHANGED.value
+    # Money movements and payments, public as webhook events too.
+    WALLET_CREDITED = WebhookEventType.WALLET_CREDITED.value
+    WALLET_DEBITED = WebhookEventType.WALLET_DEBITED.value
+    PAYMENT_SUCCEEDED = WebhookEventType.PAYMENT_SUCCEEDED.value
+    PAYMENT_FAILED = WebhookEventType.PAYMENT_FAILED.value
+    INVOICE_CREATED = WebhookEventType.INVOICE_CREATED.value
 
     ALLOCATION_CHANGED = "allocation.changed"
     API_KEY_CREATED = "api_key.created"

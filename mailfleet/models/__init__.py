@@ -1,15 +1,34 @@
 """Every ORM model, re-exported so domain packages can reference each other's tables."""
 
 from mailfleet.models.base import Base
+from mailfleet.models.billing import (
+    AddonSlots,
+    Invoice,
+    Payment,
+    PaymentEvent,
+    Plan,
+    ScheduledMailbox,
+    Subscription,
+    SubscriptionPeriod,
+    Wallet,
+    WalletEntry,
+)
 from mailfleet.models.domain import DnsRecord, Domain, DomainBatch
 from mailfleet.models.enums import (
+    BillingPeriod,
     DomainSource,
     DomainStatus,
     InvitationStatus,
+    LedgerKind,
     MailboxStatus,
     MailboxType,
     OrderStatus,
+    PaymentPurpose,
+    PaymentStatus,
+    PlanStatus,
     Role,
+    ScheduledMailboxStatus,
+    SubscriptionStatus,
 )
 from mailfleet.models.event import Event, IdempotencyRecord
 from mailfleet.models.integration import ProviderInstallation
@@ -23,9 +42,11 @@ from mailfleet.models.webhook import (
 )
 
 __all__ = [
+    "AddonSlots",
     "Allocation",
     "ApiKey",
     "Base",
+    "BillingPeriod",
     "DeliveryStatus",
     "DnsRecord",
     "Domain",
@@ -36,16 +57,31 @@ __all__ = [
     "IdempotencyRecord",
     "Invitation",
     "InvitationStatus",
+    "Invoice",
+    "LedgerKind",
     "Mailbox",
     "MailboxOrder",
     "MailboxStatus",
     "MailboxType",
     "Membership",
     "OrderStatus",
+    "Payment",
+    "PaymentEvent",
+    "PaymentPurpose",
+    "PaymentStatus",
+    "Plan",
+    "PlanStatus",
     "ProviderInstallation",
     "Role",
+    "ScheduledMailbox",
+    "ScheduledMailboxStatus",
     "SlotCount",
+    "Subscription",
+    "SubscriptionPeriod",
+    "SubscriptionStatus",
     "User",
+    "Wallet",
+    "WalletEntry",
     "WebhookDelivery",
     "WebhookEndpoint",
     "WebhookEventType",

@@ -20,6 +20,12 @@ class WebhookEventType(enum.StrEnum):
     DOMAIN_STATUS_CHANGED = "domain.status_changed"
     ORDER_STATUS_CHANGED = "order.status_changed"
     MAILBOX_STATUS_CHANGED = "mailbox.status_changed"
+    SUBSCRIPTION_STATUS_CHANGED = "subscription.status_changed"
+    WALLET_CREDITED = "wallet.credited"
+    WALLET_DEBITED = "wallet.debited"
+    PAYMENT_SUCCEEDED = "payment.succeeded"
+    PAYMENT_FAILED = "payment.failed"
+    INVOICE_CREATED = "invoice.created"
 
 
 class DeliveryStatus(enum.StrEnum):

@@ -45,10 +45,24 @@ PUBLIC_EVENTS: dict[str, WebhookEventType] = {
     "domain.status_changed": WebhookEventType.DOMAIN_STATUS_CHANGED,
     "order.status_changed": WebhookEventType.ORDER_STATUS_CHANGED,
     "mailbox.status_changed": WebhookEventType.MAILBOX_STATUS_CHANGED,
+    "subscription.status_changed": WebhookEventType.SUBSCRIPTION_STATUS_CHANGED,
+    "wallet.credited": WebhookEventType.WALLET_CREDITED,
+    "wallet.debited": WebhookEventType.WALLET_DEBITED,
+    "payment.succeeded": WebhookEventType.PAYMENT_SUCCEEDED,
+    "payment.failed": WebhookEventType.PAYMENT_FAILED,
+    "invoice.created": WebhookEventType.INVOICE_CREATED,
 }
 
 # How a payload names the event's subject.
-SUBJECT_KEYS = {"domain": "domain_id", "mailbox_order": "order_id", "mailbox": "mailbox_id"}
+SUBJECT_KEYS = {
+    "domain": "domain_id",
+    "mailbox_order": "order_id",
+    "mailbox": "mailbox_id",
+    "subscription": "subscription_id",
+    "wallet": "wallet_id",
+    "payment": "payment_id",
+    "invoice": "invoice_id",
+}
 
 # Keys that never leave Mailfleet, at any depth of an event's data, whatever a future transition
 # records: payloads go to third-party URLs and into their logs.

@@ -1,0 +1,1 @@
+"""The wallet: a balance in integer cents per workspace and its append-only ledger."""

@@ -1,0 +1,283 @@
+"""Credit and debit a workspace's wallet. The caller commits.
+
+Every movement is one conditional UPDATE of the balance (`balance + amount >= 0`, so it never
+goes negative, with no read-modify-write race: PostgreSQL's row lock and SQLite's write lock
+order concurrent movements) and one ledger row carrying the resulting balance, in a savepoint.
+A movement with a `dedupe_key` applies once per wallet: a second one with the same key (a
+replayed webhook, a rerun renewal, two racing retries) finds the first and changes nothing.
+So the balance always equals the sum of the ledger.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mailfleet.billing.errors import CurrencyMismatch, InvalidAmount, PaymentRequired
+from mailfleet.db import insert_ignoring_duplicates
+from mailfleet.events import service as events
+from mailfleet.events.types import EventType
+from mailfleet.kit import clock
+from mailfleet.kit.ids import uuid7
+from mailfleet.models import LedgerKind, Wallet, WalletEntry
+
+DEFAULT_CURRENCY = "USD"
+# Kinds that take money out of the wallet; the rest put it in.
+DEBITS = frozenset(
+    {
+        LedgerKind.PURCHASE,
+        LedgerKind.RENEWAL,
+        LedgerKind.ADDON,
+        LedgerKind.UPGRADE,
+        LedgerKind.DOMAIN_PURCHASE,
+    }
+)
+MAX_AMOUNT_CENTS = 100_000_000  # one million in the currency: a typo, not a purchase
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What a movement paid for or came from."""
+
+    type: str
+    id: str
+
+
+@dataclass(frozen=True)
+class Movement:
+    entry_id: uuid.UUID
+    wallet_id: uuid.UUID
+    kind: LedgerKind
+    amount_cents: int
+    balance_after_cents: int
+    currency: str
+    created_at: datetime
+    # False when an earlier movement with the same dedupe key had applied already.
+    applied: bool
+
+
+def wallet_for(session: Session, workspace_id: uuid.UUID) -> Wallet:
+    """The workspace's wallet, made on first use (concurrent first uses make one)."""
+    wallet = session.scalars(select(Wallet).where(Wallet.workspace_id == workspace_id)).first()
+    if wallet is not None:
+        return wallet
+    insert_ignoring_duplicates(
+        session,
+        Wallet,
+        [
+            {
+                "id": uuid7(),
+                "workspace_id": workspace_id,
+                "currency": DEFAULT_CURRENCY,
+                "balance_cents": 0,
+                "created_at": clock.now(),
+                "updated_at": clock.now(),
+            }
+        ],
+        unique=["workspace_id"],
+    )
+    return session.scalars(select(Wallet).where(Wallet.workspace_id == workspace_id)).one()
+
+
+def check_amount(amount_cents: object, field: str = "amount_cents") -> int:
+    """A positive whole number of cents, or a clear 422 naming the field."""
+    if isinstance(amount_cents, bool) or not isinstance(amount_cents, int):
+        raise InvalidAmount("Amounts are whole numbers of cents.", field=field)
+    if amount_cents <= 0:
+        raise InvalidAmount("The amount must be more than zero.", field=field)
+    if amount_cents > MAX_AMOUNT_CENTS:
+        raise InvalidAmount(f"The amount may be at most {MAX_AMOUNT_CENTS} cents.", field=field)
+    return amount_cents
+
+
+def credit(
+    session: Session,
+    workspace_id: uuid.UUID,
+    amount_cents: int,
+    *,
+    kind: LedgerKind,
+    reason: str,
+    actor: str,
+    reference: Reference | None = None,
+    dedupe_key: str | None = None,
+    currency: str | None = None,
+) -> Movement:
+    if kind in DEBITS:
+        raise ValueError(f"{kind} is a debit")
+    return _move(
+        session,
+        workspace_id,
+        check_amount(amount_cents),
+        kind,
+        reason,
+        actor,
+        reference,
+        dedupe_key,
+        currency,
+    )
+
+
+def debit(
+    session: Session,
+    workspace_id: uuid.UUID,
+    amount_cents: int,
+    *,
+    kind: LedgerKind,
+    reason: str,
+    actor: str,
+    reference: Reference | None = None,
+    dedupe_key: str | None = None,
+    currency: str | None = None,
+) -> Movement:
+    """Take `amount_cents` out, or raise PaymentRequired naming the shortfall (nothing moves)."""
+    if kind not in DEBITS:
+        raise ValueError(f"{kind} is a credit")
+    return _move(
+        session,
+        workspace_id,
+        -check_amount(amount_cents),
+        kind,
+        reason,
+        actor,
+        reference,
+        dedupe_key,
+        currency,
+    )
+
+
+def adjust(
+    session: Session,
+    workspace_id: uuid.UUID,
+    amount_cents: int,
+    *,
+    reason: str,
+    actor: str,
+    dedupe_key: str | None = None,
+) -> Movement:
+    """An operator's adjustment: signed, never below zero, and always with a reason."""
+    if isinstance(amount_cents, bool) or not isinstance(amount_cents, int) or amount_cents == 0:
+        raise InvalidAmount(
+            "An adjustment is a non-zero whole number of cents.", field="amount_cents"
+        )
+    check_amount(abs(amount_cents))
+    return _move(
+        session,
+        workspace_id,
+        amount_cents,
+        LedgerKind.ADJUSTMENT,
+        reason,
+        actor,
+        None,
+        dedupe_key,
+        None,
+    )
+
+
+def _move(
+    session: Session,
+    workspace_id: uuid.UUID,
+    signed_cents: int,
+    kind: LedgerKind,
+    reason: str,
+    actor: str,
+    reference: Reference | None,
+    dedupe_key: str | None,
+    currency: str | None,
+) -> Movement:
+    wallet = wallet_for(session, workspace_id)
+    if currency is not None and currency.upper() != wallet.currency:
+        raise CurrencyMismatch(
+            f"This wallet holds {wallet.currency}, not {currency.upper()}.", field="currency"
+        )
+    if dedupe_key is not None:
+        earlier = _entry_with_key(session, wallet.id, dedupe_key)
+        if earlier is not None:
+            return _movement(earlier, applied=False)
+    try:
+        with session.begin_nested():
+            balance = _apply(session, wallet, signed_cents)
+            entry = WalletEntry(
+                workspace_id=workspace_id,
+                wallet_id=wallet.id,
+                kind=kind,
+                amount_cents=signed_cents,
+                balance_after_cents=balance,
+                currency=wallet.currency,
+                reason=reason[:500],
+                actor=actor,
+                reference_type=reference.type if reference else None,
+                reference_id=reference.id if reference else None,
+                dedupe_key=dedupe_key,
+            )
+            session.add(entry)
+            session.flush()
+    except IntegrityError:
+        # A concurrent movement with the same key committed between our check and our insert.
+        earlier = _entry_with_key(session, wallet.id, dedupe_key) if dedupe_key else None
+        if earlier is None:
+            raise
+        return _movement(earlier, applied=False)
+    events.record(
+        session,
+        workspace_id=workspace_id,
+        type=EventType.WALLET_CREDITED if signed_cents > 0 else EventType.WALLET_DEBITED,
+        subject_type="wallet",
+        subject_id=wallet.id,
+        actor=actor,
+        entry_id=str(entry.id),
+        kind=kind.value,
+        amount_cents=signed_cents,
+        balance_after_cents=balance,
+        currency=wallet.currency,
+        reference_type=entry.reference_type,
+        reference_id=entry.reference_id,
+    )
+    return _movement(entry, applied=True)
+
+
+def _apply(session: Session, wallet: Wallet, signed_cents: int) -> int:
+    balance = session.execute(
+        update(Wallet)
+        .where(Wallet.id == wallet.id, Wallet.balance_cents + signed_cents >= 0)
+        .values(balance_cents=Wallet.balance_cents + signed_cents, updated_at=clock.now())
+        .returning(Wallet.balance_cents)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if balance is None:
+        have = session.scalar(select(Wallet.balance_cents).where(Wallet.id == wallet.id)) or 0
+        shortfall = -signed_cents - have
+        raise PaymentRequired(
+            f"The wallet holds {_money(have, wallet.currency)}; this costs "
+            f"{_money(-signed_cents, wallet.currency)}, {_money(shortfall, wallet.currency)} more "
+            "than the balance.",
+            shortfall_cents=shortfall,
+        )
+    return int(balance)
+
+
+def _money(cents: int, currency: str) -> str:
+    return f"{cents // 100}.{cents % 100:02d} {currency}"
+
+
+def _entry_with_key(session: Session, wallet_id: uuid.UUID, key: str) -> WalletEntry | None:
+    return session.scalars(
+        select(WalletEntry).where(WalletEntry.wallet_id == wallet_id, WalletEntry.dedupe_key == key)
+    ).first()
+
+
+def _movement(entry: WalletEntry, *, applied: bool) -> Movement:
+    return Movement(
+        entry_id=entry.id,
+        wallet_id=entry.wallet_id,
+        kind=entry.kind,
+        amount_cents=entry.amount_cents,
+        balance_after_cents=entry.balance_after_cents,
+        currency=entry.currency,
+        created_at=entry.created_at,
+        applied=applied,
+    )

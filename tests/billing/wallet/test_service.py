@@ -1,0 +1,138 @@
+"""The wallet core: movements keep balance == sum of the ledger, never below zero, once per key."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import DatabaseError
+
+from mailfleet.billing.errors import InvalidAmount, PaymentRequired
+from mailfleet.billing.wallet import service as wallet
+from mailfleet.db import Database
+from mailfleet.models import Event, LedgerKind, Wallet, WalletEntry
+from tests.factories import make_tenant
+
+
+def _balance_and_sum(db: Database, workspace_id: object) -> tuple[int, int]:
+    with db.transaction(write=False) as session:
+        balance = session.scalar(
+            select(Wallet.balance_cents).where(Wallet.workspace_id == workspace_id)
+        )
+        total = session.scalar(
+            select(func.coalesce(func.sum(WalletEntry.amount_cents), 0)).where(
+                WalletEntry.workspace_id == workspace_id
+            )
+        )
+    return int(balance or 0), int(total or 0)
+
+
+def test_credit_then_debit_records_each_movement_with_the_resulting_balance(db: Database) -> None:
+    tenant = make_tenant(db)
+    with db.transaction() as session:
+        top_up = wallet.credit(
+            session,
+            tenant.workspace_id,
+            5000,
+            kind=LedgerKind.TOPUP,
+            reason="bank transfer",
+            actor="operator:test",
+        )
+        spent = wallet.debit(
+            session,
+            tenant.workspace_id,
+            3900,
+            kind=LedgerKind.PURCHASE,
+            reason="Starter monthly",
+            actor="user:test",
+            reference=wallet.Reference("subscription", "sub_1"),
+        )
+    assert (top_up.balance_after_cents, spent.balance_after_cents) == (5000, 1100)
+    assert spent.amount_cents == -3900
+    assert spent.applied
+    assert _balance_and_sum(db, tenant.workspace_id) == (1100, 1100)
+    with db.transaction(write=False) as session:
+        kinds = session.scalars(
+            select(Event.type)
+            .where(Event.workspace_id == tenant.workspace_id, Event.subject_type == "wallet")
+            .order_by(Event.id)
+        ).all()
+        entry = session.get(WalletEntry, spent.entry_id)
+    assert kinds == ["wallet.credited", "wallet.debited"]
+    assert entry is not None
+    assert (entry.reference_type, entry.reference_id) == (
+        "subscription",
+        "sub_1",
+    )
+
+
+def test_a_debit_over_the_balance_names_the_shortfall_and_moves_nothing(db: Database) -> None:
+    tenant = make_tenant(db)
+    with db.transaction() as session:
+        wallet.credit(
+            session, tenant.workspace_id, 1000, kind=LedgerKind.TOPUP, reason="r", actor="a"
+        )
+    with pytest.raises(PaymentRequired) as refused, db.transaction() as session:
+        wallet.debit(
+            session, tenant.workspace_id, 3900, kind=LedgerKind.PURCHASE, reason="r", actor="a"
+        )
+    assert refused.value.shortfall_cents == 2900
+    assert refused.value.status == 402
+    assert refused.value.code == "insufficient_funds"
+    assert "29.00 USD" in refused.value.detail
+    assert _balance_and_sum(db, tenant.workspace_id) == (1000, 1000)
+
+
+def test_a_movement_with_a_dedupe_key_applies_once(db: Database) -> None:
+    tenant = make_tenant(db)
+    for _ in range(3):
+        with db.transaction() as session:
+            moved = wallet.credit(
+                session,
+                tenant.workspace_id,
+                2500,
+                kind=LedgerKind.TOPUP,
+                reason="checkout",
+                actor="stripe",
+                dedupe_key="evt_1",
+            )
+    assert not moved.applied
+    assert moved.balance_after_cents == 2500
+    assert _balance_and_sum(db, tenant.workspace_id) == (2500, 2500)
+
+
+@pytest.mark.parametrize("amount", [0, -5, 10.5, True, "100", 100_000_001])
+def test_amounts_must_be_positive_whole_cents(db: Database, amount: object) -> None:
+    tenant = make_tenant(db)
+    with pytest.raises(InvalidAmount) as refused, db.transaction() as session:
+        wallet.credit(
+            session,
+            tenant.workspace_id,
+            amount,
+            kind=LedgerKind.TOPUP,  # type: ignore[arg-type]
+            reason="r",
+            actor="a",
+        )
+    assert refused.value.field == "amount_cents"
+
+
+def test_operator_adjustments_are_signed_but_never_go_below_zero(db: Database) -> None:
+    tenant = make_tenant(db)
+    with db.transaction() as session:
+        wallet.adjust(session, tenant.workspace_id, 700, reason="goodwill", actor="operator:x")
+        wallet.adjust(session, tenant.workspace_id, -200, reason="correction", actor="operator:x")
+    with pytest.raises(PaymentRequired), db.transaction() as session:
+        wallet.adjust(session, tenant.workspace_id, -501, reason="too much", actor="operator:x")
+    assert _balance_and_sum(db, tenant.workspace_id) == (500, 500)
+
+
+def test_the_ledger_refuses_updates(db: Database) -> None:
+    tenant = make_tenant(db)
+    with db.transaction() as session:
+        wallet.credit(
+            session, tenant.workspace_id, 100, kind=LedgerKind.TOPUP, reason="r", actor="a"
+        )
+    with pytest.raises(DatabaseError, match="append-only"), db.transaction() as session:
+        session.execute(update(WalletEntry).values(amount_cents=1_000_000))
+    with pytest.raises(DatabaseError), db.transaction() as session:
+        session.execute(text("UPDATE wallets SET balance_cents = -1"))
+    assert _balance_and_sum(db, tenant.workspace_id) == (100, 100)
