@@ -136,3 +136,39 @@ def test_the_ledger_refuses_updates(db: Database) -> None:
     with pytest.raises(DatabaseError), db.transaction() as session:
         session.execute(text("UPDATE wallets SET balance_cents = -1"))
     assert _balance_and_sum(db, tenant.workspace_id) == (100, 100)
+
+
+def test_a_charge_debits_once_and_issues_one_invoice_per_key(db: Database) -> None:
+    from mailfleet.billing.charges import charge
+    from mailfleet.billing.invoices.service import Line
+    from mailfleet.models import Invoice
+
+    tenant = make_tenant(db)
+    with db.transaction() as session:
+        wallet.credit(
+            session, tenant.workspace_id, 10_000, kind=LedgerKind.TOPUP, reason="r", actor="a"
+        )
+    lines = [Line("Growth monthly", 1, 9900, 9900), Line("Unused Starter", 1, -2000, -2000)]
+    for _ in range(2):
+        with db.transaction() as session:
+            done = charge(
+                session,
+                tenant.workspace_id,
+                kind=LedgerKind.UPGRADE,
+                lines=lines,
+                reason="upgrade",
+                actor="user:x",
+                dedupe_key="upgrade:1",
+            )
+            number = done.invoice.number
+    with db.transaction(write=False) as session:
+        invoices = session.scalars(
+            select(Invoice).where(Invoice.workspace_id == tenant.workspace_id)
+        ).all()
+    assert [i.number for i in invoices] == [number]
+    assert (invoices[0].subtotal_cents, invoices[0].credit_cents, invoices[0].total_cents) == (
+        9900,
+        2000,
+        7900,
+    )
+    assert _balance_and_sum(db, tenant.workspace_id) == (2100, 2100)

@@ -1,0 +1,1 @@
+"""Invoices: one per charge, with its lines, totals and the billing details of the moment."""
