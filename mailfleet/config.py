@@ -163,9 +163,10 @@ class Settings(BaseSettings):
     # Secret: the URL may carry a password.
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
     # Where state that several API processes must agree on lives (rate-limit counters, the auth
-    # cache's invalidation): "memory" (per process), "redis" (shared through redis_url), or
+    # cache's invalidation): "memory" (per process), "redis" (shared through redis_url),
+    # "database" (shared through PostgreSQL, for several processes without Redis), or
     # "auto": redis when job_queue is redis or redis_url is set explicitly, else memory.
-    shared_state: Literal["auto", "memory", "redis"] = "auto"
+    shared_state: Literal["auto", "memory", "redis", "database"] = "auto"
     # Seconds between a process's checks for access changes published by the others; a
     # revocation reaches every process within this plus 0.6 s (auth.cache): under 1 s.
     shared_state_poll_seconds: float = Field(default=0.25, gt=0, le=0.4)

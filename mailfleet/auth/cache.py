@@ -81,19 +81,29 @@ _shared_lock = threading.Lock()
 
 def share_invalidations(settings: Settings) -> shared.Invalidations:
     """Publish this process's access changes, and follow the others', if state is shared."""
-    if shared.backend(settings) != "redis":
+    where = shared.backend(settings)
+    if where == "memory":
         return shared.LocalInvalidations()
-    url = settings.redis_url.get_secret_value()
+    url = (settings.redis_url if where == "redis" else settings.database_url).get_secret_value()
     with _shared_lock:
         found = _shared.get(url)
         if found is None:
-            found = _shared[url] = shared.RedisInvalidations(
-                shared.redis_client(settings),
-                INVALIDATION_KEY,
+            found = _shared[url] = shared.PolledInvalidations(
+                _counter(settings, where),
                 poll=settings.shared_state_poll_seconds,
                 on_change=_bump,
+                name=INVALIDATION_KEY,
             ).start()
         return found
+
+
+def _counter(settings: Settings, where: str) -> shared.Counter:
+    if where == "redis":
+        return shared.RedisCounter(shared.redis_client(settings), INVALIDATION_KEY)
+    from mailfleet.auth.ratelimit import shared_engine
+    from mailfleet.auth.shared_db import DatabaseCounter
+
+    return DatabaseCounter(shared_engine(settings), INVALIDATION_KEY)
 
 
 def stop_sharing() -> None:

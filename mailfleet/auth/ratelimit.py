@@ -3,10 +3,11 @@
 Limits and their remaining counts are reported with the IETF RateLimit headers on every
 authenticated response, and a refused request gets 429 with Retry-After.
 
-Two implementations of `RateLimits`, chosen by `rate_limiter_for` from MAILFLEET_SHARED_STATE
+Three implementations of `RateLimits`, chosen by `rate_limiter_for` from MAILFLEET_SHARED_STATE
 (kit.shared): `RateLimiter` counts in this process's memory, so with several processes each
-allows the whole limit; `ratelimit_redis.RedisRateLimiter` counts in Redis, so the limit holds
-across every process sharing it.
+allows the whole limit; `ratelimit_redis.RedisRateLimiter` counts in Redis and
+`shared_db.DatabaseRateLimiter` in PostgreSQL, so the limit holds across every process sharing
+them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Protocol
+
+from sqlalchemy import Engine, create_engine
 
 from mailfleet.config import Settings
 from mailfleet.exceptions import RateLimited
@@ -84,11 +87,33 @@ def refused(full: Spec, retry: int, widest: Spec, count: int, reset: int) -> Rat
 def rate_limiter_for(settings: Settings) -> RateLimits:
     per_second = settings.rate_limit_per_second if settings.rate_limit_enabled else 0
     per_minute = settings.rate_limit_per_minute if settings.rate_limit_enabled else 0
-    if shared.backend(settings) == "redis" and specs(per_second, per_minute):
+    where = shared.backend(settings)
+    if where == "redis" and specs(per_second, per_minute):
         from mailfleet.auth.ratelimit_redis import RedisRateLimiter
 
         return RedisRateLimiter(shared.redis_client(settings), per_second, per_minute)
+    if where == "database" and specs(per_second, per_minute):
+        from mailfleet.auth.shared_db import DatabaseRateLimiter
+
+        return DatabaseRateLimiter(shared_engine(settings), per_second, per_minute)
     return RateLimiter(per_second, per_minute)
+
+
+def shared_engine(settings: Settings) -> Engine:
+    """One small engine per database URL for shared state, apart from the request pools: a
+    count must not wait for a pooled connection that a slow request holds."""
+    url = settings.database_url.get_secret_value()
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _engines[url] = create_engine(
+                url, pool_size=4, max_overflow=4, pool_pre_ping=True
+            )
+        return engine
+
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
 
 
 class RateLimiter:

@@ -6,6 +6,9 @@ auth cache after another process revoked a key. `MAILFLEET_SHARED_STATE` picks t
 
 * `memory`: per process; right for one process, wrong for several.
 * `redis`: in the Redis at `MAILFLEET_REDIS_URL`, seen by every process using it.
+* `database`: in the PostgreSQL database every process uses already (tables `shared_counters`
+  and `rate_limit_counters`), for several processes without a Redis: one short transaction per
+  rate-limited request, so Redis is the cheaper choice where there is one. Not on SQLite.
 * `auto` (the default): `redis` when the deployment already runs on Redis (`MAILFLEET_JOB_QUEUE=
   redis`, or `MAILFLEET_REDIS_URL` set explicitly), else `memory`. A plain `mailfleet serve` thus
   never needs a Redis, and a deployment following "Going live" gets the shared state it needs.
@@ -29,7 +32,7 @@ from mailfleet.config import Settings
 
 log = logging.getLogger(__name__)
 
-Backend = Literal["memory", "redis"]
+Backend = Literal["memory", "redis", "database"]
 
 # Seconds a shared-state call to Redis may take to connect, and then to answer, before it
 # counts as failed. Redis on loopback or a LAN answers in well under a millisecond.
@@ -41,6 +44,14 @@ _clients_lock = threading.Lock()
 
 def backend(settings: Settings) -> Backend:
     """Where this deployment keeps state that several processes must agree on."""
+    if settings.shared_state == "database":
+        url = settings.database_url.get_secret_value()
+        if not url.startswith("postgresql"):
+            raise ValueError(
+                "MAILFLEET_SHARED_STATE=database needs PostgreSQL (MAILFLEET_DATABASE_URL): "
+                "with SQLite use memory (one process) or redis"
+            )
+        return "database"
     if settings.shared_state != "auto":
         return settings.shared_state
     if settings.job_queue == "redis" or "redis_url" in settings.model_fields_set:
@@ -85,20 +96,45 @@ class LocalInvalidations:
         return None
 
 
-class RedisInvalidations:
-    """A counter in Redis that `publish` increments and a daemon thread reads every `poll` s.
+class Counter(Protocol):
+    """A shared number that only goes up: `get` reads it (None when never set), `incr` adds one
+    and returns the new value. Both raise one of `errors` when the store does not answer."""
+
+    errors: tuple[type[Exception], ...]
+
+    def get(self) -> int | None: ...
+
+    def incr(self) -> int: ...
+
+
+class RedisCounter:
+    def __init__(self, client: redis.Redis, key: str) -> None:
+        self.client = client
+        self.key = key
+        self.errors: tuple[type[Exception], ...] = (redis.RedisError,)
+
+    def get(self) -> int | None:
+        raw = self.client.get(self.key)
+        return int(raw) if raw is not None else None
+
+    def incr(self) -> int:
+        return int(self.client.incr(self.key))
+
+
+class PolledInvalidations:
+    """A shared counter that `publish` increments and a daemon thread reads every `poll` s.
 
     `on_change` runs in that thread when the counter moved since the last read, and also when
-    Redis did not answer: a process that cannot tell whether others changed something must not
-    go on trusting its cache. So a change published anywhere reaches every process within
-    `poll` + 2 * SOCKET_TIMEOUT (to connect, then to answer), whether Redis answers or not.
+    the store did not answer: a process that cannot tell whether others changed something must
+    not go on trusting its cache. So a change published anywhere reaches every process within
+    `poll` plus the store's timeouts (for Redis 2 * SOCKET_TIMEOUT: to connect, then to
+    answer), whether the store answers or not.
     """
 
     def __init__(
-        self, client: redis.Redis, key: str, *, poll: float, on_change: Callable[[], None]
+        self, counter: Counter, *, poll: float, on_change: Callable[[], None], name: str
     ) -> None:
-        self.client = client
-        self.key = key
+        self.counter = counter
         self.poll = poll
         self.on_change = on_change
         self._seen: int | None = None
@@ -108,19 +144,19 @@ class RedisInvalidations:
         self._healthy = True
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"invalidations:{key}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"invalidations:{name}", daemon=True)
 
-    def start(self) -> RedisInvalidations:
+    def start(self) -> PolledInvalidations:
         self._read()
         self._thread.start()
         return self
 
     def publish(self) -> None:
         try:
-            value = int(self.client.incr(self.key))
-        except redis.RedisError as error:
+            value = self.counter.incr()
+        except self.counter.errors as error:
             # The change is committed; other processes now see it only when their cache expires.
-            log.warning("could not publish a cache invalidation to Redis: %s", error)
+            log.warning("could not publish a cache invalidation: %s", error)
             return
         with self._lock:
             self._published += 1
@@ -144,11 +180,11 @@ class RedisInvalidations:
         with self._lock:
             published = self._published
         try:
-            raw = self.client.get(self.key)
-        except redis.RedisError as error:
+            raw = self.counter.get()
+        except self.counter.errors as error:
             self._failed(error)
             return
-        value = int(raw) if raw is not None else 0
+        value = raw if raw is not None else 0
         with self._lock:
             self._recovered()
             if published != self._published or value == self._seen:
@@ -158,13 +194,22 @@ class RedisInvalidations:
         if not first:
             self.on_change()
 
-    def _failed(self, error: redis.RedisError) -> None:
+    def _failed(self, error: Exception) -> None:
         if self._healthy:
-            log.warning("Redis is not answering; caches are dropped until it does: %s", error)
+            log.warning(
+                "shared state is not answering; caches are dropped until it does: %s", error
+            )
         self._healthy = False
         self.on_change()
 
     def _recovered(self) -> None:
         if not self._healthy:
-            log.warning("Redis answers again; caches are shared again")
+            log.warning("shared state answers again; caches are shared again")
         self._healthy = True
+
+
+def RedisInvalidations(  # noqa: N802 - reads as the class it builds
+    client: redis.Redis, key: str, *, poll: float, on_change: Callable[[], None]
+) -> PolledInvalidations:
+    """Invalidations through a counter in Redis."""
+    return PolledInvalidations(RedisCounter(client, key), poll=poll, on_change=on_change, name=key)

@@ -33,6 +33,7 @@ from mailfleet.models.enums import (
 from mailfleet.models.event import Event, IdempotencyRecord
 from mailfleet.models.integration import ProviderInstallation
 from mailfleet.models.mailbox import Allocation, Mailbox, MailboxOrder, SlotCount
+from mailfleet.models.shared import RateLimitCounter, SharedCounter
 from mailfleet.models.user import ApiKey, Invitation, Membership, User, Workspace
 from mailfleet.models.webhook import (
     DeliveryStatus,
@@ -72,9 +73,11 @@ __all__ = [
     "Plan",
     "PlanStatus",
     "ProviderInstallation",
+    "RateLimitCounter",
     "Role",
     "ScheduledMailbox",
     "ScheduledMailboxStatus",
+    "SharedCounter",
     "SlotCount",
     "Subscription",
     "SubscriptionPeriod",
