@@ -23,7 +23,7 @@ TRANSITION_MODULES = {
 OTHER_STATUSES = {
     "mailfleet.webhooks.outbox": "webhook deliveries",
     "mailfleet.webhooks.service": "webhook deliveries (resend)",
-    "mailfleet.workspaces.invitations": "invitations",
+    "mailfleet.workspaces.invitations.service": "invitations",
     "mailfleet.mailboxes.providers.google": "an API error's HTTP status",
     "mailfleet.mailboxes.providers.microsoft": "an API error's HTTP status",
     "mailfleet.demo.pipeline": "the demo's report of what the API answered",

@@ -1,4 +1,4 @@
-"""Workspaces, members and billing details. Invitation routes live in `invitation_endpoints`.
+"""Workspaces, members and billing details. Invitation routes live in `invitations/`.
 
 Routes naming a workspace in the path check the caller's membership of *that* workspace (not the
 request's selected one): non-members get 404, members with too low a role 403.
@@ -17,7 +17,7 @@ from mailfleet.kit.responses import Limit, render, render_page
 from mailfleet.kit.schemas import Deleted, Page
 from mailfleet.workspaces import members, schemas
 from mailfleet.workspaces import service as workspace_service
-from mailfleet.workspaces.invitation_endpoints import router as invitations_router
+from mailfleet.workspaces.invitations.endpoints import router as invitations_router
 
 router = APIRouter(tags=["workspaces"])
 

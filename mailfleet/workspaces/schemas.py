@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, StringConstraints
 
 from mailfleet.kit.schemas import Email, Name, ResponseSchema, Schema, no_control
-from mailfleet.models import InvitationStatus, Role
+from mailfleet.models import Role
 from mailfleet.workspaces.countries import ISO_3166_ALPHA2
 
 
@@ -65,24 +65,6 @@ class Member(ResponseSchema):
 
 class MemberUpdate(Schema):
     role: Role
-
-
-class InvitationCreate(Schema):
-    email: Email
-    role: Role = Role.VIEWER
-
-
-class Invitation(ResponseSchema):
-    id: uuid.UUID
-    workspace_id: uuid.UUID
-    workspace_name: str
-    email: str
-    role: Role
-    status: InvitationStatus
-    invited_by_id: uuid.UUID | None
-    created_at: datetime
-    expires_at: datetime
-    responded_at: datetime | None
 
 
 class BillingDetailsIn(Schema):

@@ -12,7 +12,8 @@ from mailfleet.kit.pagination import CursorParam
 from mailfleet.kit.responses import Limit, render, render_page
 from mailfleet.kit.schemas import Page
 from mailfleet.models import InvitationStatus
-from mailfleet.workspaces import invitations, schemas
+from mailfleet.workspaces.invitations import schemas
+from mailfleet.workspaces.invitations import service as invitations
 
 router = APIRouter(tags=["invitations"])
 
