@@ -41,6 +41,7 @@ P = TypeVar("P")
 KIND_MODULES: dict[str, str] = {
     "dns": "mailfleet.dns.providers.registry:DNS_PROVIDERS",
     "mailbox": "mailfleet.mailboxes.providers.registry:MAILBOX_PROVIDERS",
+    "payments": "mailfleet.billing.payments.registry:PAYMENT_PROVIDERS",
 }
 
 
