@@ -18,6 +18,7 @@ TRANSITION_MODULES = {
     "mailfleet.mailboxes.transitions",
     "mailfleet.orders.status",
     "mailfleet.billing.subscriptions.transitions",
+    "mailfleet.billing.payments.transitions",
 }
 # Other entities with a status of their own, which have no transition table (yet).
 OTHER_STATUSES = {
