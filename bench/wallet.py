@@ -112,9 +112,12 @@ def measure(env: Env, count: int) -> None:
 
 @contextmanager
 def postgres_environment() -> Iterator[Env]:
-    with postgres_server() as url, fresh_environment(
-        MAILFLEET_DATABASE_URL=url, MAILFLEET_DATABASE_POOL_SIZE=str(CLIENTS)
-    ) as env:
+    with (
+        postgres_server() as url,
+        fresh_environment(
+            MAILFLEET_DATABASE_URL=url, MAILFLEET_DATABASE_POOL_SIZE=str(CLIENTS)
+        ) as env,
+    ):
         yield env
 
 
