@@ -31,6 +31,7 @@ from mailfleet.surfaces.recipe import (
     SurfaceApp,
     SurfaceDispatch,
     build_surfaces,
+    bulk_routes_of,
     merged_openapi,
     renderer_for,
 )
@@ -133,6 +134,7 @@ def create_app(
         BodyLimitMiddleware,
         default_limit=settings.max_request_body_bytes,
         bulk_limit=settings.max_bulk_request_body_bytes,
+        bulk_routes=bulk_routes_of(surfaces),
         render_for=render_for,
     )
     # Outermost of ours: every unexpected exception ends in a 500 that keeps the connection.

@@ -15,13 +15,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mailfleet.exception_handlers import ErrorRenderer, info_of, render_problem
 from mailfleet.exceptions import RequestTooLarge
 
-# Routes whose documented payloads are big: a batch of up to 10,000 domain names, an order of
-# up to 10,000 mailboxes, a profile picture of up to 4 MB.
-BULK_ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("POST", re.compile(r"^/v1/domains/?$")),
-    ("POST", re.compile(r"^/v1/mailbox-orders/?$")),
-    ("PUT", re.compile(r"^/v1/mailboxes/[^/]+/picture/?$")),
-)
+BulkRoute = tuple[str, re.Pattern[str]]
+
+
+def bulk_route(method: str, prefix: str, template: str) -> BulkRoute:
+    """A route, named as a surface declares it (`POST`, `/v1`, `/mailboxes/{id}/picture`), as the
+    pattern the middleware matches raw paths with: a path parameter is one segment."""
+    parts = re.split(r"\{[^}/]+\}", template.rstrip("/"))
+    path = "[^/]+".join(re.escape(part) for part in parts)
+    return method.upper(), re.compile(rf"^{re.escape(prefix)}{path}/?$")
 
 
 class BodyLimitMiddleware:
@@ -31,7 +33,8 @@ class BodyLimitMiddleware:
         *,
         default_limit: int,
         bulk_limit: int,
-        bulk_routes: Sequence[tuple[str, re.Pattern[str]]] = BULK_ROUTES,
+        # Routes taking `bulk_limit`; each surface names its own (Surface.bulk_routes).
+        bulk_routes: Sequence[BulkRoute] = (),
         render_for: Callable[[str], ErrorRenderer] | None = None,
     ) -> None:
         self.app = app

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mailfleet.billing.slots import held_slots
-from mailfleet.config import RecentCreationRule, Settings
+from mailfleet.billing.slots import quota
+from mailfleet.config import RecentCreationRule
 from mailfleet.domains.names import normalise_username
 from mailfleet.exceptions import Conflict, Unprocessable
 from mailfleet.models import Allocation, Domain, DomainStatus, Mailbox, MailboxStatus, MailboxType
@@ -67,21 +67,15 @@ def check_usernames_free(
             )
 
 
-def _profile_of(profile: PolicyProfile | Settings) -> PolicyProfile:
-    # Settings are the native profile; accepted while callers still pass them.
-    return profile if isinstance(profile, PolicyProfile) else PolicyProfile.from_settings(profile)
-
-
 def check_domain_accepts(
     session: Session,
-    profile: PolicyProfile | Settings,
+    profile: PolicyProfile,
     domain: Domain,
     mailbox_type: MailboxType,
     count: int,
     now: datetime,
 ) -> None:
     """Rules 1, 7, 5, 6 and 2 for `count` new mailboxes of `mailbox_type` on `domain`."""
-    profile = _profile_of(profile)
     if domain.status != DomainStatus.ACTIVE:
         raise Conflict(
             f"Mailboxes can be ordered on ACTIVE domains only; {domain.name} is "
@@ -171,9 +165,12 @@ def check_quota(
     count: int,
     now: datetime,
 ) -> None:
-    """Rule 4: slots of the type minus the slots held must cover `count` new mailboxes."""
-    slots = allocation.slots if allocation is not None else 0
-    used = held_slots(session, workspace_id, now, mailbox_type)[mailbox_type]
+    """Rule 4: slots of the type minus the slots held must cover `count` new mailboxes.
+
+    The slots are the grant plus what the workspace bought (billing.slots.quota)."""
+    granted = allocation.slots if allocation is not None else 0
+    found = quota(session, workspace_id, mailbox_type, now, granted=granted)
+    slots, used = found.allocated, found.used
     if used + count > slots:
         raise Conflict(
             f"The workspace has {max(0, slots - used)} free {mailbox_type.value} slot(s); "

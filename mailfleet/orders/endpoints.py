@@ -23,6 +23,7 @@ def create_order(body: schemas.OrderCreate, ctx: Editor) -> Response:
     view = order_service.create_order(
         ctx.session,
         ctx.settings,
+        ctx.profile,
         workspace_id=ctx.workspace(),
         domain_ref=body.domain,
         mailbox_type=body.type,

@@ -37,6 +37,7 @@ from mailfleet.models import (
     OrderStatus,
 )
 from mailfleet.orders import status as order_status
+from mailfleet.policy import PolicyProfile
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class OrderView:
 def create_order(
     session: Session,
     settings: Settings,
+    profile: PolicyProfile,
     *,
     workspace_id: uuid.UUID,
     domain_ref: str,
@@ -106,7 +108,7 @@ def create_order(
         .execution_options(populate_existing=True)
     ).one()
     now = clock.now()
-    rules.check_domain_accepts(session, settings, domain, mailbox_type, len(mailboxes), now)
+    rules.check_domain_accepts(session, profile, domain, mailbox_type, len(mailboxes), now)
     rules.check_quota(session, allocation, workspace_id, mailbox_type, len(mailboxes), now)
     rules.check_usernames_free(session, domain.id, usernames)
 

@@ -12,6 +12,13 @@ from mailfleet.exception_handlers import render_problem
 from mailfleet.surfaces.recipe import Surface
 
 PREFIX = "/v1"
+# Documented payloads that are big: a batch of up to 10,000 domain names, an order of up to
+# 10,000 mailboxes, a profile picture of up to 4 MB.
+BULK_ROUTES = (
+    ("POST", "/domains"),
+    ("POST", "/mailbox-orders"),
+    ("PUT", "/mailboxes/{mailbox_id}/picture"),
+)
 
 
 def native_surface(extra_routers: Sequence[APIRouter] = ()) -> Surface:
@@ -25,4 +32,5 @@ def native_surface(extra_routers: Sequence[APIRouter] = ()) -> Surface:
         error_responses=dict(COMMON_ERRORS),
         title="Mailfleet",
         description="Control plane for cold-email infrastructure: domains, DNS, mailboxes.",
+        bulk_routes=BULK_ROUTES,
     )

@@ -29,6 +29,7 @@ from mailfleet.auth.ratelimit import RateLimits, rate_limiter_for
 from mailfleet.config import Settings
 from mailfleet.exception_handlers import ErrorRenderer
 from mailfleet.idempotency.middleware import IdempotencyMiddleware, IdempotencyPolicy
+from mailfleet.kit.bodylimit import BulkRoute, bulk_route
 from mailfleet.policy import PolicyProfile
 
 OpenAPIResponses = dict[int | str, dict[str, Any]]
@@ -73,9 +74,15 @@ class Surface:
     rate_limit: RateLimitPolicy = field(default_factory=RateLimitPolicy)
     # The rules' parameters; the deployment's settings unless the surface documents others.
     profile: Callable[[Settings], PolicyProfile] = PolicyProfile.from_settings
+    # Routes whose documented payloads are big, as (method, path under the prefix): they take
+    # MAILFLEET_MAX_BULK_REQUEST_BODY_BYTES instead of the default body limit.
+    bulk_routes: Sequence[tuple[str, str]] = ()
 
     def owns(self, path: str) -> bool:
         return path == self.prefix or path.startswith(self.prefix + "/")
+
+    def bulk_patterns(self) -> tuple[BulkRoute, ...]:
+        return tuple(bulk_route(method, self.prefix, path) for method, path in self.bulk_routes)
 
 
 class SurfaceApp(FastAPI):
@@ -188,6 +195,11 @@ class SurfaceDispatch:
                     await surface(scope, receive, send)
                     return
         await self.app(scope, receive, send)
+
+
+def bulk_routes_of(specs: Sequence[Surface]) -> tuple[BulkRoute, ...]:
+    """Every surface's bulk routes, for the body-limit middleware in front of them all."""
+    return tuple(pattern for spec in specs for pattern in spec.bulk_patterns())
 
 
 def renderer_for(specs: Sequence[Surface]) -> Callable[[str], ErrorRenderer]:

@@ -16,7 +16,7 @@ from mailfleet.policy import PolicyProfile
 from tests.factories import make_domain, make_mailbox, make_tenant
 
 
-def _check(db: Database, profile: PolicyProfile | Settings, domain: Domain, count: int) -> None:
+def _check(db: Database, profile: PolicyProfile, domain: Domain, count: int) -> None:
     with db.transaction(write=False) as session:
         fresh = session.get_one(Domain, domain.id)
         rules.check_domain_accepts(session, profile, fresh, MailboxType.GOOGLE, count, clock.now())
@@ -44,7 +44,6 @@ def test_the_rules_apply_the_profiles_limits(
     make_mailbox(db, domain)
 
     _check(db, native, domain, 2)
-    _check(db, settings, domain, 2)  # Settings still read as the native profile
     with pytest.raises(Conflict) as refused:
         _check(db, stricter, domain, 1)
     assert refused.value.code == "domain_mailbox_limit"
