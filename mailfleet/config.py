@@ -308,6 +308,9 @@ class Settings(BaseSettings):
     # Where Checkout sends the customer back (the console's wallet page, or the operator's site).
     checkout_success_url: str = "http://127.0.0.1:8000/billing/return?status=success"
     checkout_cancel_url: str = "http://127.0.0.1:8000/billing/return?status=cancel"
+    # The smallest and largest wallet top-up a customer may ask for, in cents.
+    topup_min_amount_cents: int = Field(default=500, ge=1)
+    topup_max_amount_cents: int = Field(default=1_000_000, ge=1)
 
     # First start with an empty database creates this owner and prints a one-time key.
     bootstrap_owner_email: str = "owner@mailfleet.local"
