@@ -1,10 +1,12 @@
 """DNS records of a domain: publishing the managed templates and the user's own records.
 
 The database is the source of truth; after every change the affected RRsets are pushed to the
-domain's provider. Managed records (jobs) are pushed inside their transaction, so a provider
-refusal rolls the change back. A user's record change (requests) is committed first and pushed
-after the commit with no lock held (`send`), and a refusal puts it back: either way "a request
-that fails changes nothing". Every change bumps the zone's SOA serial.
+domain's provider. Every change, managed (templates, from jobs and settings changes) or a user's
+own, is committed first and pushed after the commit with no transaction or lock held (`send`):
+a slow provider must not hold the write lock, which on SQLite is the whole deployment's. A
+request's refusal puts its change back ("a request that fails changes nothing"); a job's change
+stays (the health check reports the drift) and the reconcile job sends it again. Every change
+bumps the zone's SOA serial.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import dns.exception
@@ -118,19 +120,29 @@ def _insert(session: Session, domain: Domain, records: Iterable[Record], *, mana
 
 def republish(
     session: Session, settings: Settings, secrets: SecretBox, domain: Domain, *, force: bool = False
-) -> None:
-    """Managed records to their template, and the RRsets that changed pushed to the provider.
+) -> Change | None:
+    """Managed records to their template; the caller commits, then hands the change to
+    `deliver`. None when there is nothing to send: the records were already so, or the zone
+    does not exist yet (zone creation sends everything).
 
-    With `force`, every managed RRset is rewritten and pushed (a reset).
+    With `force`, every managed RRset is rewritten and sent (a reset).
     """
-    changed = publish_managed(session, settings, secrets, domain, force=force)
-    session.flush()
-    push(session, provider_of(settings, domain), domain, changed)
+    change = _managed_change(session, settings, secrets, domain, force=force)
+    if not change.keys or domain.zone_id is None:
+        return None
+    return change
 
 
 def reset(session: Session, settings: Settings, secrets: SecretBox, domain: Domain) -> Change:
     """Managed records back to their template; the caller commits, then hands the change
     (every managed RRset) to `send`."""
+    return _managed_change(session, settings, secrets, domain, force=True)
+
+
+def _managed_change(
+    session: Session, settings: Settings, secrets: SecretBox, domain: Domain, *, force: bool
+) -> Change:
+    """Publish the template; the change's undo puts back the managed rows and signing key."""
     before = _serial_of(domain)
     kept = [_row(row) for row in records_of(session, domain.id) if row.managed]
     signing = {
@@ -139,7 +151,7 @@ def reset(session: Session, settings: Settings, secrets: SecretBox, domain: Doma
         "dkim_public_key": domain.dkim_public_key,
         "published_type": domain.published_type,
     }
-    changed = publish_managed(session, settings, secrets, domain, force=True)
+    changed = publish_managed(session, settings, secrets, domain, force=force)
     session.flush()
     domain_id = domain.id
 
@@ -154,6 +166,13 @@ def reset(session: Session, settings: Settings, secrets: SecretBox, domain: Doma
     return _change(domain, changed, before, undo)
 
 
+def everything(session: Session, domain: Domain) -> Change:
+    """Every RRset of the zone as a change to send (a new zone); nothing to put back."""
+    session.flush()
+    keys = frozenset((row.name, row.type) for row in records_of(session, domain.id))
+    return Change(domain.id, keys, domain.dns_serial, _serial_of(domain), None)
+
+
 def zone_file(session: Session, settings: Settings, domain: Domain) -> str:
     records = [as_record(row) for row in records_of(session, domain.id)]
     return zonefile.export_domain_zone(
@@ -166,47 +185,11 @@ def zone_file(session: Session, settings: Settings, domain: Domain) -> str:
     )
 
 
-# --- pushing to the provider -----------------------------------------------------------------
+# --- the provider ----------------------------------------------------------------------------
 
 
 def provider_of(settings: Settings, domain: Domain) -> DnsProvider:
     return provider_for(settings, domain.dns_provider or settings.dns_provider)
-
-
-def push(
-    session: Session, provider: DnsProvider, domain: Domain, keys: Iterable[Key] | None = None
-) -> None:
-    """Send the given RRsets (all of them when None) to the provider; a refusal becomes a 502."""
-    if domain.zone_id is None or domain.dns_provider is None:
-        return  # No zone yet: zone creation pushes everything.
-    rows = records_of(session, domain.id)
-    records = [as_record(row) for row in rows if not _is_apex_ns(row, domain)]
-    rrsets = group_rrsets(records)
-    if keys is None:
-        targets = rrsets
-        deletes: list[Key] = []
-    else:
-        wanted = {key for key in keys if key != (domain.name, "NS")}
-        targets = [rrset for rrset in rrsets if (rrset.name, rrset.type) in wanted]
-        deletes = sorted(wanted - {(rrset.name, rrset.type) for rrset in targets})
-    if not targets and not deletes:
-        return
-    zone = Zone(domain.zone_id, (domain.nameserver_1, domain.nameserver_2))
-    try:
-        ids = provider.replace_rrsets(zone, domain.name, targets, delete=deletes)
-    except DnsProviderError as exc:
-        raise BadGateway(
-            f"The DNS provider did not accept the change: {exc}", code="dns_provider_error"
-        ) from exc
-    for row in rows:
-        record_id = ids.get((row.name, row.type, row.content))
-        if record_id:
-            row.provider_record_id = record_id
-
-
-def _is_apex_ns(row: DnsRecord, domain: Domain) -> bool:
-    # The provider owns the apex NS set it made with the zone (Cloudflare's are its own).
-    return row.type == "NS" and row.name == domain.name
 
 
 # --- user records ----------------------------------------------------------------------------
@@ -395,15 +378,16 @@ def delete_record(session: Session, domain: Domain, row: DnsRecord) -> Change:
     return _change(domain, {key}, before, undo)
 
 
-# --- user record changes reach the provider after their commit ----------------------------
+# --- record changes reach the provider after their commit ---------------------------------
 #
-# A change is stored and committed first (the write lock, SQLite's database-wide one, is held
+# A change (a user's record, a template republished by a job or a settings change, a new zone's
+# records) is stored and committed first (the write lock, SQLite's database-wide one, is held
 # only for that), then sent to the provider with no transaction open, then its outcome stored
-# in a short transaction of its own. A refusal puts the change back ("a request that fails
-# changes nothing") and answers 502. A change another request made to the zone while ours was
-# on its way is caught by the serial and sent again. Should the process die between the commit
-# and the provider's answer, the `RECONCILE` job enqueued right after the commit sends the
-# domain's changed RRsets again from the stored rows (idempotent).
+# in a short transaction of its own. A request's refusal puts the change back ("a request that
+# fails changes nothing") and answers 502. A change another request made to the zone while ours
+# was on its way is caught by the serial and sent again. Should the process die between the
+# commit and the provider's answer, the `RECONCILE` job enqueued right after the commit sends
+# the domain's changed RRsets again from the stored rows (idempotent).
 
 RECONCILE = "dns.push_records"
 RECONCILE_DELAY_SECONDS = 60.0
@@ -412,7 +396,7 @@ RESENDS = 3
 
 @dataclass(frozen=True)
 class Change:
-    """A committed change of a domain's user records, still to reach its provider."""
+    """A committed change of a domain's records, still to reach its provider."""
 
     domain_id: uuid.UUID
     keys: frozenset[Key]
@@ -541,6 +525,31 @@ def push_records(runtime: Runtime, domain_id: str, keys: list[list[str]]) -> Non
     except BadGateway:
         # Nothing to put back here (the request did): the health check reports the drift.
         log.warning("the DNS provider refused the records of domain %s again", domain_id)
+
+
+def deliver(runtime: Runtime, change: Change, *, put_back: bool = True) -> None:
+    """After the commit of `change`: schedule its resend, then send it now (no transaction
+    open). A refusal raises BadGateway, having put the change back unless `put_back` is False
+    (a job's change stays stored: the resend may yet get it through, and until then the health
+    check reports the drift)."""
+    reconcile_later(runtime, change)
+    send(runtime.database, runtime.settings, change if put_back else replace(change, undo=None))
+
+
+def also_undo(
+    change: Change, undo: Callable[[Session], None], *, before: tuple[int, datetime] | None = None
+) -> Change:
+    """The change, putting back the caller's own part too (after the records) on a refusal;
+    `before` is the zone's serial and updated_at to restore, when the caller changed the domain
+    before the records."""
+    first = change.undo
+
+    def both(side: Session) -> None:
+        if first is not None:
+            first(side)
+        undo(side)
+
+    return replace(change, undo=both, before=before or change.before)
 
 
 def reconcile_later(runtime: Runtime, change: Change) -> None:

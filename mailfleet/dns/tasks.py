@@ -1,9 +1,10 @@
 """DNS jobs: publish a domain's records, delete a removed domain's zone.
 
 Each job takes domain ids, owns its transactions, and keeps network calls (the provider)
-outside any transaction that holds a lock. Running a job twice is harmless: the providers'
-calls are idempotent. The jobs that move a domain through its lifecycle (zone creation,
-delegation, health, the sweep) are in `domains.tasks`.
+outside any transaction: the change is committed first, then sent (`service.deliver`).
+Running a job twice is harmless: the providers' calls are idempotent. The jobs that move a
+domain through its lifecycle (zone creation, delegation, health, the sweep) are in
+`domains.tasks`.
 """
 
 from __future__ import annotations
@@ -77,10 +78,15 @@ def _publish_one(runtime: Runtime, secrets: SecretBox, domain_id: uuid.UUID) -> 
         if domain is None or domain.zone_id is None or domain.status == DomainStatus.REMOVED:
             return
         serial = domain.dns_serial
-        service.republish(session, settings, secrets, domain)
+        change = service.republish(session, settings, secrets, domain)
         if domain.status == DomainStatus.ACTIVE:
             domain.next_check_at = health_due(settings)
         name, kind, new_serial = domain.name, domain.mailbox_type, domain.dns_serial
+    # Sent after the commit, with the lock released: a slow provider holds up no other write.
+    # A refusal leaves the records stored (the health check reports the drift); a crash before
+    # the answer leaves the resend that `deliver` schedules first.
+    if change is not None:
+        service.deliver(runtime, change, put_back=False)
     log.info(
         "records of %s published (%s): %s",
         name,

@@ -9,6 +9,7 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from mailfleet.auth.dependencies import Editor, Reading, Viewer
+from mailfleet.dns import service as dns_service
 from mailfleet.domains import schemas
 from mailfleet.domains import service as domain_service
 from mailfleet.domains.listing import SORT_DESCRIPTION, DomainQuery, DomainSort, SortedCursorParam
@@ -87,9 +88,11 @@ def get_domain(domain_id: uuid.UUID, ctx: Viewer) -> Response:
 
 
 @router.patch("/domains/{domain_id}", response_model=schemas.Domain)
-def update_domain(domain_id: uuid.UUID, body: schemas.DomainUpdate, ctx: Editor) -> Response:
+def update_domain(
+    domain_id: uuid.UUID, body: schemas.DomainUpdate, ctx: Editor, request: Request
+) -> Response:
     """Change settings: mailbox type (before any order), DMARC, forwarding, renewal, tags."""
-    domain = domain_service.update_settings(
+    domain, change = domain_service.update_settings(
         ctx.session,
         ctx.settings,
         ctx.secrets,
@@ -98,7 +101,13 @@ def update_domain(domain_id: uuid.UUID, body: schemas.DomainUpdate, ctx: Editor)
         changes=body.model_dump(exclude_unset=True),
         actor=ctx.actor,
     )
-    return render(schemas.Domain, domain)
+    answer = render(schemas.Domain, domain)
+    if change is not None:
+        # Commit first: the provider call must not hold the write lock (on SQLite, every write
+        # of the deployment would wait for it). A refusal puts the settings back: a 502.
+        ctx.session.commit()
+        dns_service.deliver(request.app.state.runtime, change)
+    return answer
 
 
 @router.delete("/domains/{domain_id}", response_model=schemas.Domain)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -251,8 +251,12 @@ def update_settings(
     domain_id: uuid.UUID,
     changes: dict[str, Any],
     actor: str,
-) -> Domain:
-    """Change a domain's settings; record templates that depend on them are republished."""
+) -> tuple[Domain, dns_service.Change | None]:
+    """Change a domain's settings; record templates that depend on them are republished.
+
+    The caller commits, then hands the records' change (if any) to `dns_service.deliver`: the
+    provider is called with no lock held, and its refusal puts the settings back too.
+    """
     domain = get_domain_for_update(session, workspace_id, domain_id)
     if domain.status == DomainStatus.REMOVED:
         raise Conflict("The domain was removed.", code="domain_removed")
@@ -272,6 +276,8 @@ def update_settings(
         )
     if "email_forwards" in changes:
         changes["email_forwards"] = _forwards(changes["email_forwards"])
+    original = {name: getattr(domain, name) for name in (*changes, "forwarding_code")}
+    zone_before = (domain.dns_serial, domain.updated_at)
     for name, value in changes.items():
         setattr(domain, name, value)
     if "forwarding_url" in changes and changes["forwarding_url"] is None:
@@ -290,9 +296,49 @@ def update_settings(
     )
     if changes.keys() & {"catch_all_target", "email_forwards"}:
         enqueue_after_commit(session, APPLY_FORWARDING, str(domain.id))
+    change = None
     if changes.keys() & TEMPLATE_INPUTS and domain.zone_id is not None:
-        dns_service.republish(session, settings, secrets, domain)
-    return domain
+        change = dns_service.republish(session, settings, secrets, domain)
+    if change is not None:
+        undo = _put_settings_back(domain, original, actor=actor)
+        change = dns_service.also_undo(change, undo, before=zone_before)
+    return domain, change
+
+
+def _put_settings_back(
+    domain: Domain, original: dict[str, Any], *, actor: str
+) -> Callable[[Session], None]:
+    """Undo of a settings change the DNS provider refused after its commit. A column another
+    request changed meanwhile keeps that request's value; the revert is recorded, since the
+    change's own event may already have reached the webhooks."""
+    applied = {name: getattr(domain, name) for name in original}
+    domain_id, workspace_id = domain.id, domain.workspace_id
+
+    def undo(side: Session) -> None:
+        current = side.get(Domain, domain_id)
+        if current is None:
+            return
+        reverted = sorted(
+            name for name, value in applied.items() if getattr(current, name) == value
+        )
+        for name in reverted:
+            setattr(current, name, original[name])
+        events.record(
+            side,
+            workspace_id=workspace_id,
+            type=EventType.DOMAIN_SETTINGS_CHANGED,
+            subject_type="domain",
+            subject_id=domain_id,
+            actor=actor,
+            fields=reverted,
+            reverted=True,
+            reason="dns_provider_error",
+        )
+        if set(reverted) & {"catch_all_target", "email_forwards"}:
+            # The forwarding job of the change may have applied it already: apply it back.
+            enqueue_after_commit(side, APPLY_FORWARDING, str(domain_id))
+
+    return undo
 
 
 def _forwards(forwards: dict[str, str] | None) -> dict[str, str]:

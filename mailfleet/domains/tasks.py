@@ -1,9 +1,10 @@
 """Domain lifecycle jobs: create zones, verify delegations, check health, and the sweep.
 
 Each job takes domain ids, owns its transactions, and keeps network calls (the provider, DNS
-queries) outside any transaction that holds a lock. Running a job twice is harmless: every step
-re-reads the domain's status (`domains.lifecycle`) and the providers' calls are idempotent.
-The job names keep their `dns.` prefix: queued jobs survive an upgrade.
+queries) outside any transaction: what is to be done is committed first, the call follows.
+Running a job twice is harmless: every step re-reads the domain's status (`domains.lifecycle`)
+and the providers' calls are idempotent. The job names keep their `dns.` prefix: queued jobs
+survive an upgrade.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def after_submit(session: Session, settings: Settings, domain_ids: Sequence[uuid
 
 @job(CREATE)
 def create_zones(runtime: Runtime, domain_ids: Sequence[str]) -> None:
+    """Create each zone at the provider, record it with the zone's records (one commit), then
+    send the records with no transaction open: a slow provider holds no write lock."""
     settings, database = runtime.settings, runtime.database
     secrets = SecretBox.from_settings(settings)
     with database.transaction(write=False) as session:
@@ -61,33 +64,44 @@ def create_zones(runtime: Runtime, domain_ids: Sequence[str]) -> None:
                 if domain is None:
                     continue
                 service.publish_managed(session, settings, secrets, domain)
-                session.flush()
-                service.push(session, provider, domain)
+                change = service.everything(session, domain)
                 status = domain.status
-            log.info(
-                "zone of %s created at %s (nameservers %s); domain %s",
-                task.name,
-                provider.name,
-                " ".join(zone.nameservers),
-                status.value,
-            )
-            # A domain an operator already marked ACTIVE has nothing to wait for.
-            if status == DomainStatus.PENDING_NS:
-                created.append(task.domain_id)
         except DnsProviderError as exc:
             log.info("zone of %s not created at %s: %s", task.name, provider.name, exc)
             with database.transaction() as session:
                 lifecycle.zone_not_created(
                     session, settings, task.domain_id, str(exc), retryable=exc.retryable
                 )
-        except Exception as exc:  # a provider refusal mapped by service.push, or a bug
+            continue
+        except Exception as exc:  # a bug: the sweep tries again after the backoff
             log.exception("creating the zone of %s failed", task.name)
             with database.transaction() as session:
                 lifecycle.zone_not_created(
                     session, settings, task.domain_id, str(exc), retryable=True
                 )
+            continue
+        log.info(
+            "zone of %s created at %s (nameservers %s); domain %s",
+            task.name,
+            provider.name,
+            " ".join(zone.nameservers),
+            status.value,
+        )
+        _send_records(runtime, task.name, change)
+        # A domain an operator already marked ACTIVE has nothing to wait for.
+        if status == DomainStatus.PENDING_NS:
+            created.append(task.domain_id)
     for chunk in chunks(created):
         runtime.enqueue(VERIFY, (chunk,))
+
+
+def _send_records(runtime: Runtime, name: str, change: service.Change) -> None:
+    """The new zone's records, sent after the zone's commit. The zone stands either way: a
+    refusal or a crash here leaves the resend that `deliver` schedules first."""
+    try:
+        service.deliver(runtime, change, put_back=False)
+    except Exception:
+        log.exception("sending the records of %s failed; they are sent again later", name)
 
 
 def verify_now(

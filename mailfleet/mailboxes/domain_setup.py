@@ -2,14 +2,18 @@
 
 Google and Microsoft accept a domain only once a TXT record they issue is in its zone. Mailfleet
 hosts the zone, so it stores the value on the domain (`provider_verification`, which the DNS
-templates publish) and pushes it to the DNS provider before asking the mailbox provider to
-verify. The provider's own check may still lag behind DNS: that surfaces as a retryable error
-and the provisioning job backs off.
+templates publish), commits, and pushes it to the DNS provider before asking the mailbox
+provider to verify. The provider's own check may still lag behind DNS: that surfaces as a
+retryable error and the provisioning job backs off.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import uuid
+from collections.abc import Callable
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from mailfleet.dns import service as dns_service
 from mailfleet.jobs.queue import Runtime
@@ -35,6 +39,10 @@ def prepare(runtime: Runtime, provider: MailboxProvider, domain: str) -> None:
 
 
 def publish_verification(runtime: Runtime, domain_name: str, record: str) -> None:
+    """Store the ownership record and send it to the DNS provider once that commits (no lock
+    held across the provider's answer). A refusal puts it back and raises BadGateway, so the
+    provisioning round retries the whole step; a crash before the answer leaves the resend
+    that `deliver` schedules first."""
     settings = runtime.settings
     with runtime.database.transaction() as session:
         domain = session.scalars(
@@ -44,7 +52,24 @@ def publish_verification(runtime: Runtime, domain_name: str, record: str) -> Non
         ).first()
         if domain is None or domain.provider_verification == record:
             return
+        previous = domain.provider_verification
         domain.provider_verification = record
         if domain.zone_id is None:
             return  # published with the rest of the zone when it is created
-        dns_service.republish(session, settings, SecretBox.from_settings(settings), domain)
+        change = dns_service.republish(session, settings, SecretBox.from_settings(settings), domain)
+        if change is not None:
+            change = dns_service.also_undo(change, _put_back(domain.id, record, previous))
+    if change is not None:
+        dns_service.deliver(runtime, change)
+
+
+def _put_back(domain_id: uuid.UUID, record: str, previous: str | None) -> Callable[[Session], None]:
+    def undo(side: Session) -> None:
+        # Unless a newer token was stored meanwhile: that one stands.
+        side.execute(
+            update(Domain)
+            .where(Domain.id == domain_id, Domain.provider_verification == record)
+            .values(provider_verification=previous)
+        )
+
+    return undo

@@ -11,74 +11,32 @@ out), which the test sees.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
 
 from mailfleet.db import Database
 from mailfleet.dns import service as dns_service
-from mailfleet.dns.providers.base import DnsProviderError, RRset, Zone
-from mailfleet.models import Domain, MailboxType
-from tests.factories import make_domain, make_tenant
-
-HOLD_SECONDS = 30.0
-
-
-class FakeProvider:
-    """Answers every change; the zone named "slow" only once `release` is set."""
-
-    name = "fake"
-
-    def __init__(self) -> None:
-        self.entered = threading.Event()
-        self.release = threading.Event()
-        self.returned = threading.Event()
-        self.calls: list[tuple[str, list[tuple[str, str]]]] = []
-        self.refuse = False
-
-    def replace_rrsets(
-        self,
-        zone: Zone,
-        zone_name: str,
-        rrsets: Sequence[RRset],
-        *,
-        delete: Sequence[tuple[str, str]] = (),
-    ) -> dict[tuple[str, str, str], str]:
-        self.calls.append((zone.zone_id, [(r.name, r.type) for r in rrsets]))
-        if zone.zone_id == "slow":
-            self.entered.set()
-            self.release.wait(HOLD_SECONDS)
-            self.returned.set()
-        if self.refuse:
-            raise DnsProviderError("refused", retryable=False)
-        return {}
+from mailfleet.dns import tasks as dns_tasks
+from mailfleet.domains import tasks as domain_tasks
+from mailfleet.jobs.queue import Runtime
+from mailfleet.models import MailboxType
+from tests.dns.held import SLOW, Crash, HeldProvider, in_thread, install, pushed, run_scheduled
+from tests.dns.held import hosted as _hosted
+from tests.dns.held import name_of as _name
+from tests.factories import Caller, make_tenant
+from tests.support.jobs import drain
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
-    provider = FakeProvider()
-    monkeypatch.setattr(dns_service, "provider_of", lambda settings, domain: provider)
-    return provider
-
-
-def _hosted(
-    db: Database, workspace_id: Any, zone_id: str, mailbox_type: MailboxType | None = None
-) -> str:
-    domain = make_domain(db, workspace_id, mailbox_type=mailbox_type)
-    with db.transaction() as session:
-        session.execute(
-            update(Domain)
-            .where(Domain.id == domain.id)
-            .values(zone_id=zone_id, dns_provider="fake")
-        )
-    return str(domain.id)
+def fake(monkeypatch: pytest.MonkeyPatch) -> HeldProvider:
+    return install(monkeypatch)
 
 
 def test_writes_elsewhere_do_not_wait_for_a_slow_provider(
-    db: Database, client: TestClient, fake: FakeProvider
+    db: Database, client: TestClient, fake: HeldProvider
 ) -> None:
     owner = make_tenant(db)
     slow = _hosted(db, owner.workspace_id, "slow")
@@ -115,7 +73,7 @@ def test_writes_elsewhere_do_not_wait_for_a_slow_provider(
 
 
 def test_a_refusal_after_the_commit_puts_the_change_back(
-    db: Database, client: TestClient, fake: FakeProvider
+    db: Database, client: TestClient, fake: HeldProvider
 ) -> None:
     owner = make_tenant(db)
     # A mailbox type, so that a reset has managed records (MX, SPF...) to push.
@@ -146,7 +104,7 @@ def test_a_refusal_after_the_commit_puts_the_change_back(
 
 
 def test_a_change_is_sent_again_by_the_reconcile_job(
-    db: Database, client: TestClient, fake: FakeProvider
+    db: Database, client: TestClient, fake: HeldProvider
 ) -> None:
     owner = make_tenant(db)
     domain = _hosted(db, owner.workspace_id, "zone")
@@ -163,8 +121,220 @@ def test_a_change_is_sent_again_by_the_reconcile_job(
     assert fake.calls[-1] == fake.calls[0]
 
 
-def _name(db: Database, domain_id: str) -> str:
-    import uuid
+# --- settings changes and jobs: committed first, sent with no lock held ---------------------
 
-    with db.transaction(write=False) as session:
-        return session.get_one(Domain, uuid.UUID(domain_id)).name
+
+def _runtime(client: TestClient) -> Runtime:
+    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    return runtime
+
+
+def _published(db: Database, client: TestClient, workspace_id: Any, zone_id: str) -> str:
+    """A GOOGLE domain whose managed records are stored and at the provider already."""
+    domain = _hosted(db, workspace_id, zone_id, MailboxType.GOOGLE)
+    dns_tasks.publish_records(_runtime(client), [domain])
+    run_scheduled(_runtime(client))  # the publish's own resend, done with before the test
+    return domain
+
+
+def _meanwhile(client: TestClient, owner: Caller, held: str, elsewhere: str) -> list[int]:
+    """Writes made while the held domain's provider call waits: on the held domain's own row
+    (a row lock would stop it), on another domain (with its own provider call), and elsewhere
+    in the deployment (SQLite's write lock would stop any of them)."""
+    responses = [
+        client.patch(f"/v1/domains/{held}", json={"tags": ["meanwhile"]}, headers=owner.headers),
+        client.patch(
+            f"/v1/domains/{elsewhere}", json={"dmarc_policy": "reject"}, headers=owner.headers
+        ),
+        client.post(
+            f"/v1/domains/{elsewhere}/dns/records",
+            json={"name": "app", "type": "A", "content": "192.0.2.1"},
+            headers=owner.headers,
+        ),
+        client.post("/v1/workspaces", json={"name": "Meanwhile"}, headers=owner.headers),
+    ]
+    return [response.status_code for response in responses]
+
+
+def _hold(
+    fake: HeldProvider, work: Callable[[], object], meanwhile: Callable[[], list[int]]
+) -> tuple[list[int], bool, dict[str, object]]:
+    """Run `work` until the provider holds it, make the other writes, then let it go."""
+    thread, outcome = in_thread(work)
+    assert fake.entered.wait(10), "the slow provider was never called"
+    try:
+        statuses = meanwhile()
+        held_throughout = not fake.returned.is_set()
+    finally:
+        fake.release.set()
+        thread.join(10)
+    assert not thread.is_alive()
+    return statuses, held_throughout, outcome
+
+
+def test_a_settings_change_does_not_stall_writes_elsewhere(
+    db: Database, client: TestClient, fake: HeldProvider
+) -> None:
+    owner = make_tenant(db)
+    fake.release.set()  # the set-up's own publishing goes through
+    slow = _published(db, client, owner.workspace_id, SLOW)
+    fake.rearm()
+    other = _published(db, client, owner.workspace_id, "zone-0")
+
+    def change() -> object:
+        return client.patch(
+            f"/v1/domains/{slow}", json={"dmarc_policy": "quarantine"}, headers=owner.headers
+        )
+
+    statuses, held_throughout, outcome = _hold(
+        fake, change, lambda: _meanwhile(client, owner, slow, other)
+    )
+
+    assert statuses == [200, 200, 201, 201]
+    assert held_throughout, "the other writes only finished once the slow provider answered"
+    answer: Any = outcome.get("result")
+    assert answer is not None, outcome
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["dmarc_policy"] == "quarantine"
+    assert (SLOW, [(f"_dmarc.{_name(db, slow)}", "TXT")]) in fake.taken
+
+
+def test_a_refused_settings_change_is_put_back(
+    db: Database, client: TestClient, fake: HeldProvider
+) -> None:
+    owner = make_tenant(db)
+    domain = _published(db, client, owner.workspace_id, "zone")
+    url = f"/v1/domains/{domain}"
+    before = client.get(url, headers=owner.headers).json()
+    records = client.get(f"{url}/dns/records", headers=owner.headers).json()
+    fake.refuse = True
+
+    response = client.patch(
+        url, json={"dmarc_policy": "reject", "tags": ["x"]}, headers=owner.headers
+    )
+
+    assert response.status_code == 502, response.text
+    assert response.json()["code"] == "dns_provider_error"
+    assert client.get(url, headers=owner.headers).json() == before
+    assert client.get(f"{url}/dns/records", headers=owner.headers).json() == records
+
+
+def test_a_settings_change_lost_after_its_commit_is_sent_by_the_resend_job(
+    db: Database, client: TestClient, fake: HeldProvider
+) -> None:
+    owner = make_tenant(db)
+    domain = _published(db, client, owner.workspace_id, "zone")
+    dmarc = (f"_dmarc.{_name(db, domain)}", "TXT")
+    fake.taken.clear()
+    fake.crash = True
+
+    with pytest.raises(Crash):
+        client.patch(
+            f"/v1/domains/{domain}", json={"dmarc_policy": "reject"}, headers=owner.headers
+        )
+
+    # The change was committed before the provider was called; the resend completes it, once.
+    answer = client.get(f"/v1/domains/{domain}", headers=owner.headers).json()
+    assert answer["dmarc_policy"] == "reject"
+    assert fake.taken == []
+    assert run_scheduled(_runtime(client)) == [dns_service.RECONCILE]
+    assert fake.taken == [("zone", [dmarc])]
+    assert drain(_runtime(client)) == 0
+    assert run_scheduled(_runtime(client)) == []
+    assert fake.taken == [("zone", [dmarc])]
+
+
+def test_the_publish_job_holds_no_lock_while_the_provider_works(
+    db: Database, client: TestClient, fake: HeldProvider
+) -> None:
+    owner = make_tenant(db)
+    slow = _hosted(db, owner.workspace_id, SLOW, MailboxType.GOOGLE)
+    other = _published(db, client, owner.workspace_id, "zone-0")
+
+    statuses, held_throughout, outcome = _hold(
+        fake,
+        lambda: dns_tasks.publish_records(_runtime(client), [slow]),
+        lambda: _meanwhile(client, owner, slow, other),
+    )
+
+    assert statuses == [200, 200, 201, 201]
+    assert held_throughout, "the other writes only finished once the slow provider answered"
+    assert "error" not in outcome
+    sent = [keys for zone, keys in fake.taken if zone == SLOW]
+    assert sent == [pushed(db, slow)]
+
+
+def test_a_publish_lost_after_its_commit_is_sent_by_the_resend_job(
+    db: Database, client: TestClient, fake: HeldProvider
+) -> None:
+    owner = make_tenant(db)
+    domain = _hosted(db, owner.workspace_id, "zone", MailboxType.GOOGLE)
+    fake.crash = True
+
+    with pytest.raises(Crash):
+        dns_tasks.publish_records(_runtime(client), [domain])
+
+    stored = pushed(db, domain)
+    assert stored
+    assert fake.taken == []
+    assert run_scheduled(_runtime(client)) == [dns_service.RECONCILE]
+    assert fake.taken == [("zone", stored)]
+    # Publishing again finds the zone as it should be: nothing is sent twice.
+    dns_tasks.publish_records(_runtime(client), [domain])
+    assert run_scheduled(_runtime(client)) == []
+    assert fake.taken == [("zone", stored)]
+
+
+def _submitted(client: TestClient, owner: Caller, name: str) -> str:
+    response = client.post(
+        "/v1/domains", json={"domains": [name], "mailbox_type": "GOOGLE"}, headers=owner.headers
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["accepted"][0]["id"])
+
+
+def test_zone_creation_holds_no_lock_while_the_provider_works(
+    db: Database, client: TestClient, fake: HeldProvider
+) -> None:
+    owner = make_tenant(db)
+    fake.zone_ids["held-zone.test"] = SLOW
+    slow = _submitted(client, owner, "held-zone.test")
+    other = _published(db, client, owner.workspace_id, "zone-0")
+
+    statuses, held_throughout, outcome = _hold(
+        fake,
+        lambda: domain_tasks.create_zones(_runtime(client), [slow]),
+        lambda: _meanwhile(client, owner, slow, other),
+    )
+
+    assert statuses == [200, 200, 201, 201]
+    assert held_throughout, "the other writes only finished once the slow provider answered"
+    assert "error" not in outcome
+    answer = client.get(f"/v1/domains/{slow}", headers=owner.headers).json()
+    assert (answer["status"], answer["tags"]) == ("PENDING_NS", ["meanwhile"])
+    sent = [keys for zone, keys in fake.taken if zone == SLOW]
+    assert sent == [pushed(db, slow)]
+
+
+def test_zone_records_lost_after_the_zone_commits_are_sent_by_the_resend_job(
+    db: Database, client: TestClient, fake: HeldProvider
+) -> None:
+    owner = make_tenant(db)
+    domain = _submitted(client, owner, "lost-records.test")
+    fake.crash = True
+
+    with pytest.raises(Crash):
+        domain_tasks.create_zones(_runtime(client), [domain])
+
+    # The zone and its records were committed; only the provider lacks the records.
+    answer = client.get(f"/v1/domains/{domain}", headers=owner.headers).json()
+    assert answer["status"] == "PENDING_NS"
+    stored = pushed(db, domain)
+    assert stored
+    assert fake.taken == []
+    assert run_scheduled(_runtime(client)) == [dns_service.RECONCILE]
+    assert fake.taken == [("lost-records.test", stored)]
+    # The zone job again (a duplicate, or the sweep's) has nothing left to do.
+    domain_tasks.create_zones(_runtime(client), [domain])
+    assert run_scheduled(_runtime(client)) == []
+    assert fake.taken == [("lost-records.test", stored)]
