@@ -17,8 +17,8 @@ How fresh the answers are:
   twice kit.shared.SOCKET_TIMEOUT (0.3 s): under one second, also while Redis is not answering
   (a process that cannot read the signal drops its answers at every check, so it asks the
   database instead of trusting them).
-* Other changes (without shared state, from a process that does not publish such as
-  `mailfleet key revoke` in a shell, a hand-written SQL statement) are seen within
+* Other changes (without shared state, or from a process that does not publish such as a
+  hand-written SQL statement; the CLI and `mailfleet worker` publish like servers) are seen within
   CACHE_SECONDS. That bounded delay is the price of not asking the database on every request;
   it is the same order as the rate-limit window.
 """

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mailfleet.cli.database import fail, notes, open_database
+from mailfleet.cli.database import fail, load_settings, notes, open_database
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -254,10 +254,12 @@ def key_list(email: str) -> None:
 def key_revoke(key_id: str) -> None:
     """Revoke an API key by id (`mailfleet key list EMAIL` shows ids)."""
     from mailfleet.api_keys.service import revoke_key
+    from mailfleet.kit import shared
     from mailfleet.models import ApiKey
 
     wanted = _uuid(key_id, "API key")
-    database = open_database()
+    settings = load_settings()
+    database = open_database(settings)
     try:
         with database.transaction() as session:
             key = session.get(ApiKey, wanted)
@@ -267,8 +269,10 @@ def key_revoke(key_id: str) -> None:
             prefix = key.prefix
     finally:
         database.dispose()
-    # Running servers cache a key's answer for a few seconds (auth.cache).
-    console.print(f"Revoked {prefix}: running servers refuse it within 5 seconds.")
+    # Running servers cache a key's answer for a few seconds (auth.cache); with shared state
+    # the revocation was published to them at commit.
+    within = "5 seconds" if shared.backend(settings) == "memory" else "1 second"
+    console.print(f"Revoked {prefix}: running servers refuse it within {within}.")
 
 
 @allocations.command("set")

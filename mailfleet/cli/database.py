@@ -4,6 +4,9 @@ Only `serve`, `migrate` and `bootstrap` may create a database. Every other comma
 run against one that is missing or has no Mailfleet tables: run from the wrong folder, the
 default `./data` would otherwise be a fresh, empty database that knows no user.
 
+Every command that opens the database (the worker too) publishes its access changes to the
+other processes, as `serve` does.
+
 Top-level imports stay at typer and rich (the CLI answers `--help` without the web stack).
 """
 
@@ -68,7 +71,17 @@ def open_database(settings: Settings | None = None, *, create: bool = False) -> 
     except SQLAlchemyError as error:
         database.dispose()
         raise fail(f"cannot use {label}: {_first_line(error)}") from None
+    _share_access_changes(settings)
     return database
+
+
+def _share_access_changes(settings: Settings) -> None:
+    """Access changes a command or a job commits (a revoked key, a removed member) reach the
+    running servers' auth caches as the servers' own do: through the shared state when there is
+    one (auth.cache), instead of when the servers' cached answers expire."""
+    from mailfleet.auth.cache import share_invalidations
+
+    share_invalidations(settings)
 
 
 def _has_schema(database: Database) -> bool:
