@@ -10,6 +10,10 @@ from fastapi import APIRouter
 
 from mailfleet.account.endpoints import router as account_router
 from mailfleet.api_keys.endpoints import router as api_keys_router
+from mailfleet.billing.invoices.endpoints import router as invoices_router
+from mailfleet.billing.plans.endpoints import operator_router as plans_operator_router
+from mailfleet.billing.plans.endpoints import router as plans_router
+from mailfleet.billing.subscriptions.endpoints import router as subscriptions_router
 from mailfleet.dns.endpoints import router as dns_router
 from mailfleet.domains.endpoints import router as domains_router
 from mailfleet.domains.verification.endpoints import router as domain_verification_router
@@ -39,5 +43,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     mailbox_actions_router,
     operator_router,
     webhooks_router,
+    plans_router,
+    plans_operator_router,
+    subscriptions_router,
+    invoices_router,
 )
 

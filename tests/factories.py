@@ -11,7 +11,12 @@ from sqlalchemy import func, select
 
 from mailfleet.account.service import create_user
 from mailfleet.auth.service import issue_key
+from mailfleet.billing.plans import service as plan_service
+from mailfleet.billing.plans.seed import seed
 from mailfleet.billing.service import set_allocation
+from mailfleet.billing.subscriptions import service as subscription_service
+from mailfleet.billing.wallet import service as wallet_service
+from mailfleet.config import Settings
 from mailfleet.db import Database
 from mailfleet.events import service as events_service
 from mailfleet.kit import clock
@@ -23,6 +28,7 @@ from mailfleet.models import (
     Domain,
     DomainStatus,
     Event,
+    LedgerKind,
     Mailbox,
     MailboxOrder,
     MailboxStatus,
@@ -286,3 +292,40 @@ def make_webhook(
         session.add(delivery)
         session.flush()
         return created["id"], delivery.id
+
+
+# --- billing: plans, wallets, subscriptions ----------------------------------------------------
+
+
+def seed_plans(db: Database, **setting_overrides: object) -> None:
+    """The default plan table (billing.plans.seed) with test settings."""
+    with db.transaction() as session:
+        seed(session, Settings(**setting_overrides))  # type: ignore[arg-type]
+
+
+def fund_wallet(db: Database, workspace_id: uuid.UUID, cents: int) -> None:
+    """Credit the workspace's wallet as an operator would after a bank transfer."""
+    with db.transaction() as session:
+        wallet_service.credit(
+            session,
+            workspace_id,
+            cents,
+            kind=LedgerKind.ADJUSTMENT,
+            reason="test funding",
+            actor="test",
+        )
+
+
+def make_subscription(
+    db: Database, workspace_id: uuid.UUID, lookup_key: str = "google_starter_monthly"
+) -> uuid.UUID:
+    """A paid subscription (the wallet is funded with its price first); the plans must exist."""
+    with db.transaction(write=False) as session:
+        price = plan_service.current(session, lookup_key).price_cents
+    if price:
+        fund_wallet(db, workspace_id, price)
+    with db.transaction() as session:
+        subscription = subscription_service.purchase(
+            session, workspace_id, lookup_key, default_currency="USD", actor="test"
+        )
+        return subscription.id

@@ -2,6 +2,12 @@
 
 A mailbox holds a slot while it is live, and also after removal until its renewal date: removed
 instantly or at renewal, the slot was paid for the period.
+
+A type's allocation is the sum of the operator's grant (the `allocations` row), the slots of
+the ACTIVE or PAST_DUE subscriptions whose plan covers the type, and the add-on slots of the
+type bought on those subscriptions for their current period. A subscription covering several
+types (Google and Microsoft under `billing_unified_provider`) pools them: its slots hold any
+mix of those types, so the check counts the pool's grants, add-ons and held slots together.
 """
 
 from __future__ import annotations
@@ -15,7 +21,20 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailfleet.kit import clock
-from mailfleet.models import Allocation, Mailbox, MailboxStatus, MailboxType, SlotCount
+from mailfleet.models import (
+    AddonSlots,
+    Allocation,
+    Mailbox,
+    MailboxStatus,
+    MailboxType,
+    SlotCount,
+    Subscription,
+    SubscriptionStatus,
+)
+
+# The statuses whose slots count (billing.subscriptions.transitions.HOLDING_SLOTS; repeated
+# here because billing.slots sits below the subscriptions package).
+_HOLDING = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
 
 
 @dataclass(frozen=True)
@@ -59,14 +78,104 @@ def held_slots(
     return held
 
 
-def usage(session: Session, workspace_id: uuid.UUID) -> dict[MailboxType, Usage]:
-    """Allocated, used and remaining slots per type, in three small queries."""
-    allocated = dict(
-        session.execute(
+@dataclass(frozen=True)
+class Bought:
+    """What the workspace's live subscriptions give: slots per pool, add-ons per type."""
+
+    # (types covered, slots) per holding subscription.
+    plans: list[tuple[frozenset[MailboxType], int]]
+    addons: dict[MailboxType, int]
+
+    def pool(self, mailbox_type: MailboxType) -> frozenset[MailboxType]:
+        """The types sharing slots with `mailbox_type` (itself alone unless a plan pools)."""
+        pool = {mailbox_type}
+        for types, _ in self.plans:
+            if mailbox_type in types:
+                pool |= types
+        return frozenset(pool)
+
+    def slots_for(self, pool: frozenset[MailboxType]) -> int:
+        plans = sum(slots for types, slots in self.plans if types & pool)
+        return plans + sum(self.addons.get(t, 0) for t in pool)
+
+
+def bought(session: Session, workspace_id: uuid.UUID, now: datetime) -> Bought:
+    """Two small queries: the holding subscriptions, and their current add-ons per type."""
+    plans = [
+        (frozenset(MailboxType(t) for t in types), slots)
+        for types, slots in session.execute(
+            select(Subscription.mailbox_types, Subscription.slots).where(
+                Subscription.workspace_id == workspace_id, Subscription.status.in_(_HOLDING)
+            )
+        )
+    ]
+    addons = {
+        kind: int(quantity)
+        for kind, quantity in session.execute(
+            select(AddonSlots.mailbox_type, func.sum(AddonSlots.quantity))
+            .join(Subscription, Subscription.id == AddonSlots.subscription_id)
+            .where(
+                AddonSlots.workspace_id == workspace_id,
+                AddonSlots.period_start <= now,
+                AddonSlots.period_end > now,
+                Subscription.status.in_(_HOLDING),
+            )
+            .group_by(AddonSlots.mailbox_type)
+        )
+    }
+    return Bought(plans, addons)
+
+
+def grants(session: Session, workspace_id: uuid.UUID) -> dict[MailboxType, int]:
+    return {
+        kind: int(slots)
+        for kind, slots in session.execute(
             select(Allocation.mailbox_type, Allocation.slots).where(
                 Allocation.workspace_id == workspace_id
             )
-        ).all()
-    )
-    used = held_slots(session, workspace_id, clock.now())
-    return {t: Usage(t, int(allocated.get(t, 0)), used[t]) for t in MailboxType}
+        )
+    }
+
+
+@dataclass(frozen=True)
+class Quota:
+    """The slots a new mailbox of a type draws on: its pool's allocation and what it holds."""
+
+    pool: frozenset[MailboxType]
+    allocated: int
+    used: int
+
+
+def quota(
+    session: Session,
+    workspace_id: uuid.UUID,
+    mailbox_type: MailboxType,
+    now: datetime,
+    *,
+    granted: int | None = None,
+) -> Quota:
+    """For the order path: `granted` is the type's grant when the caller has it locked already
+    (one query less unless the type is pooled with others)."""
+    purchased = bought(session, workspace_id, now)
+    pool = purchased.pool(mailbox_type)
+    if granted is None or len(pool) > 1:
+        per_type = grants(session, workspace_id)
+        granted = sum(per_type.get(t, 0) for t in pool)
+    held = held_slots(session, workspace_id, now, mailbox_type if len(pool) == 1 else None)
+    used = sum(held[t] for t in pool)
+    return Quota(pool, granted + purchased.slots_for(pool), used)
+
+
+def usage(session: Session, workspace_id: uuid.UUID) -> dict[MailboxType, Usage]:
+    """Allocated, used and remaining slots per type, in five small queries. A pooled type shows
+    its pool's figures."""
+    now = clock.now()
+    granted = grants(session, workspace_id)
+    purchased = bought(session, workspace_id, now)
+    held = held_slots(session, workspace_id, now)
+    result = {}
+    for kind in MailboxType:
+        pool = purchased.pool(kind)
+        allocated = sum(granted.get(t, 0) for t in pool) + purchased.slots_for(pool)
+        result[kind] = Usage(kind, allocated, sum(held[t] for t in pool))
+    return result

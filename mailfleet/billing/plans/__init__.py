@@ -1,0 +1,1 @@
+"""Plans as data: versions under a stable lookup key, seeded from the Zapmail table."""
