@@ -11,9 +11,12 @@ from fastapi import APIRouter
 from mailfleet.account.endpoints import router as account_router
 from mailfleet.api_keys.endpoints import router as api_keys_router
 from mailfleet.billing.invoices.endpoints import router as invoices_router
+from mailfleet.billing.payments.endpoints import router as payments_router
 from mailfleet.billing.plans.endpoints import operator_router as plans_operator_router
 from mailfleet.billing.plans.endpoints import router as plans_router
 from mailfleet.billing.subscriptions.endpoints import router as subscriptions_router
+from mailfleet.billing.wallet.endpoints import operator_router as wallet_operator_router
+from mailfleet.billing.wallet.endpoints import router as wallet_router
 from mailfleet.dns.endpoints import router as dns_router
 from mailfleet.domains.endpoints import router as domains_router
 from mailfleet.domains.verification.endpoints import router as domain_verification_router
@@ -47,5 +50,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     plans_operator_router,
     subscriptions_router,
     invoices_router,
+    wallet_router,
+    payments_router,
+    wallet_operator_router,
 )
 

@@ -23,14 +23,16 @@ log = logging.getLogger(__name__)
 
 # Modules whose @job functions make up the task registry.
 TASK_MODULES = (
+    "mailfleet.billing.payments.tasks",
     "mailfleet.dns.tasks",
     "mailfleet.domains.tasks",
     "mailfleet.mailboxes.tasks",
     "mailfleet.webhooks.tasks",
+    "mailfleet.billing.renewals.tasks",
 )
 # Modules that register hooks a lower layer calls, loaded wherever jobs run: an order's status
 # follows its mailboxes' moves (mailboxes.transitions.follow_orders).
-HOOK_MODULES = ("mailfleet.orders.status",)
+HOOK_MODULES = ("mailfleet.orders.status", "mailfleet.orders.renewals")
 
 TaskFunction = Callable[..., None]
 TASKS: dict[str, TaskFunction] = {}

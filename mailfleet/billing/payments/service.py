@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -214,7 +214,28 @@ def run_recharge(database: Database, settings: Settings, payment_id: uuid.UUID) 
                 )
         return RechargeOutcome("error", payment_id=payment_id, message=str(exc))
     with database.transaction() as session:
-        return record_charge(session, payment_id, outcome)
+        recorded = record_charge(session, payment_id, outcome)
+    if recorded.status == "requires_action" and recorded.url is None:
+        recorded = _with_checkout_link(database, settings, recorded)
+    return recorded
+
+
+def _with_checkout_link(
+    database: Database, settings: Settings, outcome: RechargeOutcome
+) -> RechargeOutcome:
+    """A recharge the card wants authenticated: a Checkout for the same amount where the
+    customer pays on-session (its completion credits the wallet and the payment succeeds).
+    Off-session declines carry no page of their own, so this is the link to come back on."""
+    from mailfleet.billing.payments.checkout import open_checkout
+    from mailfleet.billing.payments.errors import PaymentProviderFailed
+
+    assert outcome.payment_id is not None
+    try:
+        opened = open_checkout(database, settings, outcome.payment_id)
+    except PaymentProviderFailed as exc:
+        log.warning("no checkout link for recharge %s: %s", outcome.payment_id, exc)
+        return outcome
+    return replace(outcome, url=opened.url)
 
 
 def record_charge(session: Session, payment_id: uuid.UUID, charge: Charge) -> RechargeOutcome:

@@ -1,0 +1,147 @@
+"""Payments routes: top-ups (a Checkout link), saved cards, auto-recharge, and the provider's
+webhook.
+
+Buying and changing payment settings needs ADMIN; any member reads. With
+payments_provider=none a top-up or enabling auto-recharge answers 409 payments_not_configured
+(an operator credits the wallet instead). The webhook route takes no API key: it is
+authenticated by the provider's signature, and is not rate limited or made idempotent by the
+surface (those policies key on the API key, which the provider never sends; each event applies
+once by its own id).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from mailfleet.auth.dependencies import Admin, RequestContext, Viewer
+from mailfleet.billing.payments import checkout, schemas, webhook
+from mailfleet.billing.wallet import service as wallet_service
+from mailfleet.billing.wallet.endpoints import find_wallet
+from mailfleet.db import Database
+from mailfleet.kit.responses import render
+from mailfleet.models import PaymentPurpose, Role
+
+router = APIRouter(tags=["wallet"])
+
+MethodId = Annotated[str, Path(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_]+$")]
+
+
+def _database(request: Request) -> Database:
+    return request.app.state.db  # type: ignore[no-any-return]
+
+
+@router.post("/wallet/top-ups", status_code=201, response_model=schemas.TopUp)
+def create_top_up(body: schemas.TopUpCreate, ctx: Admin, request: Request) -> Response:
+    """Open a Checkout for `amount_cents`; the wallet is credited when the provider confirms
+    the payment (webhook). `dry_run` answers the amount with 200 and records nothing."""
+    workspace_id = ctx.workspace(Role.ADMIN)
+    amount = checkout.check_topup_amount(ctx.settings, body.amount_cents)
+    checkout.require_provider(ctx.settings)
+    purse = wallet_service.wallet_for(ctx.session, workspace_id)
+    if body.dry_run:
+        quote = {
+            "payment_id": None,
+            "status": None,
+            "url": None,
+            "amount_cents": amount,
+            "currency": purse.currency,
+            "dry_run": True,
+        }
+        ctx.session.rollback()  # a dry run leaves nothing behind, not even a new wallet
+        return render(schemas.TopUp, quote)
+    payment = checkout.record_payment(
+        ctx.session,
+        ctx.settings,
+        purse,
+        purpose=PaymentPurpose.TOPUP,
+        amount_cents=amount,
+        actor=ctx.actor,
+    )
+    payment_id = payment.id
+    # Committed before the provider is called: no write lock is held across the call, and a
+    # crash leaves an OPEN payment, never a charge we have no row for.
+    ctx.session.commit()
+    opened = checkout.open_checkout(_database(request), ctx.settings, payment_id)
+    return render(schemas.TopUp, opened.__dict__, status=201)
+
+
+@router.get("/wallet/payment-methods", response_model=schemas.PaymentMethodList)
+def list_payment_methods(ctx: Viewer) -> Response:
+    """The saved cards; `default` is the one auto-recharge charges."""
+    purse = find_wallet(ctx.session, ctx.workspace())
+    ctx.session.commit()  # no transaction open across the provider call
+    items = [
+        {**method.__dict__, "default": default}
+        for method, default in checkout.list_methods(ctx.settings, purse)
+    ]
+    return render(schemas.PaymentMethodList, {"items": items})
+
+
+@router.delete("/wallet/payment-methods/{pm_id}", response_model=schemas.PaymentMethodRemoved)
+def remove_payment_method(pm_id: MethodId, ctx: Admin, request: Request) -> Response:
+    """Remove a saved card (detached at the provider); if it was the default, auto-recharge
+    has no card until another is saved."""
+    workspace_id = ctx.workspace(Role.ADMIN)
+    ctx.session.commit()
+    checkout.remove_method(_database(request), ctx.settings, workspace_id, pm_id, ctx.actor)
+    return render(schemas.PaymentMethodRemoved, {"id": pm_id})
+
+
+@router.put(
+    "/wallet/auto-recharge",
+    response_model=schemas.AutoRechargeState,
+    responses={202: {"model": schemas.AutoRechargeState, "description": "A card is needed"}},
+)
+def set_auto_recharge(body: schemas.AutoRechargeSet, ctx: Admin, request: Request) -> Response:
+    """Turn auto-recharge on or off. On with no saved card: 202 with `setup_url`, a Checkout
+    (setup mode) that saves one; auto-recharge turns on when the card is saved."""
+    workspace_id = ctx.workspace(Role.ADMIN)
+    change = checkout.set_auto_recharge(
+        ctx.session,
+        ctx.settings,
+        workspace_id,
+        enabled=body.enabled,
+        threshold_cents=body.threshold_cents,
+        amount_cents=body.amount_cents,
+        actor=ctx.actor,
+    )
+    state = _state(ctx)
+    if change.setup_payment_id is None:
+        return render(schemas.AutoRechargeState, state)
+    ctx.session.commit()
+    opened = checkout.open_checkout(_database(request), ctx.settings, change.setup_payment_id)
+    state.update(setup_url=opened.url, setup_payment_id=opened.payment_id)
+    return render(schemas.AutoRechargeState, state, status=202)
+
+
+def _state(ctx: RequestContext) -> dict[str, object]:
+    purse = find_wallet(ctx.session, ctx.workspace())
+    assert purse is not None
+    return {
+        "enabled": purse.auto_recharge_enabled,
+        "threshold_cents": purse.auto_recharge_threshold_cents,
+        "amount_cents": purse.auto_recharge_amount_cents,
+        "has_payment_method": purse.default_payment_method_id is not None,
+    }
+
+
+@router.post(
+    "/payments/stripe/webhook",
+    response_model=schemas.WebhookReceived,
+    openapi_extra={"security": []},
+)
+async def stripe_webhook(
+    request: Request,
+    stripe_signature: Annotated[str | None, Header(alias="Stripe-Signature")] = None,
+) -> Response:
+    """Stripe's events, verified with the webhook secret (no API key). Each event is applied
+    once; a replay, an unknown type or an event about no payment of ours answers 200."""
+    payload = await request.body()
+    received = await run_in_threadpool(
+        webhook.receive, _database(request), request.app.state.settings, payload, stripe_signature
+    )
+    return render(schemas.WebhookReceived, {"outcome": received.outcome})

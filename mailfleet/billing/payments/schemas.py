@@ -1,0 +1,70 @@
+"""Payments API bodies: top-ups, saved cards, auto-recharge. Money is integer cents."""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import Field
+
+from mailfleet.kit.schemas import ResponseSchema, Schema
+from mailfleet.models import PaymentStatus
+
+
+class TopUpCreate(Schema):
+    amount_cents: int = Field(description="Cents to add to the wallet (settings bound it).")
+    dry_run: bool = Field(
+        default=False, description="Answer what would be charged and change nothing."
+    )
+
+
+class TopUp(ResponseSchema):
+    payment_id: uuid.UUID | None = Field(description="Null for a dry run.")
+    status: PaymentStatus | None
+    url: str | None = Field(description="The Checkout page where the customer pays.")
+    amount_cents: int
+    currency: str
+    dry_run: bool = False
+
+
+class PaymentMethod(ResponseSchema):
+    id: str
+    brand: str | None
+    last4: str | None
+    exp_month: int | None
+    exp_year: int | None
+    default: bool = Field(description="The card auto-recharge charges.")
+
+
+class PaymentMethodList(ResponseSchema):
+    items: list[PaymentMethod]
+
+
+class PaymentMethodRemoved(ResponseSchema):
+    id: str
+    deleted: bool = True
+
+
+class AutoRechargeSet(Schema):
+    enabled: bool
+    threshold_cents: int | None = Field(
+        default=None, description="Recharge when a debit leaves less than this (default 2000)."
+    )
+    amount_cents: int | None = Field(
+        default=None, description="Cents charged per recharge (at least the settings' minimum)."
+    )
+
+
+class AutoRechargeState(ResponseSchema):
+    enabled: bool
+    threshold_cents: int
+    amount_cents: int
+    has_payment_method: bool
+    # Set when enabling needs a card first: open it to save one; auto-recharge turns on when
+    # the card is saved.
+    setup_url: str | None = None
+    setup_payment_id: uuid.UUID | None = None
+
+
+class WebhookReceived(ResponseSchema):
+    received: bool = True
+    outcome: str = Field(description="applied, ignored, unmatched or duplicate.")
