@@ -16,17 +16,20 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from mailfleet.db import Database
-from mailfleet.models import ApiKey, Base, DomainStatus, MailboxType, OrderStatus, Role
+from mailfleet.models import ApiKey, Base, DomainStatus, Invoice, MailboxType, OrderStatus, Role
 from tests.factories import (
     Caller,
+    fund_wallet,
     give_slots,
     make_dns_record,
     make_domain,
     make_mailbox,
     make_member,
     make_order,
+    make_subscription,
     make_tenant,
     make_webhook,
+    seed_plans,
 )
 
 # Routes that act on the caller's own user rather than on a workspace's resources.
@@ -81,6 +84,25 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     },
     ("PATCH", "/v1/webhooks/{webhook_id}"): {"enabled": False},
     ("POST", "/v1/webhooks/{webhook_id}/rotate-secret"): {},
+    ("POST", "/v1/subscriptions"): {"lookup_key": "google_starter_monthly"},
+    ("PATCH", "/v1/subscriptions/{subscription_id}"): {"notes": "intruder"},
+    ("POST", "/v1/subscriptions/{subscription_id}/cancel"): {"revert": False},
+    ("POST", "/v1/subscriptions/{subscription_id}/upgrade"): {"lookup_key": "google_pro_monthly"},
+    ("POST", "/v1/subscriptions/{subscription_id}/addons"): {
+        "mailbox_type": "GOOGLE",
+        "quantity": 1,
+    },
+    ("POST", "/v1/operator/plans"): {
+        "lookup_key": "intruder_plan",
+        "name": "X",
+        "tier": "X",
+        "period": "MONTHLY",
+        "mailbox_types": ["SMTP"],
+        "slots": 1,
+        "price_cents": 1,
+        "addon_price_cents": 1,
+    },
+    ("PATCH", "/v1/operator/plans/{lookup_key}"): {"price_cents": 1},
 }
 
 
@@ -125,6 +147,20 @@ class Victim:
         assert invitation.status_code == 201, invitation.text
         self.invitation_id = invitation.json()["id"]
         self.webhook_id, self.delivery_id = make_webhook(db, self.owner.workspace_id)
+        seed_plans(db)
+        self.subscription_id = make_subscription(db, self.owner.workspace_id)
+        fund_wallet(db, self.owner.workspace_id, 100_000)
+        addon = client.post(
+            f"/v1/subscriptions/{self.subscription_id}/addons",
+            json={"mailbox_type": "GOOGLE", "quantity": 1},
+            headers=self.owner.headers,
+        )
+        assert addon.status_code == 201, addon.text
+        self.addon_id = addon.json()["id"]
+        with db.transaction(write=False) as session:
+            self.invoice_id = session.scalar(
+                select(Invoice.id).where(Invoice.workspace_id == self.owner.workspace_id).limit(1)
+            )
         with db.transaction(write=False) as session:
             self.key_id = session.scalar(
                 select(ApiKey.id).where(ApiKey.user_id == self.owner.user_id)
@@ -144,6 +180,10 @@ class Victim:
             "record_id": str(self.record_id),
             "webhook_id": str(self.webhook_id),
             "delivery_id": str(self.delivery_id),
+            "subscription_id": str(self.subscription_id),
+            "addon_id": str(self.addon_id),
+            "invoice_id": str(self.invoice_id),
+            "lookup_key": "google_starter_monthly",
         }
 
     def body(self, method: str, path: str) -> Any:
@@ -233,7 +273,7 @@ def test_every_list_route_shows_only_the_callers_workspace(
 ) -> None:
     victim = Victim(db, client)
     intruder = make_tenant(db)
-    victim_ids = {v for k, v in victim.ids().items() if k != "mailbox_type"}
+    victim_ids = {v for k, v in victim.ids().items() if k not in ("mailbox_type", "lookup_key")}
     for method, path in _routes(client):
         if method != "GET" or "{" in path or path.startswith("/v1/operator/") or path == "/health":
             continue
