@@ -22,7 +22,9 @@ from mailfleet.events import service as events_service
 from mailfleet.kit import clock
 from mailfleet.kit.crypto import SecretBox
 from mailfleet.models import (
+    AddonSlots,
     Base,
+    BillingPeriod,
     DeliveryStatus,
     DnsRecord,
     Domain,
@@ -36,6 +38,7 @@ from mailfleet.models import (
     Membership,
     OrderStatus,
     Role,
+    Subscription,
     User,
     WebhookDelivery,
 )
@@ -329,3 +332,52 @@ def make_subscription(
             session, workspace_id, lookup_key, default_currency="USD", actor="test"
         )
         return subscription.id
+
+
+# --- billing (renewals): plans with chosen prices, add-on rows -------------------------------
+
+
+def make_plan(
+    db: Database,
+    *,
+    mailbox_types: tuple[MailboxType, ...] = (MailboxType.GOOGLE,),
+    slots: int = 10,
+    price_cents: int = 10_000,
+    addon_price_cents: int = 500,
+    period: BillingPeriod = BillingPeriod.MONTHLY,
+) -> str:
+    """A plan through the plans service; returns its lookup key."""
+    key = unique("plan-")
+    spec = plan_service.PlanSpec(
+        key, f"Plan {key}", "STARTER", period, mailbox_types, slots, price_cents,
+        addon_price_cents, "USD",
+    )  # fmt: skip
+    with db.transaction() as session:
+        plan_service.create(session, spec, actor="test")
+    return key
+
+
+def make_addon(
+    db: Database,
+    subscription_id: uuid.UUID,
+    mailbox_type: MailboxType = MailboxType.GOOGLE,
+    *,
+    quantity: int = 2,
+    renew: bool = True,
+) -> uuid.UUID:
+    """Add-on slots for the subscription's current period."""
+    with db.transaction() as session:
+        subscription = session.get_one(Subscription, subscription_id)
+        addon = AddonSlots(
+            workspace_id=subscription.workspace_id,
+            subscription_id=subscription_id,
+            mailbox_type=mailbox_type,
+            quantity=quantity,
+            unit_price_cents=subscription.addon_price_cents,
+            period_start=subscription.current_period_start,
+            period_end=subscription.current_period_end,
+            renew=renew,
+        )
+        session.add(addon)
+        session.flush()
+        return addon.id

@@ -19,6 +19,7 @@ TRANSITION_MODULES = {
     "mailfleet.orders.status",
     "mailfleet.billing.subscriptions.transitions",
     "mailfleet.billing.payments.transitions",
+    "mailfleet.billing.scheduled.transitions",
 }
 # Other entities with a status of their own, which have no transition table (yet).
 OTHER_STATUSES = {

@@ -34,9 +34,10 @@ S = MailboxStatus
 MOVES: Mapping[MailboxStatus, frozenset[MailboxStatus]] = {
     S.PENDING: frozenset({S.PROVISIONING, S.ACTIVE, S.FAILED, S.REMOVED}),
     S.PROVISIONING: frozenset({S.ACTIVE, S.FAILED, S.REMOVED}),
-    S.ACTIVE: frozenset({S.REMOVAL_SCHEDULED, S.REMOVED}),
+    # SUSPENDED: its subscription expired (billing.renewals); removed after a second grace.
+    S.ACTIVE: frozenset({S.REMOVAL_SCHEDULED, S.REMOVED, S.SUSPENDED}),
     S.SUSPENDED: frozenset({S.REMOVED}),
-    S.REMOVAL_SCHEDULED: frozenset({S.ACTIVE, S.REMOVED}),
+    S.REMOVAL_SCHEDULED: frozenset({S.ACTIVE, S.REMOVED, S.SUSPENDED}),
     S.FAILED: frozenset({S.PENDING}),
     S.REMOVED: frozenset(),
 }

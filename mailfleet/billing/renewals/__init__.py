@@ -1,0 +1,1 @@
+"""Renewals: the worker renews due subscriptions, retries past-due ones, expires them."""

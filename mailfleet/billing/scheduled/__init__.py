@@ -1,0 +1,1 @@
+"""Mailboxes scheduled for creation at a subscription's next renewal."""

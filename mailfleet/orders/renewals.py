@@ -1,0 +1,165 @@
+"""The mailbox side of subscription renewals (billing.renewals.hooks.MailboxSide).
+
+Billing sits below mailboxes and orders, so a renewal reaches them through this hook,
+registered on import (jobs.queue.HOOK_MODULES loads it wherever jobs run, and the app builds
+that runtime). Every step reuses the one rule or move that exists: the order rules, the
+orders service, the mailbox transitions and the backends' deprovision path.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailfleet.billing.renewals import hooks
+from mailfleet.config import Settings
+from mailfleet.events import service as events
+from mailfleet.events.types import EventType
+from mailfleet.mailboxes import rules, transitions
+from mailfleet.mailboxes.backends import backend_for
+from mailfleet.models import Mailbox, MailboxStatus, MailboxType
+from mailfleet.orders import service as orders
+from mailfleet.policy import PolicyProfile
+
+M = MailboxStatus
+
+
+class OrdersMailboxSide:
+    def check_usernames(
+        self, session: Session, domain_id: uuid.UUID, usernames: Sequence[str]
+    ) -> list[str]:
+        normalised = rules.normalise_usernames(usernames)
+        rules.check_usernames_free(session, domain_id, normalised)
+        return normalised
+
+    def remove_scheduled(
+        self,
+        session: Session,
+        workspace_id: uuid.UUID,
+        types: Sequence[MailboxType],
+        now: datetime,
+        *,
+        actor: str,
+    ) -> int:
+        ids = list(
+            session.scalars(
+                select(Mailbox.id).where(
+                    Mailbox.workspace_id == workspace_id,
+                    Mailbox.mailbox_type.in_(types),
+                    Mailbox.status == M.REMOVAL_SCHEDULED,
+                )
+            )
+        )
+        if not ids:
+            return 0
+        moved = transitions.move_where(
+            session, ids, M.REMOVAL_SCHEDULED, M.REMOVED, actor=actor, reason="renewal", now=now
+        )
+        _deprovision(session, moved, actor)
+        return len(moved)
+
+    def create(
+        self,
+        session: Session,
+        settings: Settings,
+        *,
+        workspace_id: uuid.UUID,
+        domain_id: uuid.UUID,
+        mailbox_type: MailboxType,
+        mailboxes: Sequence[hooks.NewMailbox],
+        actor: str,
+    ) -> list[uuid.UUID]:
+        view = orders.create_order(
+            session,
+            settings,
+            PolicyProfile.from_settings(settings),
+            workspace_id=workspace_id,
+            domain_ref=str(domain_id),
+            mailbox_type=mailbox_type,
+            mailboxes=[orders.NewMailbox(m.first_name, m.last_name, m.username) for m in mailboxes],
+            user_id=None,
+            actor=actor,
+        )
+        # The order lists its mailboxes in the order given (their ids are sorted uuid7s).
+        return [mailbox.id for mailbox in view.mailboxes]
+
+    def suspend(
+        self,
+        session: Session,
+        mailbox_ids: Sequence[uuid.UUID],
+        *,
+        until: datetime,
+        actor: str,
+        reason: str,
+    ) -> list[uuid.UUID]:
+        rows = session.scalars(
+            select(Mailbox)
+            .where(
+                Mailbox.id.in_(mailbox_ids), Mailbox.status.in_(transitions.sources(M.SUSPENDED))
+            )
+            .order_by(Mailbox.id)
+            .with_for_update()
+        ).all()
+        moves = [
+            transitions.Move(
+                m.id,
+                m.workspace_id,
+                m.order_id,
+                m.status,
+                M.SUSPENDED,
+                reason,
+                values={"expires_at": until},
+            )
+            for m in rows
+        ]
+        transitions.move_rows(session, moves, actor=actor)
+        # Suspending at the provider (Google suspended=true, Microsoft accountEnabled=false,
+        # SMTP login off) is not built: the intent is recorded for an operator or a later job.
+        by_workspace: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+        for mailbox in rows:
+            by_workspace[mailbox.workspace_id].append(mailbox.id)
+        for workspace_id, ids in by_workspace.items():
+            events.record_many(
+                session,
+                workspace_id=workspace_id,
+                type=EventType.MAILBOX_SUSPEND_REQUESTED,
+                subject_type="mailbox",
+                subject_ids=ids,
+                actor=actor,
+                reason=reason,
+                deprovision_at=until.isoformat(),
+            )
+        return [m.id for m in rows]
+
+    def deprovision(
+        self, session: Session, mailbox_ids: Sequence[uuid.UUID], *, actor: str
+    ) -> list[uuid.UUID]:
+        moved = transitions.move_where(
+            session,
+            mailbox_ids,
+            M.SUSPENDED,
+            M.REMOVED,
+            actor=actor,
+            reason="subscription expired",
+        )
+        _deprovision(session, moved, actor)
+        return moved
+
+
+def _deprovision(session: Session, ids: Sequence[uuid.UUID], actor: str) -> None:
+    if not ids:
+        return
+    removed = session.scalars(select(Mailbox).where(Mailbox.id.in_(ids))).all()
+    by_backend: dict[str, list[Mailbox]] = defaultdict(list)
+    for mailbox in removed:
+        by_backend[mailbox.backend].append(mailbox)
+    for backend, mailboxes in by_backend.items():
+        backend_for(backend).deprovision(session, mailboxes, actor=actor)
+
+
+hooks.register(OrdersMailboxSide())
