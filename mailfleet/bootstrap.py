@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from mailfleet.account.service import count_users, create_user
 from mailfleet.auth.service import issue_key
+from mailfleet.billing.plans.seed import seed as seed_plans
 from mailfleet.config import Settings
 from mailfleet.workspaces.service import create_workspace
 
@@ -30,4 +31,6 @@ def bootstrap_if_empty(session: Session, settings: Settings) -> Bootstrapped | N
     )
     workspace = create_workspace(session, owner=user, name="Default")
     issued = issue_key(session, user=user, name="bootstrap")
+    # A fresh deployment sells the default plan table (`mailfleet plans seed` adds it later).
+    seed_plans(session, settings)
     return Bootstrapped(user.email, workspace.id, workspace.name, issued.token)
