@@ -120,8 +120,10 @@ class FakeStripe(FakeServer):
     log: list[Any] = field(default_factory=list)
     _idempotent: dict[tuple[str, str], tuple[int, Json]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    # Set by a test to hold every PaymentIntent creation until it is released.
+    # Set by a test to hold every PaymentIntent creation until it is released; `intent_arrived`
+    # is set when one is being held.
     hold_intents: threading.Event | None = None
+    intent_arrived: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
         self.serve(ThreadingHTTPServer(("127.0.0.1", 0), _Handler))
@@ -311,8 +313,6 @@ class FakeStripe(FakeServer):
         return obj
 
     def _intent(self, params: Json) -> Json:
-        if self.hold_intents is not None:
-            self.hold_intents.wait(30)
         self._require(params, "amount", "currency")
         method = params.get("payment_method")
         intent: Json = {
@@ -330,6 +330,9 @@ class FakeStripe(FakeServer):
             "livemode": False,
         }
         self.intents[intent["id"]] = intent
+        if self.hold_intents is not None:
+            self.intent_arrived.set()
+            self.hold_intents.wait(30)
         if method == "pm_card_chargeDeclined":
             intent["status"] = "requires_payment_method"
             raise self._card_error(

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mailfleet.billing.payments import transitions
-from mailfleet.billing.payments.errors import InvalidWebhookSignature
+from mailfleet.billing.payments.errors import InvalidWebhookSignature, PaymentProviderFailed
 from mailfleet.billing.payments.protocol import (
     InvalidSignature,
     PaymentProviderError,
@@ -96,8 +96,8 @@ def _saved_method(provider: Any, event: ProviderEvent) -> str | None:
     try:
         method = provider.payment_method_of_setup(str(setup_intent))
     except PaymentProviderError as exc:
-        # Answered with a 5xx by the caller's error handling: the provider retries later.
-        raise RuntimeError(f"setup intent {setup_intent} not readable: {exc}") from exc
+        # A 502: the provider delivers the event again later.
+        raise PaymentProviderFailed(f"The setup's card could not be read: {exc}") from exc
     return str(method) if method else None
 
 
