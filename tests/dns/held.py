@@ -8,6 +8,7 @@ after the change it carries was committed. No clock is read anywhere.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -15,7 +16,8 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
+from sqlalchemy.exc import OperationalError
 
 from mailfleet.db import Database
 from mailfleet.dns import service as dns_service
@@ -50,6 +52,14 @@ class HeldProvider:
         self.crash = False
         # Zone ids by zone name for `ensure_zone` (default: the name itself).
         self.zone_ids: dict[str, str] = {}
+        # When set, asked at every call whether a lock is held on the zone's domain right then;
+        # the calls that found one are listed.
+        self.probe: Callable[[str], bool] | None = None
+        self.under_lock: list[str] = []
+
+    def _check(self, call: str, zone_name: str) -> None:
+        if self.probe is not None and self.probe(zone_name):
+            self.under_lock.append(f"{call} {zone_name}")
 
     def rearm(self) -> None:
         """Hold the slow zone again (after a set-up that had to go through)."""
@@ -57,6 +67,7 @@ class HeldProvider:
             event.clear()
 
     def ensure_zone(self, zone: str, nameservers: Sequence[str], *, serial: int) -> Zone:
+        self._check("ensure_zone", zone)
         return Zone(self.zone_ids.get(zone, zone), tuple(nameservers))
 
     def replace_rrsets(
@@ -69,6 +80,7 @@ class HeldProvider:
     ) -> dict[tuple[str, str, str], str]:
         call = (zone.zone_id, [(r.name, r.type) for r in rrsets])
         self.calls.append(call)
+        self._check("replace_rrsets", zone_name)
         if zone.zone_id == SLOW:
             self.entered.set()
             self.release.wait(HOLD_SECONDS)
@@ -91,6 +103,43 @@ def install(monkeypatch: pytest.MonkeyPatch) -> HeldProvider:
     monkeypatch.setattr(dns_service, "provider_of", lambda settings, domain: provider)
     monkeypatch.setattr(domain_tasks, "provider_for", lambda settings, name=None: provider)
     return provider
+
+
+def lock_probe(db: Database) -> Callable[[str], bool]:
+    """Whether, at this moment, another transaction holds what a provider call must never wait
+    under: SQLite's write lock (taken by every write transaction), or a row lock on the zone's
+    domain (PostgreSQL's SELECT ... FOR UPDATE). Asks without waiting: no clock involved."""
+    if db.engine.dialect.name == "sqlite":
+        path = db.engine.url.database
+        assert path
+
+        def sqlite_locked(zone_name: str) -> bool:
+            connection = sqlite3.connect(path, timeout=0, isolation_level=None)
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                connection.execute("ROLLBACK")
+                return False
+            except sqlite3.OperationalError:
+                return True
+            finally:
+                connection.close()
+
+        return sqlite_locked
+
+    def row_locked(zone_name: str) -> bool:
+        with db.engine.connect() as connection:
+            try:
+                connection.execute(
+                    text("SELECT id FROM domains WHERE name = :name FOR UPDATE NOWAIT"),
+                    {"name": zone_name},
+                )
+                return False
+            except OperationalError:
+                return True
+            finally:
+                connection.rollback()
+
+    return row_locked
 
 
 def hosted(

@@ -11,19 +11,31 @@ out), which the test sees.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select, update
 
 from mailfleet.db import Database
 from mailfleet.dns import service as dns_service
 from mailfleet.dns import tasks as dns_tasks
 from mailfleet.domains import tasks as domain_tasks
 from mailfleet.jobs.queue import Runtime
-from mailfleet.models import MailboxType
-from tests.dns.held import SLOW, Crash, HeldProvider, in_thread, install, pushed, run_scheduled
+from mailfleet.mailboxes import domain_setup
+from mailfleet.models import Domain, MailboxType
+from tests.dns.held import (
+    SLOW,
+    Crash,
+    HeldProvider,
+    in_thread,
+    install,
+    lock_probe,
+    pushed,
+    run_scheduled,
+)
 from tests.dns.held import hosted as _hosted
 from tests.dns.held import name_of as _name
 from tests.factories import Caller, make_tenant
@@ -338,3 +350,58 @@ def test_zone_records_lost_after_the_zone_commits_are_sent_by_the_resend_job(
     domain_tasks.create_zones(_runtime(client), [domain])
     assert run_scheduled(_runtime(client)) == []
     assert fake.taken == [("lost-records.test", stored)]
+
+
+def test_no_dns_provider_call_runs_under_a_lock(
+    db: Database, client: TestClient, fake: HeldProvider
+) -> None:
+    """Every path that calls the DNS provider, with the provider asking at each call whether
+    the write lock (SQLite) or the domain's row lock (PostgreSQL) is held right then."""
+    fake.release.set()
+    fake.probe = lock_probe(db)
+    owner = make_tenant(db)
+    runtime = _runtime(client)
+    submitted = _submitted(client, owner, "probed.test")
+    domain_tasks.create_zones(runtime, [submitted])
+    hosted = _published(db, client, owner.workspace_id, "zone-0")
+    url = f"/v1/domains/{hosted}"
+    added = client.post(
+        f"{url}/dns/records",
+        json={"name": "app", "type": "A", "content": "192.0.2.1"},
+        headers=owner.headers,
+    )
+    record_url = f"{url}/dns/records/{added.json()['id']}"
+    responses = [
+        added,
+        client.put(
+            record_url,
+            json={"name": "app", "type": "A", "content": "192.0.2.2"},
+            headers=owner.headers,
+        ),
+        client.delete(record_url, headers=owner.headers),
+        client.patch(url, json={"dmarc_policy": "reject"}, headers=owner.headers),
+        client.post(f"{url}/dns/reset", headers=owner.headers),
+    ]
+    domain_setup.publish_verification(runtime, _name(db, hosted), "google-site-verification=x")
+    assert run_scheduled(runtime)
+
+    assert [r.status_code for r in responses] == [201, 200, 204, 200, 200]
+    zones = {zone for zone, _ in fake.calls}
+    assert {"probed.test", "zone-0"} <= zones
+    assert len(fake.calls) >= 8
+    assert fake.under_lock == []
+
+
+def test_the_lock_probe_sees_a_held_lock(db: Database) -> None:
+    """The probe above would see a lock: one held by an open write transaction."""
+    owner = make_tenant(db)
+    domain = _hosted(db, owner.workspace_id, "zone")
+    probe = lock_probe(db)
+    assert not probe(_name(db, domain))
+    with db.transaction() as session:
+        session.execute(
+            select(Domain).where(Domain.id == uuid.UUID(domain)).with_for_update()
+        ).first()
+        session.execute(update(Domain).where(Domain.id == uuid.UUID(domain)).values(tags=["x"]))
+        assert probe(_name(db, domain))
+    assert not probe(_name(db, domain))
