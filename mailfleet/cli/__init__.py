@@ -11,6 +11,7 @@ import typer
 
 from mailfleet.cli import admin, server
 from mailfleet.cli.plans import plans as plans_cli
+from mailfleet.cli.wallet import wallet as wallet_cli
 from mailfleet.demo import cli as demo_cli
 
 # Markdown: help paragraphs are re-flowed to the terminal (typer's "rich" mode keeps every
@@ -28,6 +29,7 @@ app.add_typer(admin.users, name="user")
 app.add_typer(admin.workspaces, name="workspace")
 app.add_typer(admin.keys, name="key")
 app.add_typer(admin.allocations, name="allocation")
+app.add_typer(wallet_cli, name="wallet")
 app.add_typer(plans_cli, name="plans")
 
 
