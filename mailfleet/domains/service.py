@@ -319,7 +319,9 @@ def _put_settings_back(
         if current is None:
             return
         reverted = sorted(
-            name for name, value in applied.items() if getattr(current, name) == value
+            name
+            for name, value in applied.items()
+            if value != original[name] and getattr(current, name) == value
         )
         for name in reverted:
             setattr(current, name, original[name])

@@ -25,7 +25,7 @@ from mailfleet.dns import tasks as dns_tasks
 from mailfleet.domains import tasks as domain_tasks
 from mailfleet.jobs.queue import Runtime
 from mailfleet.mailboxes import domain_setup
-from mailfleet.models import Domain, MailboxType
+from mailfleet.models import Domain, Event, MailboxType
 from tests.dns.held import (
     SLOW,
     Crash,
@@ -229,6 +229,15 @@ def test_a_refused_settings_change_is_put_back(
     assert response.json()["code"] == "dns_provider_error"
     assert client.get(url, headers=owner.headers).json() == before
     assert client.get(f"{url}/dns/records", headers=owner.headers).json() == records
+    # The change had been committed (its event may have gone out): its revert is recorded too.
+    with db.transaction(write=False) as session:
+        changes = session.scalars(
+            select(Event.data)
+            .where(Event.subject_id == uuid.UUID(domain), Event.type == "domain.settings_changed")
+            .order_by(Event.id)
+        ).all()
+    assert [change.get("reverted", False) for change in changes] == [False, True]
+    assert changes[1]["fields"] == ["dmarc_policy", "tags"]
 
 
 def test_a_settings_change_lost_after_its_commit_is_sent_by_the_resend_job(
@@ -405,3 +414,32 @@ def test_the_lock_probe_sees_a_held_lock(db: Database) -> None:
         session.execute(update(Domain).where(Domain.id == uuid.UUID(domain)).values(tags=["x"]))
         assert probe(_name(db, domain))
     assert not probe(_name(db, domain))
+
+
+def test_a_refusal_keeps_what_another_request_changed_meanwhile(
+    db: Database, client: TestClient, fake: HeldProvider
+) -> None:
+    owner = make_tenant(db)
+    fake.release.set()
+    domain = _published(db, client, owner.workspace_id, SLOW)
+    fake.rearm()
+    fake.refuse = True
+    url = f"/v1/domains/{domain}"
+
+    def change() -> object:
+        body = {"dmarc_policy": "reject", "tags": ["mine"]}
+        return client.patch(url, json=body, headers=owner.headers)
+
+    statuses, held_throughout, outcome = _hold(
+        fake,
+        change,
+        lambda: [client.patch(url, json={"tags": ["theirs"]}, headers=owner.headers).status_code],
+    )
+
+    assert statuses == [200]
+    assert held_throughout
+    answer: Any = outcome.get("result")
+    assert answer is not None, outcome
+    assert answer.status_code == 502, answer.text
+    after = client.get(url, headers=owner.headers).json()
+    assert (after["dmarc_policy"], after["tags"]) == ("none", ["theirs"])
