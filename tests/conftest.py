@@ -32,6 +32,8 @@ pytest_plugins = [
     "tests.support.dns_fixtures",
     "tests.support.mail_fixtures",
     "tests.support.workers",
+    # Fails the run when a route answers an error code its OpenAPI responses do not list.
+    "tests.support.problems",
 ]
 
 TEST_KEY = Fernet.generate_key().decode()

@@ -32,6 +32,7 @@ from mailfleet.config import Settings
 from mailfleet.db import Database
 from mailfleet.exceptions import BadRequest, Forbidden, NotFound, Unauthorized
 from mailfleet.kit.crypto import SecretBox
+from mailfleet.kit.errordocs import declares
 from mailfleet.models import Membership, Role
 from mailfleet.policy import PolicyProfile
 
@@ -270,6 +271,18 @@ def _identify(
     return Caller(principal, *pick)
 
 
+# What identifying a caller can answer: no key, a bad key, its rate limit, a bad workspace pick.
+CALLER_CODES = (
+    "missing_credentials",
+    "invalid_api_key",
+    "rate_limited",
+    "invalid_workspace_id",
+    "key_pinned",
+    "workspace_not_found",
+)
+
+
+@declares(*CALLER_CODES)
 def get_context(request: Request) -> Iterator[RequestContext]:
     app_state = request.app.state
     database: Database = app_state.db
@@ -299,6 +312,7 @@ def _in_read_session(database: Database, work: Callable[[Session], T]) -> T:
         return work(session)
 
 
+@declares(*CALLER_CODES)
 async def get_caller(request: Request) -> Caller:
     """The caller of a `read` endpoint: the steps of `_identify`, run in the event loop.
 
@@ -335,6 +349,7 @@ Reading = Annotated[Caller, Depends(get_caller)]
 
 
 def _requires(minimum: Role) -> object:
+    @declares("workspace_not_found", "insufficient_role")
     async def check(ctx: Context) -> RequestContext:
         ctx.workspace(minimum)
         return ctx
@@ -342,6 +357,7 @@ def _requires(minimum: Role) -> object:
     return Depends(check)
 
 
+@declares("operator_required")
 async def _operator(ctx: Context) -> RequestContext:
     if not ctx.principal.is_operator:
         raise Forbidden("Only operators may do this.", code="operator_required")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from fastapi import APIRouter
 
 from mailfleet.api import COMMON_ERRORS, ROUTERS
 from mailfleet.auth.dependencies import BEARER
-from mailfleet.exception_handlers import render_problem
-from mailfleet.surfaces.recipe import Surface
+from mailfleet.exception_handlers import PROBLEM_CONTENT_TYPE, render_problem
+from mailfleet.surfaces.recipe import Surface, describe_codes
 
 PREFIX = "/v1"
 # Documented payloads that are big: a batch of up to 10,000 domain names, an order of up to
@@ -19,6 +20,20 @@ BULK_ROUTES = (
     ("POST", "/mailbox-orders"),
     ("PUT", "/mailboxes/{mailbox_id}/picture"),
 )
+
+
+def document_problem(response: dict[str, Any], status: int, codes: Sequence[str]) -> None:
+    """A status answered as problem details whose `code` is one of `codes`."""
+    describe_codes(response, status, codes)
+    content = response.setdefault("content", {})
+    content[PROBLEM_CONTENT_TYPE] = {
+        "schema": {
+            "allOf": [
+                {"$ref": "#/components/schemas/Problem"},
+                {"type": "object", "properties": {"code": {"type": "string", "enum": list(codes)}}},
+            ]
+        }
+    }
 
 
 def native_surface(extra_routers: Sequence[APIRouter] = ()) -> Surface:
@@ -33,4 +48,5 @@ def native_surface(extra_routers: Sequence[APIRouter] = ()) -> Surface:
         title="Mailfleet",
         description="Control plane for cold-email infrastructure: domains, DNS, mailboxes.",
         bulk_routes=BULK_ROUTES,
+        document_error=document_problem,
     )

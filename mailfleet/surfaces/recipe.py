@@ -16,9 +16,11 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,11 +30,30 @@ from mailfleet.auth.dependencies import CredentialScheme, SurfaceAuth
 from mailfleet.auth.ratelimit import RateLimits, rate_limiter_for
 from mailfleet.config import Settings
 from mailfleet.exception_handlers import ErrorRenderer
+from mailfleet.exceptions import ERROR_CODES
 from mailfleet.idempotency.middleware import IdempotencyMiddleware, IdempotencyPolicy
 from mailfleet.kit.bodylimit import BulkRoute, bulk_route
+from mailfleet.kit.errordocs import EXTENSION, by_status, route_codes
 from mailfleet.policy import PolicyProfile
 
 OpenAPIResponses = dict[int | str, dict[str, Any]]
+# Documents one error status of an operation: (its response object, the status, its codes).
+ErrorDocumenter = Callable[[dict[str, Any], int, Sequence[str]], None]
+
+# What the recipe's own machinery can answer on any route of any surface: request validation
+# (exception_handlers), the body limit (kit.bodylimit), and on the idempotent methods the
+# idempotency middleware. Authentication and roles come with the routes' dependencies.
+EVERY_ROUTE_CODES = frozenset({"validation_error", "request_too_large"})
+BODY_CODES = frozenset({"malformed_json"})
+IDEMPOTENCY_CODES = frozenset(
+    {"invalid_idempotency_key", "idempotency_key_reused", "idempotency_key_in_progress"}
+)
+
+
+def describe_codes(response: dict[str, Any], status: int, codes: Sequence[str]) -> None:
+    """The status's description names each code it may carry, with what it means."""
+    lines = "\n".join(f"- `{code}`: {ERROR_CODES[code].meaning}" for code in codes)
+    response["description"] = f"{HTTPStatus(status).phrase}. The `code` is one of:\n\n{lines}"
 
 
 def deployment_limiter(settings: Settings, profile: PolicyProfile) -> RateLimits:
@@ -77,6 +98,8 @@ class Surface:
     # Routes whose documented payloads are big, as (method, path under the prefix): they take
     # MAILFLEET_MAX_BULK_REQUEST_BODY_BYTES instead of the default body limit.
     bulk_routes: Sequence[tuple[str, str]] = ()
+    # How an error status is documented per route in this surface's format (its schema).
+    document_error: ErrorDocumenter = describe_codes
 
     def owns(self, path: str) -> bool:
         return path == self.prefix or path.startswith(self.prefix + "/")
@@ -90,6 +113,42 @@ class SurfaceApp(FastAPI):
 
     surface: Surface
     surface_auth: SurfaceAuth
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            document_errors(super().openapi(), self.routes, self.surface)
+        return self.openapi_schema  # type: ignore[return-value]
+
+
+def api_routes(routes: Sequence[Any]) -> list[RouteContext]:
+    """The API routes of an app as mounted (prefix included), through its included routers."""
+    return [c for c in iter_route_contexts(routes) if isinstance(c.original_route, APIRoute)]
+
+
+def operation_codes(route: RouteContext, method: str, spec: Surface) -> set[str]:
+    """Every code `route` can answer `method` with under `spec`."""
+    codes = route_codes(route) | EVERY_ROUTE_CODES
+    if route.body_field is not None:
+        codes |= BODY_CODES
+    if method in spec.idempotency.methods:
+        codes |= IDEMPOTENCY_CODES
+    return codes
+
+
+def document_errors(document: dict[str, Any], routes: Sequence[Any], spec: Surface) -> None:
+    """Adds to each operation the codes it can answer with, per status, in the surface's way."""
+    for route in api_routes(routes):
+        if not route.include_in_schema:
+            continue
+        for method in sorted(route.methods or ()):
+            operation = document.get("paths", {}).get(route.path_format, {}).get(method.lower())
+            if operation is None:
+                continue
+            codes = operation_codes(route, method, spec)
+            operation[EXTENSION] = sorted(codes)
+            for status, named in by_status(codes).items():
+                response = operation.setdefault("responses", {}).setdefault(str(status), {})
+                spec.document_error(response, status, named)
 
 
 class RateLimitHeadersMiddleware:
