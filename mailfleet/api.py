@@ -14,6 +14,7 @@ from mailfleet.billing.invoices.endpoints import router as invoices_router
 from mailfleet.billing.payments.endpoints import router as payments_router
 from mailfleet.billing.plans.endpoints import operator_router as plans_operator_router
 from mailfleet.billing.plans.endpoints import router as plans_router
+from mailfleet.billing.scheduled.endpoints import router as scheduled_router
 from mailfleet.billing.subscriptions.endpoints import router as subscriptions_router
 from mailfleet.billing.wallet.endpoints import operator_router as wallet_operator_router
 from mailfleet.billing.wallet.endpoints import router as wallet_router
@@ -53,5 +54,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     wallet_router,
     payments_router,
     wallet_operator_router,
+    scheduled_router,
 )
 

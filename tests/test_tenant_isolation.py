@@ -113,6 +113,10 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
         "addon_price_cents": 1,
     },
     ("PATCH", "/v1/operator/plans/{lookup_key}"): {"price_cents": 1},
+    ("POST", "/v1/domains/{domain_id}/scheduled-mailboxes"): {
+        "mailboxes": [{"username": "intruder", "first_name": "A", "last_name": "B"}]
+    },
+    ("PATCH", "/v1/scheduled-mailboxes/{scheduled_id}"): {"username": "intruder"},
 }
 
 
@@ -167,6 +171,13 @@ class Victim:
         )
         assert addon.status_code == 201, addon.text
         self.addon_id = addon.json()["id"]
+        scheduled = client.post(
+            f"/v1/domains/{self.domain.id}/scheduled-mailboxes",
+            json={"mailboxes": [{"username": "later", "first_name": "A", "last_name": "B"}]},
+            headers=self.owner.headers,
+        )
+        assert scheduled.status_code == 201, scheduled.text
+        self.scheduled_id = scheduled.json()["items"][0]["id"]
         with db.transaction(write=False) as session:
             self.invoice_id = session.scalar(
                 select(Invoice.id).where(Invoice.workspace_id == self.owner.workspace_id).limit(1)
@@ -192,6 +203,7 @@ class Victim:
             "delivery_id": str(self.delivery_id),
             "subscription_id": str(self.subscription_id),
             "addon_id": str(self.addon_id),
+            "scheduled_id": str(self.scheduled_id),
             "invoice_id": str(self.invoice_id),
             "lookup_key": "google_starter_monthly",
             # The payment provider says which cards are the workspace's (none here).

@@ -42,6 +42,7 @@ from mailfleet.config import Settings
 from mailfleet.events.types import EventType
 from mailfleet.exceptions import MailfleetError, NotFound
 from mailfleet.kit import clock
+from mailfleet.kit.ids import uuid7
 from mailfleet.kit.pagination import paginate, split_page
 from mailfleet.models import (
     AddonSlots,
@@ -180,8 +181,11 @@ def schedule(
             f"{subscription.current_period_end.date()}; this schedules {len(mailboxes)}.",
             field="mailboxes",
         )
+    # Sorted, so that id order (how they are listed) is the order they were given in.
+    ids = sorted(uuid7() for _ in mailboxes)
     rows = [
         ScheduledMailbox(
+            id=row_id,
             workspace_id=workspace_id,
             domain_id=domain.id,
             subscription_id=subscription.id,
@@ -192,7 +196,7 @@ def schedule(
             scheduled_for=subscription.current_period_end,
             created_by=actor,
         )
-        for entry, username in zip(mailboxes, usernames, strict=True)
+        for row_id, entry, username in zip(ids, mailboxes, usernames, strict=True)
     ]
     session.add_all(rows)
     session.flush()
