@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from mailfleet.api_keys import schemas
 from mailfleet.api_keys import service as key_service
 from mailfleet.auth.dependencies import Context
+from mailfleet.kit.errordocs import errors
 from mailfleet.kit.pagination import CursorParam
 from mailfleet.kit.responses import Limit, render, render_page
 from mailfleet.kit.schemas import Page
@@ -17,7 +18,12 @@ from mailfleet.kit.schemas import Page
 router = APIRouter(tags=["api_keys"])
 
 
-@router.post("/api-keys", status_code=201, response_model=schemas.IssuedApiKey)
+@router.post(
+    "/api-keys",
+    status_code=201,
+    response_model=schemas.IssuedApiKey,
+    openapi_extra=errors("workspace_not_found", "insufficient_role"),
+)
 def create_api_key(body: schemas.ApiKeyCreate, ctx: Context) -> Response:
     """Issue an API key; the token is shown only here.
 
@@ -39,7 +45,9 @@ def list_api_keys(ctx: Context, cursor: CursorParam = None, limit: Limit = 50) -
     return render_page(schemas.ApiKey, rows, next_cursor)
 
 
-@router.delete("/api-keys/{key_id}", response_model=schemas.ApiKey)
+@router.delete(
+    "/api-keys/{key_id}", response_model=schemas.ApiKey, openapi_extra=errors("api_key_not_found")
+)
 def revoke_api_key(key_id: uuid.UUID, ctx: Context) -> Response:
     """Revoke one of your API keys; it stops working at once."""
     return render(schemas.ApiKey, key_service.revoke(ctx.session, ctx.principal, key_id))

@@ -12,13 +12,18 @@ from mailfleet.auth.scoping import get_scoped
 from mailfleet.dns import schemas, verification
 from mailfleet.dns import service as dns_service
 from mailfleet.dns.records import Record
+from mailfleet.kit.errordocs import errors
 from mailfleet.kit.responses import render
 from mailfleet.models import Domain
 
 router = APIRouter(tags=["dns"])
 
 
-@router.get("/domains/{domain_id}/dns/records", response_model=schemas.DnsRecordList)
+@router.get(
+    "/domains/{domain_id}/dns/records",
+    response_model=schemas.DnsRecordList,
+    openapi_extra=errors("domain_not_found"),
+)
 def list_records(domain_id: uuid.UUID, ctx: Viewer) -> Response:
     """Every record of the domain's zone, managed and user-added."""
     domain = get_scoped(ctx.session, Domain, ctx.workspace(), domain_id)
@@ -26,7 +31,25 @@ def list_records(domain_id: uuid.UUID, ctx: Viewer) -> Response:
     return render(schemas.DnsRecordList, {"serial": domain.dns_serial, "items": rows})
 
 
-@router.post("/domains/{domain_id}/dns/records", status_code=201, response_model=schemas.DnsRecord)
+@router.post(
+    "/domains/{domain_id}/dns/records",
+    status_code=201,
+    response_model=schemas.DnsRecord,
+    openapi_extra=errors(
+        "domain_not_found",
+        "invalid_record_name",
+        "record_name_outside_zone",
+        "unsupported_record_type",
+        "priority_required",
+        "cname_at_apex",
+        "managed_record",
+        "invalid_record_content",
+        "duplicate_record",
+        "cname_conflict",
+        "spf_exists",
+        "dns_provider_error",
+    ),
+)
 def add_record(
     domain_id: uuid.UUID, body: schemas.DnsRecordIn, ctx: Editor, request: Request
 ) -> Response:
@@ -38,7 +61,25 @@ def add_record(
     return answer
 
 
-@router.put("/domains/{domain_id}/dns/records/{record_id}", response_model=schemas.DnsRecord)
+@router.put(
+    "/domains/{domain_id}/dns/records/{record_id}",
+    response_model=schemas.DnsRecord,
+    openapi_extra=errors(
+        "domain_not_found",
+        "dns_record_not_found",
+        "invalid_record_name",
+        "record_name_outside_zone",
+        "unsupported_record_type",
+        "priority_required",
+        "cname_at_apex",
+        "managed_record",
+        "invalid_record_content",
+        "duplicate_record",
+        "cname_conflict",
+        "spf_exists",
+        "dns_provider_error",
+    ),
+)
 def update_record(
     domain_id: uuid.UUID,
     record_id: uuid.UUID,
@@ -55,7 +96,13 @@ def update_record(
     return answer
 
 
-@router.delete("/domains/{domain_id}/dns/records/{record_id}", status_code=204)
+@router.delete(
+    "/domains/{domain_id}/dns/records/{record_id}",
+    status_code=204,
+    openapi_extra=errors(
+        "domain_not_found", "dns_record_not_found", "managed_record", "dns_provider_error"
+    ),
+)
 def delete_record(
     domain_id: uuid.UUID, record_id: uuid.UUID, ctx: Editor, request: Request
 ) -> Response:
@@ -76,7 +123,11 @@ def _send_after_commit(ctx: RequestContext, request: Request, change: dns_servic
     dns_service.send(runtime.database, ctx.settings, change)
 
 
-@router.post("/domains/{domain_id}/dns/reset", response_model=schemas.DnsRecordList)
+@router.post(
+    "/domains/{domain_id}/dns/reset",
+    response_model=schemas.DnsRecordList,
+    openapi_extra=errors("domain_not_found", "invalid_dns_settings", "dns_provider_error"),
+)
 def reset_records(domain_id: uuid.UUID, ctx: Editor, request: Request) -> Response:
     """Put every managed record back to its template and push them all to the provider again."""
     domain = get_scoped(ctx.session, Domain, ctx.workspace(), domain_id, for_update=True)
@@ -91,6 +142,7 @@ def reset_records(domain_id: uuid.UUID, ctx: Editor, request: Request) -> Respon
     "/domains/{domain_id}/dns/zone",
     response_class=Response,
     responses={200: {"content": {"text/dns": {}}, "description": "RFC 1035 master file"}},
+    openapi_extra=errors("domain_not_found"),
 )
 def export_zone(domain_id: uuid.UUID, ctx: Viewer) -> Response:
     """The zone in RFC 1035 master-file format."""
@@ -104,7 +156,11 @@ def export_zone(domain_id: uuid.UUID, ctx: Viewer) -> Response:
     )
 
 
-@router.post("/domains/{domain_id}/dns/check", response_model=schemas.HealthCheck)
+@router.post(
+    "/domains/{domain_id}/dns/check",
+    response_model=schemas.HealthCheck,
+    openapi_extra=errors("domain_not_found", "zone_not_created"),
+)
 def check_dns(domain_id: uuid.UUID, ctx: Editor, request: Request) -> Response:
     """Ask the authoritative servers now; per expected record: present, missing or different."""
     domain = get_scoped(ctx.session, Domain, ctx.workspace(), domain_id)
@@ -113,7 +169,11 @@ def check_dns(domain_id: uuid.UUID, ctx: Editor, request: Request) -> Response:
     return render(schemas.HealthCheck, result)
 
 
-@router.get("/domains/{domain_id}/dns/check", response_model=schemas.HealthCheck)
+@router.get(
+    "/domains/{domain_id}/dns/check",
+    response_model=schemas.HealthCheck,
+    openapi_extra=errors("domain_not_found"),
+)
 def last_check(domain_id: uuid.UUID, ctx: Viewer) -> Response:
     """The last stored health check."""
     domain = get_scoped(ctx.session, Domain, ctx.workspace(), domain_id)

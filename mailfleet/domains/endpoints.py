@@ -13,6 +13,7 @@ from mailfleet.dns import service as dns_service
 from mailfleet.domains import schemas
 from mailfleet.domains import service as domain_service
 from mailfleet.domains.listing import SORT_DESCRIPTION, DomainQuery, DomainSort, SortedCursorParam
+from mailfleet.kit.errordocs import errors
 from mailfleet.kit.pagination import CursorParam
 from mailfleet.kit.reads import read_page
 from mailfleet.kit.responses import Limit, render, render_page
@@ -22,7 +23,12 @@ from mailfleet.models import DomainStatus, MailboxType
 router = APIRouter(tags=["domains"])
 
 
-@router.post("/domains", status_code=201, response_model=schemas.SubmitResult)
+@router.post(
+    "/domains",
+    status_code=201,
+    response_model=schemas.SubmitResult,
+    openapi_extra=errors("too_many_domains", "no_domain_accepted"),
+)
 def submit_domains(body: schemas.DomainSubmit, ctx: Editor) -> Response:
     """Submit up to 10,000 domains (`MAILFLEET_MAX_DOMAINS_PER_BATCH` may lower it); each name is
     accepted or rejected on its own. A longer list is refused whole: 422 `too_many_domains`."""
@@ -78,7 +84,9 @@ async def list_domains(
     return await read_page(request, ("domains", query), page, bounded=False)
 
 
-@router.get("/domains/{domain_id}", response_model=schemas.Domain)
+@router.get(
+    "/domains/{domain_id}", response_model=schemas.Domain, openapi_extra=errors("domain_not_found")
+)
 def get_domain(domain_id: uuid.UUID, ctx: Viewer) -> Response:
     """Get one domain."""
     domain = domain_service.get_domain(
@@ -87,7 +95,18 @@ def get_domain(domain_id: uuid.UUID, ctx: Viewer) -> Response:
     return render(schemas.Domain, domain)
 
 
-@router.patch("/domains/{domain_id}", response_model=schemas.Domain)
+@router.patch(
+    "/domains/{domain_id}",
+    response_model=schemas.Domain,
+    openapi_extra=errors(
+        "domain_not_found",
+        "domain_removed",
+        "mailbox_type_fixed",
+        "forwarding_url_required",
+        "invalid_dns_settings",
+        "dns_provider_error",
+    ),
+)
 def update_domain(
     domain_id: uuid.UUID, body: schemas.DomainUpdate, ctx: Editor, request: Request
 ) -> Response:
@@ -110,7 +129,11 @@ def update_domain(
     return answer
 
 
-@router.delete("/domains/{domain_id}", response_model=schemas.Domain)
+@router.delete(
+    "/domains/{domain_id}",
+    response_model=schemas.Domain,
+    openapi_extra=errors("domain_not_found", "domain_has_mailboxes"),
+)
 def remove_domain(domain_id: uuid.UUID, ctx: Editor) -> Response:
     """Remove a domain that has no live mailboxes; its name becomes free again."""
     domain = domain_service.remove_domain(
@@ -128,7 +151,11 @@ def list_batches(ctx: Viewer, cursor: CursorParam = None, limit: Limit = 50) -> 
     return render_page(schemas.Batch, rows, next_cursor)
 
 
-@router.get("/domain-batches/{batch_id}", response_model=schemas.BatchStatus)
+@router.get(
+    "/domain-batches/{batch_id}",
+    response_model=schemas.BatchStatus,
+    openapi_extra=errors("domain_batch_not_found"),
+)
 def batch_status(batch_id: uuid.UUID, ctx: Viewer) -> Response:
     """Per-status counts of a submission and its domains grouped by nameserver pair."""
     report = domain_service.batch_report(

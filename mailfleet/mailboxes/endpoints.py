@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from sqlalchemy import Connection
 
 from mailfleet.auth.dependencies import Editor, Reading, Viewer
+from mailfleet.kit.errordocs import errors
 from mailfleet.kit.pagination import CursorParam
 from mailfleet.kit.reads import read_page
 from mailfleet.kit.responses import Limit, RowRenderer, render
@@ -56,7 +57,11 @@ def _list_renderer(dialect: str) -> RowRenderer:
     return RowRenderer({name: column.type for name, column in fields.items()}, dialect)
 
 
-@router.get("/mailboxes/{mailbox_id}", response_model=schemas.Mailbox)
+@router.get(
+    "/mailboxes/{mailbox_id}",
+    response_model=schemas.Mailbox,
+    openapi_extra=errors("mailbox_not_found"),
+)
 def get_mailbox(mailbox_id: uuid.UUID, ctx: Viewer) -> Response:
     """Get one mailbox (never its secrets)."""
     mailbox = mailbox_service.get_mailbox(
@@ -65,7 +70,11 @@ def get_mailbox(mailbox_id: uuid.UUID, ctx: Viewer) -> Response:
     return render(schemas.Mailbox, mailbox)
 
 
-@router.get("/mailboxes/{mailbox_id}/credentials", response_model=schemas.Credentials)
+@router.get(
+    "/mailboxes/{mailbox_id}/credentials",
+    response_model=schemas.Credentials,
+    openapi_extra=errors("mailbox_not_found", "mailbox_not_active"),
+)
 def get_credentials(mailbox_id: uuid.UUID, ctx: Editor) -> Response:
     """Decrypted login secrets and server settings of an active mailbox."""
     creds = mailbox_service.credentials(
@@ -74,7 +83,13 @@ def get_credentials(mailbox_id: uuid.UUID, ctx: Editor) -> Response:
     return render(schemas.Credentials, creds, secret=True)
 
 
-@router.patch("/mailboxes/{mailbox_id}", response_model=schemas.Mailbox)
+@router.patch(
+    "/mailboxes/{mailbox_id}",
+    response_model=schemas.Mailbox,
+    openapi_extra=errors(
+        "mailbox_not_found", "mailbox_not_editable", "invalid_username", "username_taken"
+    ),
+)
 def update_mailbox(mailbox_id: uuid.UUID, body: schemas.MailboxUpdate, ctx: Editor) -> Response:
     """Change a mailbox's names or username (same rules as ordering)."""
     mailbox = mailbox_service.update_mailbox(
@@ -89,7 +104,11 @@ def update_mailbox(mailbox_id: uuid.UUID, body: schemas.MailboxUpdate, ctx: Edit
     return render(schemas.Mailbox, mailbox)
 
 
-@router.delete("/mailboxes/{mailbox_id}", response_model=schemas.Mailbox)
+@router.delete(
+    "/mailboxes/{mailbox_id}",
+    response_model=schemas.Mailbox,
+    openapi_extra=errors("mailbox_not_found", "mailbox_failed", "mailbox_status_conflict"),
+)
 def remove_mailbox(mailbox_id: uuid.UUID, ctx: Editor) -> Response:
     """Remove a mailbox now; its slot stays held until its renewal date."""
     mailbox = mailbox_service.remove_now(
@@ -98,7 +117,11 @@ def remove_mailbox(mailbox_id: uuid.UUID, ctx: Editor) -> Response:
     return render(schemas.Mailbox, mailbox)
 
 
-@router.post("/mailboxes/{mailbox_id}/scheduled-removal", response_model=schemas.Mailbox)
+@router.post(
+    "/mailboxes/{mailbox_id}/scheduled-removal",
+    response_model=schemas.Mailbox,
+    openapi_extra=errors("mailbox_not_found", "mailbox_not_active", "mailbox_status_conflict"),
+)
 def schedule_removal(mailbox_id: uuid.UUID, ctx: Editor) -> Response:
     """Remove an active mailbox at its renewal date."""
     mailbox = mailbox_service.schedule_removal(
@@ -107,7 +130,11 @@ def schedule_removal(mailbox_id: uuid.UUID, ctx: Editor) -> Response:
     return render(schemas.Mailbox, mailbox)
 
 
-@router.delete("/mailboxes/{mailbox_id}/scheduled-removal", response_model=schemas.Mailbox)
+@router.delete(
+    "/mailboxes/{mailbox_id}/scheduled-removal",
+    response_model=schemas.Mailbox,
+    openapi_extra=errors("mailbox_not_found", "removal_not_scheduled", "mailbox_status_conflict"),
+)
 def cancel_scheduled_removal(mailbox_id: uuid.UUID, ctx: Editor) -> Response:
     """Cancel a scheduled removal; the mailbox is ACTIVE again."""
     mailbox = mailbox_service.cancel_scheduled_removal(

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from mailfleet.auth.dependencies import Operator
 from mailfleet.billing import service as billing_service
 from mailfleet.domains.schemas import Domain
+from mailfleet.kit.errordocs import errors
 from mailfleet.kit.pagination import CursorParam
 from mailfleet.kit.responses import Limit, render, render_page
 from mailfleet.kit.schemas import Page
@@ -26,6 +27,7 @@ router = APIRouter(prefix="/operator", tags=["operator"])
 @router.put(
     "/workspaces/{workspace_id}/allocations/{mailbox_type}",
     response_model=schemas.Allocation,
+    openapi_extra=errors("invalid_slots", "workspace_not_found"),
 )
 def set_allocation(
     workspace_id: uuid.UUID,
@@ -44,7 +46,17 @@ def set_allocation(
     return render(schemas.Allocation, allocation)
 
 
-@router.post("/domains/{domain_id}/status", response_model=Domain)
+@router.post(
+    "/domains/{domain_id}/status",
+    response_model=Domain,
+    openapi_extra=errors(
+        "invalid_status",
+        "reason_required",
+        "domain_not_found",
+        "domain_removed",
+        "domain_status_conflict",
+    ),
+)
 def set_domain_status(
     domain_id: uuid.UUID, body: schemas.DomainStatusSet, ctx: Operator
 ) -> Response:
@@ -74,14 +86,22 @@ def order_queue(
     return render_page(Order, [v.payload() for v in views], next_cursor)
 
 
-@router.post("/mailbox-orders/{order_id}/start", response_model=Order)
+@router.post(
+    "/mailbox-orders/{order_id}/start",
+    response_model=Order,
+    openapi_extra=errors("mailbox_order_not_found", "order_not_pending", "mailbox_status_conflict"),
+)
 def start_order(order_id: uuid.UUID, ctx: Operator) -> Response:
     """Take a PENDING order: its mailboxes become PROVISIONING."""
     view = operator_service.start_order(ctx.session, order_id=order_id, actor=ctx.actor)
     return render(Order, view.payload())
 
 
-@router.patch("/mailbox-orders/{order_id}", response_model=Order)
+@router.patch(
+    "/mailbox-orders/{order_id}",
+    response_model=Order,
+    openapi_extra=errors("mailbox_order_not_found"),
+)
 def update_order(order_id: uuid.UUID, body: schemas.OrderNotes, ctx: Operator) -> Response:
     """Set the operator notes of an order."""
     view = operator_service.update_order_notes(
@@ -90,7 +110,13 @@ def update_order(order_id: uuid.UUID, body: schemas.OrderNotes, ctx: Operator) -
     return render(Order, view.payload())
 
 
-@router.post("/mailboxes/{mailbox_id}/complete", response_model=Mailbox)
+@router.post(
+    "/mailboxes/{mailbox_id}/complete",
+    response_model=Mailbox,
+    openapi_extra=errors(
+        "mailbox_not_found", "mailbox_not_provisioning", "mailbox_status_conflict"
+    ),
+)
 def complete_mailbox(
     mailbox_id: uuid.UUID, body: schemas.MailboxComplete, ctx: Operator
 ) -> Response:
@@ -105,7 +131,13 @@ def complete_mailbox(
     return render(Mailbox, mailbox)
 
 
-@router.post("/mailboxes/{mailbox_id}/fail", response_model=Mailbox)
+@router.post(
+    "/mailboxes/{mailbox_id}/fail",
+    response_model=Mailbox,
+    openapi_extra=errors(
+        "mailbox_not_found", "mailbox_not_provisioning", "mailbox_status_conflict"
+    ),
+)
 def fail_mailbox(mailbox_id: uuid.UUID, body: schemas.MailboxFail, ctx: Operator) -> Response:
     """Mark a mailbox FAILED; it frees its place on the domain and its quota slot."""
     mailbox = operator_service.fail_mailbox(

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from mailfleet.auth.dependencies import Editor, Viewer
+from mailfleet.kit.errordocs import errors
 from mailfleet.kit.pagination import CursorParam
 from mailfleet.kit.responses import Limit, render, render_page
 from mailfleet.kit.schemas import Page
@@ -17,7 +18,25 @@ from mailfleet.orders import service as order_service
 router = APIRouter(tags=["orders"])
 
 
-@router.post("/mailbox-orders", status_code=201, response_model=schemas.Order)
+@router.post(
+    "/mailbox-orders",
+    status_code=201,
+    response_model=schemas.Order,
+    openapi_extra=errors(
+        "domain_not_found",
+        "too_many_mailboxes",
+        "invalid_username",
+        "duplicate_username",
+        "domain_not_active",
+        "domain_type_mismatch",
+        "microsoft_mailboxes_not_active",
+        "recent_mailbox_creation",
+        "domain_mailbox_limit",
+        "quota_exceeded",
+        "username_taken",
+        "backend_unavailable",
+    ),
+)
 def create_order(body: schemas.OrderCreate, ctx: Editor) -> Response:
     """Order mailboxes on one ACTIVE domain; nothing is created unless every rule passes."""
     view = order_service.create_order(
@@ -56,7 +75,11 @@ def list_orders(
     return render_page(schemas.Order, [v.payload() for v in views], next_cursor)
 
 
-@router.get("/mailbox-orders/{order_id}", response_model=schemas.Order)
+@router.get(
+    "/mailbox-orders/{order_id}",
+    response_model=schemas.Order,
+    openapi_extra=errors("mailbox_order_not_found"),
+)
 def get_order(order_id: uuid.UUID, ctx: Viewer) -> Response:
     """Get one mailbox order with its mailboxes."""
     view = order_service.get_order(ctx.session, workspace_id=ctx.workspace(), order_id=order_id)

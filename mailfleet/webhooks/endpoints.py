@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from mailfleet.auth.dependencies import Admin, Viewer
+from mailfleet.kit.errordocs import errors
 from mailfleet.kit.pagination import CursorParam
 from mailfleet.kit.responses import Limit, render, render_page
 from mailfleet.kit.schemas import Deleted, Page
@@ -18,7 +19,14 @@ from mailfleet.webhooks import service as webhook_service
 router = APIRouter(tags=["webhooks"])
 
 
-@router.post("/webhooks", status_code=201, response_model=schemas.WebhookWithSecret)
+@router.post(
+    "/webhooks",
+    status_code=201,
+    response_model=schemas.WebhookWithSecret,
+    openapi_extra=errors(
+        "invalid_webhook_secret", "webhook_url_too_long", "webhook_url_not_public"
+    ),
+)
 def create_webhook(body: schemas.WebhookCreate, ctx: Admin) -> Response:
     """Register an endpoint; its signing secret is shown only in this answer."""
     created = webhook_service.create(
@@ -44,7 +52,11 @@ def list_webhooks(ctx: Viewer, cursor: CursorParam = None, limit: Limit = 50) ->
     return render_page(schemas.Webhook, rows, next_cursor)
 
 
-@router.get("/webhooks/{webhook_id}", response_model=schemas.Webhook)
+@router.get(
+    "/webhooks/{webhook_id}",
+    response_model=schemas.Webhook,
+    openapi_extra=errors("webhook_not_found"),
+)
 def get_webhook(webhook_id: uuid.UUID, ctx: Viewer) -> Response:
     """Get one endpoint."""
     endpoint = webhook_service.get_endpoint(
@@ -53,7 +65,13 @@ def get_webhook(webhook_id: uuid.UUID, ctx: Viewer) -> Response:
     return render(schemas.Webhook, endpoint)
 
 
-@router.patch("/webhooks/{webhook_id}", response_model=schemas.Webhook)
+@router.patch(
+    "/webhooks/{webhook_id}",
+    response_model=schemas.Webhook,
+    openapi_extra=errors(
+        "webhook_not_found", "null_value", "webhook_url_too_long", "webhook_url_not_public"
+    ),
+)
 def update_webhook(webhook_id: uuid.UUID, body: schemas.WebhookUpdate, ctx: Admin) -> Response:
     """Change the URL, the events or whether the endpoint is enabled."""
     changes = body.model_dump(exclude_unset=True)
@@ -68,7 +86,9 @@ def update_webhook(webhook_id: uuid.UUID, body: schemas.WebhookUpdate, ctx: Admi
     return render(schemas.Webhook, endpoint)
 
 
-@router.delete("/webhooks/{webhook_id}", response_model=Deleted)
+@router.delete(
+    "/webhooks/{webhook_id}", response_model=Deleted, openapi_extra=errors("webhook_not_found")
+)
 def delete_webhook(webhook_id: uuid.UUID, ctx: Admin) -> Response:
     """Delete an endpoint and its delivery log."""
     deleted = webhook_service.delete(
@@ -77,7 +97,11 @@ def delete_webhook(webhook_id: uuid.UUID, ctx: Admin) -> Response:
     return render(Deleted, {"id": deleted})
 
 
-@router.post("/webhooks/{webhook_id}/rotate-secret", response_model=schemas.WebhookWithSecret)
+@router.post(
+    "/webhooks/{webhook_id}/rotate-secret",
+    response_model=schemas.WebhookWithSecret,
+    openapi_extra=errors("webhook_not_found", "invalid_webhook_secret"),
+)
 def rotate_webhook_secret(
     webhook_id: uuid.UUID, ctx: Admin, body: schemas.SecretRotate | None = None
 ) -> Response:
@@ -97,7 +121,11 @@ def rotate_webhook_secret(
     return render(schemas.WebhookWithSecret, rotated, secret=True)
 
 
-@router.get("/webhooks/{webhook_id}/deliveries", response_model=Page[schemas.Delivery])
+@router.get(
+    "/webhooks/{webhook_id}/deliveries",
+    response_model=Page[schemas.Delivery],
+    openapi_extra=errors("webhook_not_found"),
+)
 def list_deliveries(
     webhook_id: uuid.UUID,
     ctx: Viewer,
@@ -117,7 +145,11 @@ def list_deliveries(
     return render_page(schemas.Delivery, rows, next_cursor)
 
 
-@router.get("/webhooks/{webhook_id}/deliveries/{delivery_id}", response_model=schemas.Delivery)
+@router.get(
+    "/webhooks/{webhook_id}/deliveries/{delivery_id}",
+    response_model=schemas.Delivery,
+    openapi_extra=errors("webhook_not_found", "webhook_delivery_not_found"),
+)
 def get_delivery(webhook_id: uuid.UUID, delivery_id: uuid.UUID, ctx: Viewer) -> Response:
     """One delivery and its payload."""
     delivery = webhook_service.get_delivery(
@@ -130,6 +162,12 @@ def get_delivery(webhook_id: uuid.UUID, delivery_id: uuid.UUID, ctx: Viewer) -> 
     "/webhooks/{webhook_id}/deliveries/{delivery_id}/resend",
     status_code=202,
     response_model=schemas.Delivery,
+    openapi_extra=errors(
+        "webhook_not_found",
+        "webhook_delivery_not_found",
+        "webhook_delivery_pending",
+        "webhook_disabled",
+    ),
 )
 def resend_delivery(webhook_id: uuid.UUID, delivery_id: uuid.UUID, ctx: Admin) -> Response:
     """Send a finished (SUCCEEDED or FAILED) delivery once more, with the same webhook-id."""

@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from mailfleet.auth.dependencies import Context
+from mailfleet.kit.errordocs import errors
 from mailfleet.kit.pagination import CursorParam
 from mailfleet.kit.responses import Limit, render, render_page
 from mailfleet.kit.schemas import Deleted, Page
@@ -22,7 +23,12 @@ from mailfleet.workspaces.invitations.endpoints import router as invitations_rou
 router = APIRouter(tags=["workspaces"])
 
 
-@router.post("/workspaces", status_code=201, response_model=schemas.Workspace)
+@router.post(
+    "/workspaces",
+    status_code=201,
+    response_model=schemas.Workspace,
+    openapi_extra=errors("workspace_name_taken", "key_pinned"),
+)
 def create_workspace(body: schemas.WorkspaceCreate, ctx: Context) -> Response:
     """Create a workspace; the caller becomes its OWNER."""
     view = workspace_service.create_for(ctx.session, ctx.principal, name=body.name)
@@ -36,14 +42,22 @@ def list_workspaces(ctx: Context) -> Response:
     return render_page(schemas.Workspace, views, None)
 
 
-@router.get("/workspaces/{workspace_id}", response_model=schemas.Workspace)
+@router.get(
+    "/workspaces/{workspace_id}",
+    response_model=schemas.Workspace,
+    openapi_extra=errors("workspace_not_found", "insufficient_role"),
+)
 def get_workspace(workspace_id: uuid.UUID, ctx: Context) -> Response:
     """Get one of the caller's workspaces."""
     view = workspace_service.get_for(ctx.session, ctx.principal, workspace_id)
     return render(schemas.Workspace, view)
 
 
-@router.patch("/workspaces/{workspace_id}", response_model=schemas.Workspace)
+@router.patch(
+    "/workspaces/{workspace_id}",
+    response_model=schemas.Workspace,
+    openapi_extra=errors("workspace_not_found", "insufficient_role", "workspace_name_taken"),
+)
 def rename_workspace(
     workspace_id: uuid.UUID, body: schemas.WorkspaceUpdate, ctx: Context
 ) -> Response:
@@ -52,14 +66,22 @@ def rename_workspace(
     return render(schemas.Workspace, view)
 
 
-@router.delete("/workspaces/{workspace_id}", response_model=Deleted)
+@router.delete(
+    "/workspaces/{workspace_id}",
+    response_model=Deleted,
+    openapi_extra=errors("workspace_not_found", "insufficient_role", "workspace_not_empty"),
+)
 def delete_workspace(workspace_id: uuid.UUID, ctx: Context) -> Response:
     """Delete an empty workspace (OWNER only): no live domain and no mailbox left."""
     workspace_service.delete(ctx.session, ctx.principal, workspace_id)
     return render(Deleted, {"id": workspace_id})
 
 
-@router.get("/workspaces/{workspace_id}/members", response_model=Page[schemas.Member])
+@router.get(
+    "/workspaces/{workspace_id}/members",
+    response_model=Page[schemas.Member],
+    openapi_extra=errors("workspace_not_found", "insufficient_role"),
+)
 def list_members(
     workspace_id: uuid.UUID, ctx: Context, cursor: CursorParam = None, limit: Limit = 50
 ) -> Response:
@@ -70,7 +92,13 @@ def list_members(
     return render_page(schemas.Member, rows, next_cursor)
 
 
-@router.patch("/workspaces/{workspace_id}/members/{user_id}", response_model=schemas.Member)
+@router.patch(
+    "/workspaces/{workspace_id}/members/{user_id}",
+    response_model=schemas.Member,
+    openapi_extra=errors(
+        "workspace_not_found", "insufficient_role", "member_not_found", "last_owner"
+    ),
+)
 def change_member_role(
     workspace_id: uuid.UUID, user_id: uuid.UUID, body: schemas.MemberUpdate, ctx: Context
 ) -> Response:
@@ -79,21 +107,35 @@ def change_member_role(
     return render(schemas.Member, view)
 
 
-@router.delete("/workspaces/{workspace_id}/members/{user_id}", response_model=Deleted)
+@router.delete(
+    "/workspaces/{workspace_id}/members/{user_id}",
+    response_model=Deleted,
+    openapi_extra=errors(
+        "workspace_not_found", "insufficient_role", "member_not_found", "last_owner"
+    ),
+)
 def remove_member(workspace_id: uuid.UUID, user_id: uuid.UUID, ctx: Context) -> Response:
     """Remove a member (OWNER), or leave (yourself); the last OWNER cannot go."""
     membership_id = members.remove_member(ctx.session, ctx.principal, workspace_id, user_id)
     return render(Deleted, {"id": membership_id})
 
 
-@router.get("/workspaces/{workspace_id}/billing", response_model=schemas.WorkspaceBilling)
+@router.get(
+    "/workspaces/{workspace_id}/billing",
+    response_model=schemas.WorkspaceBilling,
+    openapi_extra=errors("workspace_not_found", "insufficient_role"),
+)
 def get_billing(workspace_id: uuid.UUID, ctx: Context) -> Response:
     """Get the workspace's billing details (ADMIN or OWNER)."""
     billing = workspace_service.get_billing(ctx.session, ctx.principal, workspace_id)
     return render(schemas.WorkspaceBilling, billing)
 
 
-@router.put("/workspaces/{workspace_id}/billing", response_model=schemas.WorkspaceBilling)
+@router.put(
+    "/workspaces/{workspace_id}/billing",
+    response_model=schemas.WorkspaceBilling,
+    openapi_extra=errors("workspace_not_found", "insufficient_role"),
+)
 def set_billing(workspace_id: uuid.UUID, body: schemas.BillingDetailsIn, ctx: Context) -> Response:
     """Replace the workspace's billing details (ADMIN or OWNER)."""
     billing = workspace_service.set_billing(

@@ -11,13 +11,18 @@ from mailfleet.auth.dependencies import Editor
 from mailfleet.auth.scoping import get_scoped
 from mailfleet.dns import schemas
 from mailfleet.domains.verification import service
+from mailfleet.kit.errordocs import errors
 from mailfleet.kit.responses import render
 from mailfleet.models import Domain
 
 router = APIRouter(tags=["dns"])
 
 
-@router.post("/domains/{domain_id}/verify", response_model=schemas.Verification)
+@router.post(
+    "/domains/{domain_id}/verify",
+    response_model=schemas.Verification,
+    openapi_extra=errors("domain_not_found"),
+)
 def verify_domain(domain_id: uuid.UUID, ctx: Editor, request: Request) -> Response:
     """Check delegation now: what the parent and each assigned nameserver answer."""
     domain = get_scoped(ctx.session, Domain, ctx.workspace(), domain_id)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from mailfleet.auth.dependencies import Editor, Viewer
+from mailfleet.kit.errordocs import errors
 from mailfleet.kit.responses import render
 from mailfleet.mailboxes import schemas
 from mailfleet.mailboxes.actions import service as actions
@@ -16,7 +17,11 @@ from mailfleet.mailboxes.actions import service as actions
 router = APIRouter(tags=["mailboxes"])
 
 
-@router.get("/mailboxes/{mailbox_id}/totp", response_model=schemas.AuthenticatorCode)
+@router.get(
+    "/mailboxes/{mailbox_id}/totp",
+    response_model=schemas.AuthenticatorCode,
+    openapi_extra=errors("mailbox_not_found", "no_totp_secret", "unusable_totp_secret"),
+)
 def authenticator_code(mailbox_id: uuid.UUID, ctx: Editor) -> Response:
     """The current RFC 6238 code of the mailbox's authenticator, and seconds until it changes."""
     code = actions.current_code(
@@ -25,7 +30,19 @@ def authenticator_code(mailbox_id: uuid.UUID, ctx: Editor) -> Response:
     return render(schemas.AuthenticatorCode, code, secret=True)
 
 
-@router.post("/mailboxes/{mailbox_id}/retry", response_model=schemas.Mailbox)
+@router.post(
+    "/mailboxes/{mailbox_id}/retry",
+    response_model=schemas.Mailbox,
+    openapi_extra=errors(
+        "mailbox_not_found",
+        "mailbox_not_failed",
+        "domain_not_active",
+        "domain_mailbox_limit",
+        "quota_exceeded",
+        "username_taken",
+        "mailbox_status_conflict",
+    ),
+)
 def retry_mailbox(mailbox_id: uuid.UUID, ctx: Editor) -> Response:
     """Try a FAILED mailbox again, if its place on the domain and its quota slot are free."""
     mailbox = actions.retry_failed(
@@ -46,13 +63,20 @@ async def _image(request: Request) -> bytes:
     "/mailboxes/{mailbox_id}/picture",
     response_model=schemas.Mailbox,
     openapi_extra={
+        **errors(
+            "mailbox_not_found",
+            "mailbox_not_editable",
+            "picture_type",
+            "picture_missing",
+            "picture_too_large",
+        ),
         "requestBody": {
             "required": True,
             "content": {
                 "image/png": {"schema": {"type": "string", "format": "binary"}},
                 "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
             },
-        }
+        },
     },
 )
 def set_picture(
@@ -74,6 +98,7 @@ def set_picture(
     "/mailboxes/{mailbox_id}/picture",
     response_class=Response,
     responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}},
+    openapi_extra=errors("mailbox_not_found", "picture_not_found"),
 )
 def get_picture(mailbox_id: uuid.UUID, ctx: Viewer) -> Response:
     """The profile picture as uploaded."""

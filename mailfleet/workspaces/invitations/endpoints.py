@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from mailfleet.auth.dependencies import Context
+from mailfleet.kit.errordocs import errors
 from mailfleet.kit.pagination import CursorParam
 from mailfleet.kit.responses import Limit, render, render_page
 from mailfleet.kit.schemas import Page
@@ -19,7 +20,12 @@ router = APIRouter(tags=["invitations"])
 
 
 @router.post(
-    "/workspaces/{workspace_id}/invitations", status_code=201, response_model=schemas.Invitation
+    "/workspaces/{workspace_id}/invitations",
+    status_code=201,
+    response_model=schemas.Invitation,
+    openapi_extra=errors(
+        "workspace_not_found", "insufficient_role", "already_member", "invitation_pending"
+    ),
 )
 def create_invitation(
     workspace_id: uuid.UUID, body: schemas.InvitationCreate, ctx: Context
@@ -31,7 +37,11 @@ def create_invitation(
     return render(schemas.Invitation, view, status=201)
 
 
-@router.get("/workspaces/{workspace_id}/invitations", response_model=Page[schemas.Invitation])
+@router.get(
+    "/workspaces/{workspace_id}/invitations",
+    response_model=Page[schemas.Invitation],
+    openapi_extra=errors("workspace_not_found", "insufficient_role"),
+)
 def list_workspace_invitations(
     workspace_id: uuid.UUID,
     ctx: Context,
@@ -47,7 +57,11 @@ def list_workspace_invitations(
 
 
 @router.delete(
-    "/workspaces/{workspace_id}/invitations/{invitation_id}", response_model=schemas.Invitation
+    "/workspaces/{workspace_id}/invitations/{invitation_id}",
+    response_model=schemas.Invitation,
+    openapi_extra=errors(
+        "workspace_not_found", "insufficient_role", "invitation_not_found", "invitation_not_pending"
+    ),
 )
 def revoke_invitation(workspace_id: uuid.UUID, invitation_id: uuid.UUID, ctx: Context) -> Response:
     """Revoke a pending invitation (OWNER only)."""
@@ -63,13 +77,21 @@ def list_my_invitations(ctx: Context) -> Response:
     )
 
 
-@router.post("/invitations/{invitation_id}/accept", response_model=schemas.Invitation)
+@router.post(
+    "/invitations/{invitation_id}/accept",
+    response_model=schemas.Invitation,
+    openapi_extra=errors("invitation_not_found", "invitation_expired", "invitation_not_pending"),
+)
 def accept_invitation(invitation_id: uuid.UUID, ctx: Context) -> Response:
     """Accept an invitation addressed to you and join its workspace."""
     return render(schemas.Invitation, invitations.accept(ctx.session, ctx.principal, invitation_id))
 
 
-@router.post("/invitations/{invitation_id}/reject", response_model=schemas.Invitation)
+@router.post(
+    "/invitations/{invitation_id}/reject",
+    response_model=schemas.Invitation,
+    openapi_extra=errors("invitation_not_found", "invitation_expired", "invitation_not_pending"),
+)
 def reject_invitation(invitation_id: uuid.UUID, ctx: Context) -> Response:
     """Decline an invitation addressed to you."""
     return render(schemas.Invitation, invitations.reject(ctx.session, ctx.principal, invitation_id))
