@@ -22,6 +22,7 @@ from mailfleet.billing.payments import checkout, schemas, webhook
 from mailfleet.billing.wallet import service as wallet_service
 from mailfleet.billing.wallet.endpoints import find_wallet
 from mailfleet.db import Database
+from mailfleet.kit.errordocs import errors
 from mailfleet.kit.responses import render
 from mailfleet.models import PaymentPurpose, Role
 
@@ -34,7 +35,12 @@ def _database(request: Request) -> Database:
     return request.app.state.db  # type: ignore[no-any-return]
 
 
-@router.post("/wallet/top-ups", status_code=201, response_model=schemas.TopUp)
+@router.post(
+    "/wallet/top-ups",
+    status_code=201,
+    response_model=schemas.TopUp,
+    openapi_extra=errors("invalid_amount", "payments_not_configured", "payment_provider_error"),
+)
 def create_top_up(body: schemas.TopUpCreate, ctx: Admin, request: Request) -> Response:
     """Open a Checkout for `amount_cents`; the wallet is credited when the provider confirms
     the payment (webhook). `dry_run` answers the amount with 200 and records nothing."""
@@ -69,7 +75,11 @@ def create_top_up(body: schemas.TopUpCreate, ctx: Admin, request: Request) -> Re
     return render(schemas.TopUp, opened.__dict__, status=201)
 
 
-@router.get("/wallet/payment-methods", response_model=schemas.PaymentMethodList)
+@router.get(
+    "/wallet/payment-methods",
+    response_model=schemas.PaymentMethodList,
+    openapi_extra=errors("payment_provider_error"),
+)
 def list_payment_methods(ctx: Viewer) -> Response:
     """The saved cards; `default` is the one auto-recharge charges."""
     purse = find_wallet(ctx.session, ctx.workspace())
@@ -81,7 +91,11 @@ def list_payment_methods(ctx: Viewer) -> Response:
     return render(schemas.PaymentMethodList, {"items": items})
 
 
-@router.delete("/wallet/payment-methods/{pm_id}", response_model=schemas.PaymentMethodRemoved)
+@router.delete(
+    "/wallet/payment-methods/{pm_id}",
+    response_model=schemas.PaymentMethodRemoved,
+    openapi_extra=errors("payment_method_not_found", "payment_provider_error"),
+)
 def remove_payment_method(pm_id: MethodId, ctx: Admin, request: Request) -> Response:
     """Remove a saved card (detached at the provider); if it was the default, auto-recharge
     has no card until another is saved."""
@@ -95,6 +109,7 @@ def remove_payment_method(pm_id: MethodId, ctx: Admin, request: Request) -> Resp
     "/wallet/auto-recharge",
     response_model=schemas.AutoRechargeState,
     responses={202: {"model": schemas.AutoRechargeState, "description": "A card is needed"}},
+    openapi_extra=errors("invalid_amount", "payments_not_configured", "payment_provider_error"),
 )
 def set_auto_recharge(body: schemas.AutoRechargeSet, ctx: Admin, request: Request) -> Response:
     """Turn auto-recharge on or off. On with no saved card: 202 with `setup_url`, a Checkout
@@ -132,7 +147,10 @@ def _state(ctx: RequestContext) -> dict[str, object]:
 @router.post(
     "/payments/stripe/webhook",
     response_model=schemas.WebhookReceived,
-    openapi_extra={"security": []},
+    openapi_extra={
+        "security": [],
+        **errors("invalid_webhook_signature", "payment_provider_error"),
+    },
 )
 async def stripe_webhook(
     request: Request,

@@ -24,6 +24,7 @@ from mailfleet.billing.wallet import service as wallet_service
 from mailfleet.config import Settings
 from mailfleet.db import Database
 from mailfleet.exceptions import NotFound
+from mailfleet.kit.errordocs import errors
 from mailfleet.kit.pagination import CursorParam, paginate, split_page
 from mailfleet.kit.responses import Limit, render, render_page
 from mailfleet.kit.schemas import Page
@@ -125,7 +126,11 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-@router.get("/wallet/entries", response_model=Page[schemas.WalletEntry])
+@router.get(
+    "/wallet/entries",
+    response_model=Page[schemas.WalletEntry],
+    openapi_extra=errors("invalid_cursor"),
+)
 def list_entries(
     ctx: Viewer,
     kind: KindFilter = None,
@@ -209,6 +214,7 @@ def _cell(text: str | None) -> str:
     "/workspaces/{workspace_id}/wallet/adjustments",
     status_code=201,
     response_model=schemas.WalletEntry,
+    openapi_extra=errors("invalid_amount", "insufficient_funds", "workspace_not_found"),
 )
 def adjust_wallet(
     workspace_id: uuid.UUID, body: schemas.AdjustmentCreate, ctx: Operator
