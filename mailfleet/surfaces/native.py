@@ -20,6 +20,8 @@ BULK_ROUTES = (
     ("POST", "/mailbox-orders"),
     ("PUT", "/mailboxes/{mailbox_id}/picture"),
 )
+# Signed by the payment provider, with no API key (billing.payments.endpoints).
+PUBLIC_ROUTES = (("POST", "/payments/stripe/webhook"),)
 
 
 def document_problem(response: dict[str, Any], status: int, codes: Sequence[str]) -> None:
@@ -48,5 +50,6 @@ def native_surface(extra_routers: Sequence[APIRouter] = ()) -> Surface:
         title="Mailfleet",
         description="Control plane for cold-email infrastructure: domains, DNS, mailboxes.",
         bulk_routes=BULK_ROUTES,
+        public_routes=PUBLIC_ROUTES,
         document_error=document_problem,
     )

@@ -98,6 +98,10 @@ class Surface:
     # Routes whose documented payloads are big, as (method, path under the prefix): they take
     # MAILFLEET_MAX_BULK_REQUEST_BODY_BYTES instead of the default body limit.
     bulk_routes: Sequence[tuple[str, str]] = ()
+    # Routes authenticated by something other than the credential scheme (a payment provider's
+    # signed webhook), as (method, path under the prefix): a credential sent to them is never
+    # looked at, so the idempotency and rate-limit policies, which key on it, never apply.
+    public_routes: Sequence[tuple[str, str]] = ()
     # How an error status is documented per route in this surface's format (its schema).
     document_error: ErrorDocumenter = describe_codes
 
@@ -173,8 +177,12 @@ class RateLimitHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-def _credential_of(credentials: CredentialScheme) -> Callable[[Scope], str | None]:
+def _credential_of(
+    credentials: CredentialScheme, public: frozenset[tuple[str, str]] = frozenset()
+) -> Callable[[Scope], str | None]:
     def credential(scope: Scope) -> str | None:
+        if public and (scope["method"], scope["path"]) in public:
+            return None
         return credentials.token(Headers(scope=scope))
 
     return credential
@@ -211,7 +219,10 @@ def build_surface(spec: Surface, parent: FastAPI, *, version: str) -> SurfaceApp
         secrets=parent.state.secrets,
         ttl=timedelta(hours=settings.idempotency_ttl_hours),
         policy=spec.idempotency,
-        credential_of=_credential_of(spec.credentials),
+        credential_of=_credential_of(
+            spec.credentials,
+            frozenset((method, spec.prefix + path) for method, path in spec.public_routes),
+        ),
         render=spec.render_error,
     )
     # Inside the surface's own ServerErrorMiddleware: a 500 in its format that keeps the

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -117,3 +118,31 @@ def test_secrets_never_reach_responses_or_logs(
     for text in [*texts, caplog.text]:
         assert API_KEY not in text
         assert WEBHOOK_SECRET not in text
+
+
+def test_the_webhook_skips_the_idempotency_and_rate_limit_policies(
+    db: Database,
+    make_client: Any,
+    stripe_settings: dict[str, Any],
+    stripe_fake: FakeStripe,
+    tenant: Caller,
+) -> None:
+    """Both key on the API key, which Stripe never sends: a key and an Idempotency-Key sent
+    anyway change nothing, and deliveries are never rate limited."""
+    client = make_client(
+        **stripe_settings, rate_limit_enabled=True, rate_limit_per_second=1, rate_limit_per_minute=1
+    )
+    headers = {**tenant.headers, "Idempotency-Key": "same", "content-type": "application/json"}
+    outcomes = []
+    for index in range(3):
+        payload = stripe_fake.event("customer.created", {"id": f"cus_{index}"})
+        answer = client.post(
+            WEBHOOK,
+            content=payload,
+            headers={**headers, "Stripe-Signature": stripe_fake.sign(payload)},
+        )
+        assert answer.status_code == 200, answer.text
+        assert "Idempotency-Replayed" not in answer.headers
+        outcomes.append(answer.json()["outcome"])
+    assert outcomes == ["ignored"] * 3
+    assert _events(db) == 3
