@@ -4,12 +4,21 @@ the signed webhook, once."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from mailfleet.db import Database
-from mailfleet.models import LedgerKind, Payment, PaymentEvent, PaymentStatus, Role, WalletEntry
+from mailfleet.models import (
+    Event,
+    LedgerKind,
+    Payment,
+    PaymentEvent,
+    PaymentStatus,
+    Role,
+    WalletEntry,
+)
 from tests.billing.payments.conftest import payment, post_event, replay, wallet_of
 from tests.factories import Caller, make_member
 from tests.support.fake_stripe import FakeStripe
@@ -229,3 +238,43 @@ def test_only_admins_buy(
     assert answer.status_code == 403
     assert stripe_client.get("/v1/wallet", headers=viewer.headers).status_code == 200
     assert stripe_fake.log == []
+
+
+def test_money_movements_are_events(
+    db: Database, stripe_client: TestClient, stripe_fake: FakeStripe, tenant: Caller
+) -> None:
+    body = _top_up(stripe_client, tenant, 2500)
+    (session_id,) = stripe_fake.sessions
+    post_event(
+        stripe_client, stripe_fake, "checkout.session.completed", stripe_fake.complete(session_id)
+    )
+    with db.transaction(write=False) as session:
+        events = list(
+            session.scalars(select(Event).where(Event.workspace_id == tenant.workspace_id))
+        )
+    by_type = {event.type: event for event in events}
+    succeeded = by_type["payment.succeeded"]
+    assert succeeded.data["payment_id"] == body["payment_id"]
+    assert succeeded.data["amount_cents"] == 2500
+    credited = by_type["wallet.credited"]
+    assert credited.data["kind"] == "TOPUP"
+    assert credited.data["amount_cents"] == 2500
+
+
+def test_a_provider_refusal_fails_the_payment_with_a_502(
+    db: Database,
+    make_client: Any,
+    stripe_settings: dict[str, Any],
+    stripe_fake: FakeStripe,
+    tenant: Caller,
+) -> None:
+    client = make_client(**{**stripe_settings, "stripe_api_key": "sk_test_wrong"})
+    answer = client.post("/v1/wallet/top-ups", json={"amount_cents": 2500}, headers=tenant.headers)
+    assert answer.status_code == 502, answer.text
+    assert answer.json()["code"] == "payment_provider_error"
+    assert "sk_test_wrong" not in answer.text
+    with db.transaction(write=False) as session:
+        (failed,) = session.scalars(select(Payment))
+    assert failed.status == PaymentStatus.FAILED
+    assert failed.failure_code == "provider_error"
+    assert wallet_of(db, tenant.workspace_id).balance_cents == 0
