@@ -40,7 +40,7 @@ class OrdersMailboxSide:
     def remove_scheduled(
         self,
         session: Session,
-        workspace_id: uuid.UUID,
+        workspace_ids: Sequence[uuid.UUID],
         types: Sequence[MailboxType],
         now: datetime,
         *,
@@ -49,7 +49,7 @@ class OrdersMailboxSide:
         ids = list(
             session.scalars(
                 select(Mailbox.id).where(
-                    Mailbox.workspace_id == workspace_id,
+                    Mailbox.workspace_id.in_(workspace_ids),
                     Mailbox.mailbox_type.in_(types),
                     Mailbox.status == M.REMOVAL_SCHEDULED,
                 )

@@ -9,8 +9,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from mailfleet.events import service as events
@@ -94,3 +95,78 @@ def issue(
         subscription_id=str(subscription_id) if subscription_id else None,
     )
     return invoice
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One invoice of a batch (`issue_many`): what `issue` takes, for one charge."""
+
+    workspace_id: uuid.UUID
+    kind: LedgerKind
+    lines: list[Line]
+    currency: str
+    subscription_id: uuid.UUID | None = None
+    wallet_entry_id: uuid.UUID | None = None
+
+
+def issue_many(session: Session, drafts: list[Draft], *, actor: str) -> list[uuid.UUID]:
+    """`issue` for many charges at once (a renewal run): one insert of the invoices and one of
+    their invoice.created events; returns their ids in the drafts' order."""
+    if not drafts:
+        return []
+    details = dict(
+        session.execute(
+            select(Workspace.id, Workspace.billing_details).where(
+                Workspace.id.in_({d.workspace_id for d in drafts})
+            )
+        ).all()
+    )
+    now = clock.now()
+    rows: list[dict[str, Any]] = []
+    for draft in drafts:
+        charged = [line for line in draft.lines if line.amount_cents >= 0]
+        credits = -sum(line.amount_cents for line in draft.lines if line.amount_cents < 0)
+        subtotal = total_of(charged)
+        invoice_id = uuid7()
+        rows.append(
+            {
+                "id": invoice_id,
+                "created_at": now,
+                "number": invoice_number(invoice_id, now),
+                "workspace_id": draft.workspace_id,
+                "kind": draft.kind,
+                "subscription_id": draft.subscription_id,
+                "wallet_entry_id": draft.wallet_entry_id,
+                "currency": draft.currency,
+                "lines": [line.as_json() for line in draft.lines],
+                "subtotal_cents": subtotal,
+                "credit_cents": min(credits, subtotal),
+                "total_cents": max(0, subtotal - credits),
+                "billing_details": dict(details.get(draft.workspace_id) or {}),
+                "issued_at": now,
+            }
+        )
+    session.execute(insert(cast(Table, Invoice.__table__)), rows)
+    events.record_all(
+        session,
+        (
+            events.NewEvent(
+                row["workspace_id"],
+                EventType.INVOICE_CREATED,
+                "invoice",
+                row["id"],
+                actor,
+                {
+                    "number": row["number"],
+                    "kind": row["kind"].value,
+                    "total_cents": row["total_cents"],
+                    "currency": row["currency"],
+                    "subscription_id": str(row["subscription_id"])
+                    if row["subscription_id"]
+                    else None,
+                },
+            )
+            for row in rows
+        ),
+    )
+    return [row["id"] for row in rows]

@@ -39,13 +39,14 @@ class MailboxSide(Protocol):
     def remove_scheduled(
         self,
         session: Session,
-        workspace_id: uuid.UUID,
+        workspace_ids: Sequence[uuid.UUID],
         types: Sequence[MailboxType],
         now: datetime,
         *,
         actor: str,
     ) -> int:
-        """Apply the removals scheduled at renewal (REMOVAL_SCHEDULED -> REMOVED, deprovision)."""
+        """Apply the workspaces' removals scheduled at renewal (REMOVAL_SCHEDULED -> REMOVED,
+        deprovisioned), set-based."""
         ...
 
     def create(

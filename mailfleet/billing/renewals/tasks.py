@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from mailfleet.billing.errors import PaymentRequired
 from mailfleet.billing.payments.service import recharge_for
-from mailfleet.billing.renewals import mailboxes, service
+from mailfleet.billing.renewals import batch, mailboxes, service
 from mailfleet.db import enqueue_after_commit
 from mailfleet.jobs.queue import Runtime, job
 from mailfleet.jobs.worker import sweeper
@@ -30,11 +30,21 @@ CHUNK = 100
 
 @job(RENEW)
 def renew(runtime: Runtime, subscription_ids: Sequence[str]) -> None:
-    for raw in subscription_ids:
+    """Renew a chunk: the plain cases set-based (batch.py), the others one by one."""
+    ids = [uuid.UUID(raw) for raw in subscription_ids]
+    try:
+        with runtime.database.transaction() as session:
+            renewed, left = batch.renew_chunk(session, runtime.settings, ids, clock.now())
+    except Exception:  # the chunk is undone; one by one, a bad row stops only itself
+        log.exception("renewing %d subscriptions as a chunk failed", len(ids))
+        renewed, left = [], ids
+    if renewed:
+        log.info("renewed %d subscriptions as a chunk", len(renewed))
+    for subscription_id in left:
         try:
-            renew_one(runtime, uuid.UUID(raw))
+            renew_one(runtime, subscription_id)
         except Exception:  # a bug: the lease runs out and the sweep hands it out again
-            log.exception("renewing subscription %s failed", raw)
+            log.exception("renewing subscription %s failed", subscription_id)
 
 
 def renew_one(runtime: Runtime, subscription_id: uuid.UUID) -> service.Outcome:

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from mailfleet.auth.dependencies import Admin, Viewer
 from mailfleet.billing.renewals.hooks import NewMailbox
 from mailfleet.billing.scheduled import schemas, service
+from mailfleet.kit.errordocs import errors
 from mailfleet.kit.pagination import CursorParam
 from mailfleet.kit.responses import Limit, render, render_page
 from mailfleet.kit.schemas import Page
@@ -18,11 +19,21 @@ from mailfleet.models import Role, ScheduledMailboxStatus
 
 router = APIRouter(tags=["billing"])
 
+# The order rules' codes: scheduling checks usernames as an order does.
+USERNAME_CODES = ("invalid_username", "duplicate_username", "username_taken", "username_scheduled")
+
 
 @router.post(
     "/domains/{domain_id}/scheduled-mailboxes",
     status_code=201,
     response_model=schemas.ScheduledList,
+    openapi_extra=errors(
+        "domain_not_found",
+        "mailbox_type_required",
+        "no_subscription_for_type",
+        "no_slot_at_renewal",
+        *USERNAME_CODES,
+    ),
 )
 def schedule(domain_id: uuid.UUID, body: schemas.ScheduleCreate, ctx: Admin) -> Response:
     """Schedule mailboxes on the domain for creation at the next renewal of the subscription
@@ -61,6 +72,7 @@ def list_scheduled(
 @router.get(
     "/scheduled-mailboxes/{scheduled_id}",
     response_model=schemas.ScheduledMailbox,
+    openapi_extra=errors("scheduled_mailbox_not_found"),
 )
 def get_scheduled(scheduled_id: uuid.UUID, ctx: Viewer) -> Response:
     row = service.get_scheduled(
@@ -72,6 +84,9 @@ def get_scheduled(scheduled_id: uuid.UUID, ctx: Viewer) -> Response:
 @router.patch(
     "/scheduled-mailboxes/{scheduled_id}",
     response_model=schemas.ScheduledMailbox,
+    openapi_extra=errors(
+        "scheduled_mailbox_not_found", "scheduled_mailbox_closed", *USERNAME_CODES
+    ),
 )
 def update_scheduled(scheduled_id: uuid.UUID, body: schemas.ScheduleUpdate, ctx: Admin) -> Response:
     """Change a scheduled mailbox's username or names before its billing date."""
@@ -90,6 +105,7 @@ def update_scheduled(scheduled_id: uuid.UUID, body: schemas.ScheduleUpdate, ctx:
 @router.delete(
     "/scheduled-mailboxes/{scheduled_id}",
     response_model=schemas.ScheduledMailbox,
+    openapi_extra=errors("scheduled_mailbox_not_found", "scheduled_mailbox_closed"),
 )
 def remove_scheduled(scheduled_id: uuid.UUID, ctx: Admin) -> Response:
     """Remove a scheduled mailbox before its billing date (it becomes CANCELLED)."""

@@ -340,3 +340,60 @@ def test_a_rerun_of_a_paid_period_finds_its_charge_and_period(
     assert balance(db, tenant.workspace_id) == PRICE
     assert periods_of(db, bought) == 2
     assert aware(load(db, bought).current_period_start) == aware(before.current_period_end)
+
+
+def test_a_chunk_killed_mid_run_charges_once_when_rerun(
+    client: TestClient,
+    db: Database,
+    tenant: Caller,
+    bought: uuid.UUID,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fund_wallet(db, tenant.workspace_id, 2 * PRICE)
+    runtime = runtime_of(client)
+
+    def crash(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("killed after the charge")
+
+    # Both paths (the chunk and the one-by-one fallback) die after charging.
+    monkeypatch.setattr(renewals.mailboxes, "at_renewal_many", crash)
+    tick(client, until_end(db, bought))
+    assert balance(db, tenant.workspace_id) == 2 * PRICE
+    assert periods_of(db, bought) == 1
+    monkeypatch.undo()
+
+    tick(client, runtime.settings.job_lease_seconds + 1)
+    assert balance(db, tenant.workspace_id) == PRICE
+    assert periods_of(db, bought) == 2
+    assert renewal_entries(db, tenant.workspace_id) == 1
+
+
+def test_one_chunk_renews_pays_fails_and_cancels_each_as_its_own(
+    client: TestClient, db: Database
+) -> None:
+    key = make_plan(db, slots=10, price_cents=PRICE)
+    paying, short, leaving = (make_tenant(db) for _ in range(3))
+    subscriptions = {
+        c.workspace_id: make_subscription(db, c.workspace_id, key) for c in (paying, short, leaving)
+    }
+    fund_wallet(db, paying.workspace_id, PRICE)
+    fund_wallet(db, leaving.workspace_id, PRICE)
+    with db.transaction() as session:
+        subscription_service.cancel(
+            session, leaving.workspace_id, str(subscriptions[leaving.workspace_id]), revert=False,
+            actor="test",
+        )  # fmt: skip
+    tick(client, max(until_end(db, s) for s in subscriptions.values()))
+    statuses = {ws: load(db, sub).status for ws, sub in subscriptions.items()}
+    assert statuses == {
+        paying.workspace_id: SubscriptionStatus.ACTIVE,
+        short.workspace_id: SubscriptionStatus.PAST_DUE,
+        leaving.workspace_id: SubscriptionStatus.CANCELLED,
+    }
+    assert [balance(db, c.workspace_id) for c in (paying, short, leaving)] == [0, 0, PRICE]
+    assert [periods_of(db, s) for s in subscriptions.values()] == [2, 1, 1]
+    with db.transaction(write=False) as session:
+        events = session.scalars(
+            select(Event.type).where(Event.subject_id == subscriptions[paying.workspace_id])
+        ).all()
+    assert "subscription.renewed" in events

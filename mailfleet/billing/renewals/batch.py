@@ -1,0 +1,340 @@
+"""Renewals in set-based chunks: what `service.renew` does, for many subscriptions at once.
+
+A renewal run renews thousands of subscriptions due at the same hour; one transaction of some
+thirty statements each is too slow for that. A chunk takes the plain cases (ACTIVE, not
+cancelling, one per workspace in the chunk, the wallet holding the whole price, not charged
+for the period yet) and renews them in one transaction of a few bulk statements: the wallets'
+debits (relative UPDATEs of rows locked first, so a balance never goes below zero and equals
+its ledger), their ledger entries under the same dedupe keys, their invoices
+(`invoices.issue_many`), the periods (unique per subscription and start), the subscriptions'
+and add-ons' dates, the events, and the mailboxes (`renewals.mailboxes.at_renewal_many`).
+Everything else (a short wallet, a cancellation, a past-due retry, a rerun) is handed back for
+`service.renew`, one by one. The dedupe keys and the period key keep either path once-only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from mailfleet.billing import charges
+from mailfleet.billing.invoices import service as invoices
+from mailfleet.billing.invoices.service import Line
+from mailfleet.billing.periods import period_end
+from mailfleet.billing.renewals import mailboxes
+from mailfleet.billing.renewals.service import (
+    ACTOR,
+    dedupe_key,
+    renewal_lines,
+)
+from mailfleet.billing.scheduled import service as scheduled
+from mailfleet.config import Settings
+from mailfleet.db import insert_ignoring_duplicates
+from mailfleet.events import service as events
+from mailfleet.events.types import EventType
+from mailfleet.kit.ids import uuid7
+from mailfleet.models import (
+    AddonSlots,
+    LedgerKind,
+    Plan,
+    ScheduledMailbox,
+    ScheduledMailboxStatus,
+    Subscription,
+    SubscriptionPeriod,
+    SubscriptionStatus,
+    Wallet,
+    WalletEntry,
+)
+
+
+@dataclass
+class _Item:
+    subscription: Subscription
+    plan: Plan
+    addons: list[AddonSlots]
+    start: datetime
+    end: datetime
+    lines: list[Line]
+    total: int
+    wallet: Wallet
+    balance_after: int = 0
+    entry_id: uuid.UUID | None = None
+
+
+def renew_chunk(
+    session: Session, settings: Settings, ids: Sequence[uuid.UUID], now: datetime
+) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+    """Renew the plain cases among `ids`; returns (renewed, left for `service.renew`)."""
+    subscriptions = session.scalars(
+        select(Subscription)
+        .where(Subscription.id.in_(ids))
+        .order_by(Subscription.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    plain, left = _split(subscriptions, now)
+    found = {s.id for s in subscriptions}
+    left += [i for i in ids if i not in found]  # gone: the one-by-one path says so
+    items = _priced(session, plain, left)
+    if not items:
+        return [], left
+    _debit(session, items, now)
+    _open_periods(session, items, now)
+    _record(session, items)
+    for item in items:
+        # The ask for a recharge that follows a debit under the threshold, as charges.charge does.
+        if item.wallet.auto_recharge_enabled:
+            charges.ask_recharge_if_low(session, item.wallet.workspace_id, item.balance_after)
+    _mailboxes(session, items)
+    _scheduled(session, settings, items, now)
+    return [item.subscription.id for item in items], left
+
+
+def _split(
+    subscriptions: Sequence[Subscription], now: datetime
+) -> tuple[list[Subscription], list[uuid.UUID]]:
+    plain, left, workspaces = [], [], set()
+    for subscription in subscriptions:
+        due = subscription.current_period_end.replace(tzinfo=now.tzinfo) <= now
+        if (
+            due
+            and subscription.status == SubscriptionStatus.ACTIVE
+            and not subscription.cancel_at_period_end
+            and subscription.workspace_id not in workspaces
+        ):
+            plain.append(subscription)
+            workspaces.add(subscription.workspace_id)
+        else:
+            left.append(subscription.id)
+    return plain, left
+
+
+def _priced(session: Session, plain: list[Subscription], left: list[uuid.UUID]) -> list[_Item]:
+    """Price each plain renewal; those the wallet cannot pay whole, or paid already, go left."""
+    if not plain:
+        return []
+    plans = {
+        plan.lookup_key: plan
+        for plan in session.scalars(
+            select(Plan).where(
+                Plan.lookup_key.in_({s.lookup_key for s in plain}), Plan.superseded_at.is_(None)
+            )
+        )
+    }
+    by_subscription: dict[uuid.UUID, list[AddonSlots]] = defaultdict(list)
+    for addon in session.scalars(
+        select(AddonSlots)
+        .where(
+            AddonSlots.subscription_id.in_([s.id for s in plain]),
+            AddonSlots.renew.is_(True),
+            AddonSlots.removed_at.is_(None),
+        )
+        .order_by(AddonSlots.id)
+    ):
+        by_subscription[addon.subscription_id].append(addon)
+    wallets = {
+        wallet.workspace_id: wallet
+        for wallet in session.scalars(
+            select(Wallet)
+            .where(Wallet.workspace_id.in_([s.workspace_id for s in plain]))
+            .order_by(Wallet.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    }
+    keys = {s.id: dedupe_key(s.id, s.current_period_end) for s in plain}
+    # By (wallet, key): the unique index's order, so the check reads the index, not the ledger.
+    charged = set(
+        session.scalars(
+            select(WalletEntry.dedupe_key).where(
+                WalletEntry.wallet_id.in_([w.id for w in wallets.values()]),
+                WalletEntry.dedupe_key.in_(keys.values()),
+            )
+        )
+    )
+    items = []
+    for subscription in plain:
+        plan, wallet = plans.get(subscription.lookup_key), wallets.get(subscription.workspace_id)
+        start = subscription.current_period_end
+        end = period_end(start, subscription.period, anchor_day=subscription.created_at.day)
+        ending = [
+            a for a in by_subscription[subscription.id]
+            if a.period_end.replace(tzinfo=None) == start.replace(tzinfo=None)
+        ]  # fmt: skip
+        if plan is None or wallet is None or keys[subscription.id] in charged:
+            left.append(subscription.id)
+            continue
+        lines = renewal_lines(plan, ending, start, end)
+        total = invoices.total_of(lines)
+        if total <= 0 or wallet.balance_cents < total or wallet.currency != plan.currency:
+            left.append(subscription.id)
+            continue
+        items.append(_Item(subscription, plan, ending, start, end, lines, total, wallet))
+    return items
+
+
+def _debit(session: Session, items: list[_Item], now: datetime) -> None:
+    """One relative UPDATE per wallet (executemany) and one insert of their ledger entries."""
+    session.connection().execute(
+        update(cast(Table, Wallet.__table__))
+        .where(Wallet.__table__.c.id == bindparam("wallet_id"))
+        .values(
+            balance_cents=Wallet.__table__.c.balance_cents - bindparam("amount"),
+            updated_at=bindparam("now"),
+        ),
+        [{"wallet_id": i.wallet.id, "amount": i.total, "now": now} for i in items],
+    )
+    rows = []
+    for item in items:
+        item.balance_after = item.wallet.balance_cents - item.total
+        item.entry_id = uuid7()
+        subscription = item.subscription
+        rows.append(
+            {
+                "id": item.entry_id,
+                "created_at": now,
+                "workspace_id": subscription.workspace_id,
+                "wallet_id": item.wallet.id,
+                "kind": LedgerKind.RENEWAL,
+                "amount_cents": -item.total,
+                "balance_after_cents": item.balance_after,
+                "currency": item.wallet.currency,
+                "reason": f"renewal of {subscription.public_id} for {item.start.date()} to "
+                f"{item.end.date()}",
+                "actor": ACTOR,
+                "reference_type": "subscription",
+                "reference_id": str(subscription.id),
+                "dedupe_key": dedupe_key(subscription.id, item.start),
+            }
+        )
+    session.execute(insert(cast(Table, WalletEntry.__table__)), rows)
+    for item in items:
+        session.expire(item.wallet, ["balance_cents", "updated_at"])
+
+
+def _open_periods(session: Session, items: list[_Item], now: datetime) -> None:
+    drafts = [
+        invoices.Draft(
+            i.subscription.workspace_id,
+            LedgerKind.RENEWAL,
+            i.lines,
+            i.wallet.currency,
+            subscription_id=i.subscription.id,
+            wallet_entry_id=i.entry_id,
+        )
+        for i in items
+    ]
+    invoice_ids = invoices.issue_many(session, drafts, actor=ACTOR)
+    periods: list[dict[str, Any]] = []
+    for item, invoice_id in zip(items, invoice_ids, strict=True):
+        periods.append(
+            {
+                "id": uuid7(),
+                "created_at": item.start,
+                "workspace_id": item.subscription.workspace_id,
+                "subscription_id": item.subscription.id,
+                "plan_id": item.plan.id,
+                "period_start": item.start,
+                "period_end": item.end,
+                "slots": item.plan.slots,
+                "amount_cents": item.total,
+                "wallet_entry_id": item.entry_id,
+                "invoice_id": invoice_id,
+            }
+        )
+        _move_forward(item)
+    insert_ignoring_duplicates(
+        session, SubscriptionPeriod, periods, unique=["subscription_id", "period_start"]
+    )
+    session.flush()  # the subscriptions' and add-ons' new dates, batched by the unit of work
+
+
+def _move_forward(item: _Item) -> None:
+    """As service._move_forward, for an ACTIVE subscription (no status change)."""
+    subscription, plan = item.subscription, item.plan
+    subscription.plan_id = plan.id
+    subscription.slots = plan.slots
+    subscription.price_cents = plan.price_cents
+    subscription.addon_price_cents = plan.addon_price_cents
+    subscription.mailbox_types = list(plan.mailbox_types)
+    subscription.current_period_start = item.start
+    subscription.current_period_end = item.end
+    subscription.renews_at = item.end
+    subscription.renewal_attempts = 0
+    for addon in item.addons:
+        addon.period_start, addon.period_end = item.start, item.end
+
+
+def _record(session: Session, items: list[_Item]) -> None:
+    """wallet.debited and subscription.renewed, as the one-by-one path records them."""
+    new: list[events.NewEvent] = []
+    for item in items:
+        subscription = item.subscription
+        new.append(
+            events.NewEvent(
+                subscription.workspace_id,
+                EventType.WALLET_DEBITED,
+                "wallet",
+                item.wallet.id,
+                ACTOR,
+                {
+                    "entry_id": str(item.entry_id),
+                    "kind": LedgerKind.RENEWAL.value,
+                    "amount_cents": -item.total,
+                    "balance_after_cents": item.balance_after,
+                    "currency": item.wallet.currency,
+                    "reference_type": "subscription",
+                    "reference_id": str(subscription.id),
+                },
+            )
+        )
+        new.append(
+            events.NewEvent(
+                subscription.workspace_id,
+                EventType.SUBSCRIPTION_RENEWED,
+                "subscription",
+                subscription.id,
+                ACTOR,
+                {
+                    "subscription": subscription.public_id,
+                    "period_start": item.start.isoformat(),
+                    "period_end": item.end.isoformat(),
+                    "amount_cents": item.total,
+                },
+            )
+        )
+    events.record_all(session, new)
+
+
+def _mailboxes(session: Session, items: list[_Item]) -> None:
+    """The mailbox steps, one set-based round per (types, period) shared by the chunk."""
+    groups: dict[tuple[tuple[str, ...], datetime, datetime], list[uuid.UUID]] = defaultdict(list)
+    for item in items:
+        types = tuple(sorted(item.subscription.mailbox_types))
+        groups[(types, item.start, item.end)].append(item.subscription.workspace_id)
+    for (types, start, end), workspace_ids in groups.items():
+        kinds = mailboxes.types_of_values(types)
+        mailboxes.at_renewal_many(session, workspace_ids, kinds, start, end, actor=ACTOR)
+
+
+def _scheduled(session: Session, settings: Settings, items: list[_Item], now: datetime) -> None:
+    """The few subscriptions with mailboxes scheduled for this renewal create them."""
+    waiting = set(
+        session.scalars(
+            select(ScheduledMailbox.subscription_id).where(
+                ScheduledMailbox.subscription_id.in_([i.subscription.id for i in items]),
+                ScheduledMailbox.status == ScheduledMailboxStatus.SCHEDULED,
+                ScheduledMailbox.scheduled_for <= now,
+            )
+        )
+    )
+    for item in items:
+        if item.subscription.id in waiting:
+            scheduled.create_due(session, settings, item.subscription, now, actor=ACTOR)
