@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -28,6 +28,9 @@ from mailfleet.models import PaymentPurpose, Role
 
 router = APIRouter(tags=["wallet"])
 
+DryRun = Annotated[
+    bool, Query(description="Answer what would be charged (200) and change nothing.")
+]
 MethodId = Annotated[str, Path(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_]+$")]
 
 
@@ -39,16 +42,20 @@ def _database(request: Request) -> Database:
     "/wallet/top-ups",
     status_code=201,
     response_model=schemas.TopUp,
+    responses={200: {"model": schemas.TopUp, "description": "The quote of a dry run."}},
     openapi_extra=errors("invalid_amount", "payments_not_configured", "payment_provider_error"),
 )
-def create_top_up(body: schemas.TopUpCreate, ctx: Admin, request: Request) -> Response:
+def create_top_up(
+    body: schemas.TopUpCreate, ctx: Admin, request: Request, dry_run: DryRun = False
+) -> Response:
     """Open a Checkout for `amount_cents`; the wallet is credited when the provider confirms
-    the payment (webhook). `dry_run` answers the amount with 200 and records nothing."""
+    the payment (webhook). `dry_run` (in the body or the query) answers the amount with 200
+    and records nothing."""
     workspace_id = ctx.workspace(Role.ADMIN)
     amount = checkout.check_topup_amount(ctx.settings, body.amount_cents)
     checkout.require_provider(ctx.settings)
     purse = wallet_service.wallet_for(ctx.session, workspace_id)
-    if body.dry_run:
+    if dry_run or body.dry_run:
         quote = {
             "payment_id": None,
             "status": None,

@@ -223,6 +223,11 @@ def test_top_up_amounts_are_bounded_and_dry_runs_change_nothing(
         "currency": "USD",
         "dry_run": True,
     }
+    by_query = stripe_client.post(
+        "/v1/wallet/top-ups?dry_run=true", json={"amount_cents": 2500}, headers=tenant.headers
+    )
+    assert by_query.status_code == 200
+    assert by_query.json() == quote.json()
     assert stripe_fake.log == []
     with db.transaction(write=False) as session:
         assert session.scalar(select(func.count()).select_from(Payment)) == 0
