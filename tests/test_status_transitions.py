@@ -29,6 +29,7 @@ OTHER_STATUSES = {
     "mailfleet.mailboxes.providers.google": "an API error's HTTP status",
     "mailfleet.mailboxes.providers.microsoft": "an API error's HTTP status",
     "mailfleet.demo.pipeline": "the demo's report of what the API answered",
+    "mailfleet.billing.plans.service": "plans (ACTIVE or RETIRED, one move: retire)",
 }
 ENUMS = ("DomainStatus", "MailboxStatus", "OrderStatus", "SubscriptionStatus")
 

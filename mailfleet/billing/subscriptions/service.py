@@ -93,13 +93,13 @@ def open_subscription(
 ) -> Subscription:
     """Create the subscription, charge `lines` and record its first period."""
     end = period_end(now, plan.period)
+    # It starts ACTIVE (the model's default); every later status goes through transitions.move.
     subscription = Subscription(
         id=uuid7(),
         workspace_id=workspace_id,
         public_id=new_public_id(),
         plan_id=plan.id,
         lookup_key=plan.lookup_key,
-        status=SubscriptionStatus.ACTIVE,
         period=plan.period,
         mailbox_types=list(plan.mailbox_types),
         slots=plan.slots,
