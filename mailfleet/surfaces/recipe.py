@@ -6,7 +6,9 @@ rate-limit and idempotency policies, and the policy profile of the business rule
 else (routers calling the same services, the auth cache, the database) is shared through the
 parent app's state. Every error raised under the prefix (validation, unknown route, 405, rate
 limit, idempotency conflict, 413, 500) renders in the surface's format, and each surface has its
-own OpenAPI document at `{prefix}/openapi.json`. The parent hands a surface its requests with
+own OpenAPI document at `{prefix}/openapi.json`, which lists per route the error codes it can
+answer with (`document_errors`: the routes' and dependencies' declared codes, kit.errordocs, and
+the recipe's own) in the surface's format. The parent hands a surface its requests with
 `SurfaceDispatch`, one prefix check per request.
 """
 
