@@ -14,6 +14,7 @@ from mailfleet.kit.errordocs import errors
 from mailfleet.kit.pagination import CursorParam
 from mailfleet.kit.responses import Limit, render, render_page
 from mailfleet.kit.schemas import Page
+from mailfleet.workspaces.service import MEMBER_OF_CODES
 
 router = APIRouter(tags=["api_keys"])
 
@@ -22,7 +23,7 @@ router = APIRouter(tags=["api_keys"])
     "/api-keys",
     status_code=201,
     response_model=schemas.IssuedApiKey,
-    openapi_extra=errors("workspace_not_found", "insufficient_role"),
+    openapi_extra=errors(*MEMBER_OF_CODES),
 )
 def create_api_key(body: schemas.ApiKeyCreate, ctx: Context) -> Response:
     """Issue an API key; the token is shown only here.

@@ -19,6 +19,7 @@ from mailfleet.kit.schemas import Deleted, Page
 from mailfleet.workspaces import members, schemas
 from mailfleet.workspaces import service as workspace_service
 from mailfleet.workspaces.invitations.endpoints import router as invitations_router
+from mailfleet.workspaces.service import MEMBER_OF_CODES
 
 router = APIRouter(tags=["workspaces"])
 
@@ -45,7 +46,7 @@ def list_workspaces(ctx: Context) -> Response:
 @router.get(
     "/workspaces/{workspace_id}",
     response_model=schemas.Workspace,
-    openapi_extra=errors("workspace_not_found", "insufficient_role"),
+    openapi_extra=errors(*MEMBER_OF_CODES),
 )
 def get_workspace(workspace_id: uuid.UUID, ctx: Context) -> Response:
     """Get one of the caller's workspaces."""
@@ -56,7 +57,7 @@ def get_workspace(workspace_id: uuid.UUID, ctx: Context) -> Response:
 @router.patch(
     "/workspaces/{workspace_id}",
     response_model=schemas.Workspace,
-    openapi_extra=errors("workspace_not_found", "insufficient_role", "workspace_name_taken"),
+    openapi_extra=errors(*MEMBER_OF_CODES, "workspace_name_taken"),
 )
 def rename_workspace(
     workspace_id: uuid.UUID, body: schemas.WorkspaceUpdate, ctx: Context
@@ -69,7 +70,7 @@ def rename_workspace(
 @router.delete(
     "/workspaces/{workspace_id}",
     response_model=Deleted,
-    openapi_extra=errors("workspace_not_found", "insufficient_role", "workspace_not_empty"),
+    openapi_extra=errors(*MEMBER_OF_CODES, "workspace_not_empty"),
 )
 def delete_workspace(workspace_id: uuid.UUID, ctx: Context) -> Response:
     """Delete an empty workspace (OWNER only): no live domain and no mailbox left."""
@@ -80,7 +81,7 @@ def delete_workspace(workspace_id: uuid.UUID, ctx: Context) -> Response:
 @router.get(
     "/workspaces/{workspace_id}/members",
     response_model=Page[schemas.Member],
-    openapi_extra=errors("workspace_not_found", "insufficient_role"),
+    openapi_extra=errors(*MEMBER_OF_CODES),
 )
 def list_members(
     workspace_id: uuid.UUID, ctx: Context, cursor: CursorParam = None, limit: Limit = 50
@@ -95,9 +96,7 @@ def list_members(
 @router.patch(
     "/workspaces/{workspace_id}/members/{user_id}",
     response_model=schemas.Member,
-    openapi_extra=errors(
-        "workspace_not_found", "insufficient_role", "member_not_found", "last_owner"
-    ),
+    openapi_extra=errors(*MEMBER_OF_CODES, "member_not_found", "last_owner"),
 )
 def change_member_role(
     workspace_id: uuid.UUID, user_id: uuid.UUID, body: schemas.MemberUpdate, ctx: Context
@@ -110,9 +109,7 @@ def change_member_role(
 @router.delete(
     "/workspaces/{workspace_id}/members/{user_id}",
     response_model=Deleted,
-    openapi_extra=errors(
-        "workspace_not_found", "insufficient_role", "member_not_found", "last_owner"
-    ),
+    openapi_extra=errors(*MEMBER_OF_CODES, "member_not_found", "last_owner"),
 )
 def remove_member(workspace_id: uuid.UUID, user_id: uuid.UUID, ctx: Context) -> Response:
     """Remove a member (OWNER), or leave (yourself); the last OWNER cannot go."""
@@ -123,7 +120,7 @@ def remove_member(workspace_id: uuid.UUID, user_id: uuid.UUID, ctx: Context) -> 
 @router.get(
     "/workspaces/{workspace_id}/billing",
     response_model=schemas.WorkspaceBilling,
-    openapi_extra=errors("workspace_not_found", "insufficient_role"),
+    openapi_extra=errors(*MEMBER_OF_CODES),
 )
 def get_billing(workspace_id: uuid.UUID, ctx: Context) -> Response:
     """Get the workspace's billing details (ADMIN or OWNER)."""
@@ -134,7 +131,7 @@ def get_billing(workspace_id: uuid.UUID, ctx: Context) -> Response:
 @router.put(
     "/workspaces/{workspace_id}/billing",
     response_model=schemas.WorkspaceBilling,
-    openapi_extra=errors("workspace_not_found", "insufficient_role"),
+    openapi_extra=errors(*MEMBER_OF_CODES),
 )
 def set_billing(workspace_id: uuid.UUID, body: schemas.BillingDetailsIn, ctx: Context) -> Response:
     """Replace the workspace's billing details (ADMIN or OWNER)."""

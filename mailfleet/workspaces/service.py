@@ -71,6 +71,10 @@ def membership_for(
     return membership
 
 
+# What `member_of` refuses with: not a member (or no such workspace), or a role too low.
+MEMBER_OF_CODES = ("workspace_not_found", "insufficient_role")
+
+
 def member_of(
     session: Session, principal: Principal, workspace_id: uuid.UUID, minimum_role: Role
 ) -> Membership:

@@ -15,6 +15,7 @@ from mailfleet.kit.schemas import Page
 from mailfleet.models import InvitationStatus
 from mailfleet.workspaces.invitations import schemas
 from mailfleet.workspaces.invitations import service as invitations
+from mailfleet.workspaces.service import MEMBER_OF_CODES
 
 router = APIRouter(tags=["invitations"])
 
@@ -23,9 +24,7 @@ router = APIRouter(tags=["invitations"])
     "/workspaces/{workspace_id}/invitations",
     status_code=201,
     response_model=schemas.Invitation,
-    openapi_extra=errors(
-        "workspace_not_found", "insufficient_role", "already_member", "invitation_pending"
-    ),
+    openapi_extra=errors(*MEMBER_OF_CODES, "already_member", "invitation_pending"),
 )
 def create_invitation(
     workspace_id: uuid.UUID, body: schemas.InvitationCreate, ctx: Context
@@ -40,7 +39,7 @@ def create_invitation(
 @router.get(
     "/workspaces/{workspace_id}/invitations",
     response_model=Page[schemas.Invitation],
-    openapi_extra=errors("workspace_not_found", "insufficient_role"),
+    openapi_extra=errors(*MEMBER_OF_CODES),
 )
 def list_workspace_invitations(
     workspace_id: uuid.UUID,
@@ -59,9 +58,7 @@ def list_workspace_invitations(
 @router.delete(
     "/workspaces/{workspace_id}/invitations/{invitation_id}",
     response_model=schemas.Invitation,
-    openapi_extra=errors(
-        "workspace_not_found", "insufficient_role", "invitation_not_found", "invitation_not_pending"
-    ),
+    openapi_extra=errors(*MEMBER_OF_CODES, "invitation_not_found", "invitation_not_pending"),
 )
 def revoke_invitation(workspace_id: uuid.UUID, invitation_id: uuid.UUID, ctx: Context) -> Response:
     """Revoke a pending invitation (OWNER only)."""
