@@ -53,6 +53,9 @@ from tests.support.servers import postgres_server
 
 PRICE, ADDON, ADDONS = 10_000, 500, 2
 CHUNK = 500
+# Every K-th subscription has a mailbox scheduled for creation (an order at its renewal);
+# MAILFLEET_BENCH_CREATE_EVERY=0 leaves them out to show the renewal's own cost.
+CREATE_EVERY = int(os.environ.get("MAILFLEET_BENCH_CREATE_EVERY", "10"))
 
 
 def _insert(session: Any, model: type[Any], rows: list[dict[str, Any]]) -> None:
@@ -117,7 +120,7 @@ def build(env: Env, n: int) -> list[uuid.UUID]:
                      "expires_at": end, "remove_at_renewal": status != MailboxStatus.ACTIVE,
                      "updated_at": start}
                 )  # fmt: skip
-            if i % 10 == 0:
+            if CREATE_EVERY and i % CREATE_EVERY == 0:
                 rows[ScheduledMailbox].append(
                     {**common, "id": uuid7(), "domain_id": domain, "subscription_id": sub,
                      "mailbox_type": MailboxType.GOOGLE, "username": "later", "first_name": "L",

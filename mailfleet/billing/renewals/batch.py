@@ -36,7 +36,6 @@ from mailfleet.billing.renewals.service import (
 )
 from mailfleet.billing.scheduled import service as scheduled
 from mailfleet.config import Settings
-from mailfleet.db import insert_ignoring_duplicates
 from mailfleet.events import service as events
 from mailfleet.events.types import EventType
 from mailfleet.kit.ids import uuid7
@@ -250,9 +249,10 @@ def _open_periods(session: Session, items: list[_Item], now: datetime) -> None:
             }
         )
         _move_forward(item)
-    insert_ignoring_duplicates(
-        session, SubscriptionPeriod, periods, unique=["subscription_id", "period_start"]
-    )
+    # A plain insert: no charge under the key means no period either (both are written in one
+    # transaction); the unique key still stands behind it (a clash undoes the chunk, and the
+    # one-by-one path then finds the period).
+    session.execute(insert(cast(Table, SubscriptionPeriod.__table__)), periods)
     session.flush()  # the subscriptions' and add-ons' new dates, batched by the unit of work
 
 
