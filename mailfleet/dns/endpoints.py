@@ -118,9 +118,7 @@ def _send_after_commit(ctx: RequestContext, request: Request, change: dns_servic
     # Commit first: the provider call must not hold the write lock (on SQLite, every write of
     # the deployment would wait for it). The row was rendered before, from what was stored.
     ctx.session.commit()
-    runtime = request.app.state.runtime
-    dns_service.reconcile_later(runtime, change)
-    dns_service.send(runtime.database, ctx.settings, change)
+    dns_service.deliver(request.app.state.runtime, change)
 
 
 @router.post(

@@ -28,6 +28,7 @@ from mailfleet.config import MailboxType, Settings
 from mailfleet.db import Database
 from mailfleet.dns import dkim, templates, zonefile
 from mailfleet.dns.providers.base import DnsProvider, DnsProviderError, Zone
+from mailfleet.dns.providers.builtin import BuiltinDnsProvider
 from mailfleet.dns.providers.registry import provider_for
 from mailfleet.dns.records import SUPPORTED_TYPES, Record, RRset, group_rrsets, rdata_text
 from mailfleet.exceptions import BadGateway, Conflict, NotFound, Unprocessable
@@ -170,7 +171,7 @@ def everything(session: Session, domain: Domain) -> Change:
     """Every RRset of the zone as a change to send (a new zone); nothing to put back."""
     session.flush()
     keys = frozenset((row.name, row.type) for row in records_of(session, domain.id))
-    return Change(domain.id, keys, domain.dns_serial, _serial_of(domain), None)
+    return Change(domain.id, keys, domain.dns_serial, _serial_of(domain), None, domain.dns_provider)
 
 
 def zone_file(session: Session, settings: Settings, domain: Domain) -> str:
@@ -405,6 +406,8 @@ class Change:
     before: tuple[int, datetime]
     # None for a resend (the reconcile job): nothing of its own to put back.
     undo: Callable[[Session], None] | None
+    # The domain's provider when the change was made (None: no zone yet, or not known).
+    provider: str | None = None
 
 
 @dataclass(frozen=True)
@@ -447,7 +450,7 @@ def _row(row: DnsRecord) -> dict[str, object]:
 def _change(
     domain: Domain, keys: set[Key], before: tuple[int, datetime], undo: Callable[[Session], None]
 ) -> Change:
-    return Change(domain.id, frozenset(keys), domain.dns_serial, before, undo)
+    return Change(domain.id, frozenset(keys), domain.dns_serial, before, undo, domain.dns_provider)
 
 
 def send(database: Database, settings: Settings, change: Change) -> None:
@@ -532,6 +535,10 @@ def deliver(runtime: Runtime, change: Change, *, put_back: bool = True) -> None:
     open). A refusal raises BadGateway, having put the change back unless `put_back` is False
     (a job's change stays stored: the resend may yet get it through, and until then the health
     check reports the drift)."""
+    if change.provider == BuiltinDnsProvider.name:
+        # The database is the zone (dns.server answers from it): nothing to send, nothing that a
+        # crash could lose, so no resend either (a batch of zones would queue one per domain).
+        return
     reconcile_later(runtime, change)
     send(runtime.database, runtime.settings, change if put_back else replace(change, undo=None))
 

@@ -443,3 +443,24 @@ def test_a_refusal_keeps_what_another_request_changed_meanwhile(
     assert answer.status_code == 502, answer.text
     after = client.get(url, headers=owner.headers).json()
     assert (after["dmarc_policy"], after["tags"]) == ("none", ["theirs"])
+
+
+def test_builtin_zones_queue_no_resends(db: Database, client: TestClient) -> None:
+    """The builtin server answers from the database: nothing to send, nothing to resend (a
+    batch of zones would otherwise queue one job per domain)."""
+    owner = make_tenant(db)
+    domain = _submitted(client, owner, "builtin-zone.test")
+    domain_tasks.create_zones(_runtime(client), [domain])
+    added = client.post(
+        f"/v1/domains/{domain}/dns/records",
+        json={"name": "app", "type": "A", "content": "192.0.2.1"},
+        headers=owner.headers,
+    )
+    changed = client.patch(
+        f"/v1/domains/{domain}", json={"dmarc_policy": "reject"}, headers=owner.headers
+    )
+
+    assert (added.status_code, changed.status_code) == (201, 200)
+    answer = client.get(f"/v1/domains/{domain}", headers=owner.headers).json()
+    assert (answer["dns_provider"], answer["status"]) == ("builtin", "PENDING_NS")
+    assert run_scheduled(_runtime(client)) == []
