@@ -199,7 +199,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
             "currency_mismatch": ((422,), "The wallet holds another currency."),
             "wallet_not_found": ((404,), "No such wallet."),
             "subscription_status_conflict": ((409,), "The subscription's status forbids this."),
-            "payments_not_configured": ((409,), "No payment provider: an operator credits wallets."),
+            "payments_not_configured": ((409,), "No payment provider: operators credit wallets."),
             "payment_provider_error": ((502,), "The payment provider refused or failed the call."),
             "payment_method_not_found": ((404,), "No such saved card."),
             "payment_status_conflict": ((409,), "The payment's status does not allow this."),
