@@ -17,7 +17,7 @@ from mailfleet.billing.payments import service, tasks
 from mailfleet.db import Database
 from mailfleet.jobs.queue import Runtime
 from mailfleet.kit import clock
-from mailfleet.models import LedgerKind, Payment, PaymentPurpose, PaymentStatus, WalletEntry
+from mailfleet.models import Event, LedgerKind, Payment, PaymentPurpose, PaymentStatus, WalletEntry
 from tests.billing.payments.conftest import payment, post_event, save_card, wallet_of
 from tests.factories import Caller, fund_wallet
 from tests.support.fake_stripe import FakeStripe
@@ -263,3 +263,40 @@ def test_the_sweep_reruns_a_recharge_left_open(
     assert wallet_of(db, tenant.workspace_id).balance_cents == 5000
     with db.transaction(write=False) as session:
         assert session.scalar(select(func.count()).select_from(WalletEntry)) == 1
+
+
+def test_a_failure_event_before_the_charge_returns_fails_it_once(
+    db: Database, stripe_client: TestClient, stripe_fake: FakeStripe, tenant: Caller
+) -> None:
+    save_card(stripe_client, stripe_fake, tenant, method="pm_card_chargeDeclined")
+    stripe_fake.hold_intents = threading.Event()
+    result: dict[str, Any] = {}
+    worker = threading.Thread(target=lambda: result.update(o=_recharge(stripe_client, tenant)))
+    worker.start()
+    assert stripe_fake.intent_arrived.wait(30)
+    (intent,) = stripe_fake.intents.values()
+    error = {
+        "type": "card_error",
+        "code": "card_declined",
+        "decline_code": "insufficient_funds",
+        "message": "Your card has insufficient funds.",
+    }
+    early = post_event(
+        stripe_client,
+        stripe_fake,
+        "payment_intent.payment_failed",
+        {**intent, "status": "requires_payment_method", "last_payment_error": error},
+    )
+    assert early.json()["outcome"] == "applied"
+    stripe_fake.hold_intents.set()
+    worker.join(30)
+    assert result["o"].status == "declined"
+    (failed,) = _recharges(db)
+    assert failed.status == PaymentStatus.FAILED
+    assert failed.failure_code == "insufficient_funds"
+    assert wallet_of(db, tenant.workspace_id).balance_cents == 0
+    with db.transaction(write=False) as session:
+        failures = session.scalar(
+            select(func.count()).select_from(Event).where(Event.type == "payment.failed")
+        )
+    assert failures == 1
