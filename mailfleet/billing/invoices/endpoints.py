@@ -14,6 +14,7 @@ from mailfleet.billing.invoices import render as invoice_render
 from mailfleet.billing.invoices import schemas
 from mailfleet.billing.invoices.errors import InvoiceNotFound
 from mailfleet.billing.subscriptions import service as subscriptions
+from mailfleet.kit.errordocs import errors
 from mailfleet.kit.pagination import CursorParam, paginate, split_page
 from mailfleet.kit.responses import Limit, render, render_page
 from mailfleet.kit.schemas import Page
@@ -31,7 +32,11 @@ def _get(ctx: Viewer, invoice_id: uuid.UUID) -> Invoice:
     return found
 
 
-@router.get("/invoices", response_model=Page[schemas.Invoice])
+@router.get(
+    "/invoices",
+    response_model=Page[schemas.Invoice],
+    openapi_extra=errors("subscription_not_found"),
+)
 def list_invoices(
     ctx: Viewer,
     cursor: CursorParam = None,
@@ -56,13 +61,18 @@ def list_invoices(
     "/invoices/{invoice_id}.html",
     response_class=HTMLResponse,
     responses={200: {"content": {"text/html": {}}, "description": "A printable page."}},
+    openapi_extra=errors("invoice_not_found"),
 )
 def invoice_page(invoice_id: uuid.UUID, ctx: Viewer) -> HTMLResponse:
     """The invoice as a printable HTML page (lines, totals, billing details of the time)."""
     return HTMLResponse(invoice_render.html_page(_get(ctx, invoice_id)))
 
 
-@router.get("/invoices/{invoice_id}", response_model=schemas.Invoice)
+@router.get(
+    "/invoices/{invoice_id}",
+    response_model=schemas.Invoice,
+    openapi_extra=errors("invoice_not_found"),
+)
 def get_invoice(invoice_id: uuid.UUID, ctx: Viewer) -> Response:
     """One invoice: lines, totals, the wallet entry and the billing details of the time."""
     return render(schemas.Invoice, _get(ctx, invoice_id))

@@ -10,6 +10,7 @@ from mailfleet.billing.plans import schemas
 from mailfleet.billing.plans import service as plan_service
 from mailfleet.billing.plans.schemas import LookupKey
 from mailfleet.exceptions import Unprocessable
+from mailfleet.kit.errordocs import errors
 from mailfleet.kit.responses import render
 from mailfleet.models import BillingPeriod, MailboxType
 
@@ -27,7 +28,12 @@ def list_plans(
     return render(schemas.PlanList, {"items": plans})
 
 
-@operator_router.post("", status_code=201, response_model=schemas.Plan)
+@operator_router.post(
+    "",
+    status_code=201,
+    response_model=schemas.Plan,
+    openapi_extra=errors("plan_exists", "invalid_plan"),
+)
 def create_plan(body: schemas.PlanCreate, ctx: Operator) -> Response:
     """Create a plan (version 1 of a new lookup key)."""
     spec = plan_service.PlanSpec(
@@ -44,7 +50,11 @@ def create_plan(body: schemas.PlanCreate, ctx: Operator) -> Response:
     return render(schemas.Plan, plan_service.create(ctx.session, spec, actor=ctx.actor), 201)
 
 
-@operator_router.patch("/{lookup_key}", response_model=schemas.Plan)
+@operator_router.patch(
+    "/{lookup_key}",
+    response_model=schemas.Plan,
+    openapi_extra=errors("plan_not_found", "invalid_plan", "null_value"),
+)
 def change_plan(lookup_key: LookupKey, body: schemas.PlanUpdate, ctx: Operator) -> Response:
     """Change a plan: a new version; subscriptions keep theirs until renewal."""
     changes = body.model_dump(exclude_unset=True)
@@ -54,7 +64,11 @@ def change_plan(lookup_key: LookupKey, body: schemas.PlanUpdate, ctx: Operator) 
     return render(schemas.Plan, plan)
 
 
-@operator_router.post("/{lookup_key}/retire", response_model=schemas.Plan)
+@operator_router.post(
+    "/{lookup_key}/retire",
+    response_model=schemas.Plan,
+    openapi_extra=errors("plan_not_found"),
+)
 def retire_plan(lookup_key: LookupKey, ctx: Operator) -> Response:
     """Stop selling a plan; its subscriptions keep renewing on their version."""
     return render(schemas.Plan, plan_service.retire(ctx.session, lookup_key, actor=ctx.actor))

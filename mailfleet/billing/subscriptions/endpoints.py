@@ -20,9 +20,10 @@ from mailfleet.auth.dependencies import Admin, RequestContext, Viewer
 from mailfleet.billing.payments import service as payments
 from mailfleet.billing.subscriptions import addons, schemas, service, upgrades
 from mailfleet.billing.subscriptions.quotes import Quote
+from mailfleet.kit.errordocs import errors
 from mailfleet.kit.pagination import CursorParam
 from mailfleet.kit.responses import Limit, render, render_page
-from mailfleet.kit.schemas import Page, Problem
+from mailfleet.kit.schemas import Page
 from mailfleet.models import (
     AddonSlots,
     Invoice,
@@ -39,11 +40,12 @@ SubscriptionRef = Annotated[
     str, Path(min_length=1, max_length=64, description="The UUID or the sub_... id.")
 ]
 DryRun = Annotated[bool, Query(description=schemas.DRY_RUN)]
-PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
 PURCHASE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": schemas.Quote, "description": "The quote of a dry run."},
-    402: {**PROBLEM, "description": "The wallet is short (insufficient_funds)."},
 }
+FOUND = ("subscription_not_found",)
+# What a price can be refused for (a dry run lists them under `refusals` instead).
+PLAN_REFUSALS = ("plan_not_found", "plan_retired", "currency_mismatch", "insufficient_funds")
 
 
 def _quote(quote: Quote) -> Response:
@@ -103,6 +105,7 @@ def _render_detail(ctx: RequestContext, subscription: Subscription, status: int 
     status_code=201,
     response_model=schemas.SubscriptionDetail,
     responses=PURCHASE_RESPONSES,
+    openapi_extra=errors(*PLAN_REFUSALS),
 )
 def purchase(
     body: schemas.SubscriptionCreate, ctx: Admin, request: Request, dry_run: DryRun = False
@@ -138,13 +141,21 @@ def list_subscriptions(
     return render_page(schemas.Subscription, rows, next_cursor)
 
 
-@router.get("/subscriptions/{subscription_id}", response_model=schemas.SubscriptionDetail)
+@router.get(
+    "/subscriptions/{subscription_id}",
+    response_model=schemas.SubscriptionDetail,
+    openapi_extra=errors(*FOUND),
+)
 def get_subscription(subscription_id: SubscriptionRef, ctx: Viewer) -> Response:
     """One subscription with its periods, add-ons, invoices and next renewal."""
     return _render_detail(ctx, service.find(ctx.session, ctx.workspace(), subscription_id))
 
 
-@router.patch("/subscriptions/{subscription_id}", response_model=schemas.SubscriptionDetail)
+@router.patch(
+    "/subscriptions/{subscription_id}",
+    response_model=schemas.SubscriptionDetail,
+    openapi_extra=errors(*FOUND),
+)
 def update_subscription(
     subscription_id: SubscriptionRef, body: schemas.SubscriptionUpdate, ctx: Admin
 ) -> Response:
@@ -155,7 +166,16 @@ def update_subscription(
     return _render_detail(ctx, subscription)
 
 
-@router.post("/subscriptions/{subscription_id}/cancel", response_model=schemas.SubscriptionDetail)
+@router.post(
+    "/subscriptions/{subscription_id}/cancel",
+    response_model=schemas.SubscriptionDetail,
+    openapi_extra=errors(
+        *FOUND,
+        "subscription_status_conflict",
+        "cancellation_already_scheduled",
+        "cancellation_not_scheduled",
+    ),
+)
 def cancel_subscription(
     subscription_id: SubscriptionRef, body: schemas.SubscriptionCancel, ctx: Admin
 ) -> Response:
@@ -175,6 +195,14 @@ def cancel_subscription(
     status_code=201,
     response_model=schemas.SubscriptionDetail,
     responses=PURCHASE_RESPONSES,
+    openapi_extra=errors(
+        *FOUND,
+        *PLAN_REFUSALS,
+        "subscription_not_active",
+        "subscription_status_conflict",
+        "same_plan",
+        "downgrade_below_usage",
+    ),
 )
 def upgrade_subscription(
     subscription_id: SubscriptionRef,
@@ -210,6 +238,9 @@ def upgrade_subscription(
     status_code=201,
     response_model=schemas.Addon,
     responses=PURCHASE_RESPONSES,
+    openapi_extra=errors(
+        *FOUND, "subscription_not_active", "addon_type_not_covered", "insufficient_funds"
+    ),
 )
 def add_slots(
     subscription_id: SubscriptionRef,
@@ -241,7 +272,11 @@ def add_slots(
     return render(schemas.Addon, addon, 201)
 
 
-@router.delete("/subscriptions/{subscription_id}/addons/{addon_id}", response_model=schemas.Addon)
+@router.delete(
+    "/subscriptions/{subscription_id}/addons/{addon_id}",
+    response_model=schemas.Addon,
+    openapi_extra=errors(*FOUND, "addon_not_found"),
+)
 def remove_slots(subscription_id: SubscriptionRef, addon_id: uuid.UUID, ctx: Admin) -> Response:
     """Stop renewing add-on slots; they last until the period end."""
     addon = addons.remove(
