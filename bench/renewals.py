@@ -3,12 +3,13 @@ removal at renewal, and on every tenth a mailbox scheduled for creation), agains
 baseline making the same ledger inserts and updates (wallet balances, ledger entries,
 invoices, periods, subscription and add-on dates) in a few bulk statements.
 
-The renewal path is the worker's: the sweep's claim (renews_at pushed a lease ahead) in chunks,
-then `renewals.tasks.renew_one` per subscription, each its own transaction, with everything a
-renewal does (events, invoice, mailboxes' dates and removals, the scheduled order).
+The renewal path is the worker's: the sweep's claim (renews_at pushed a lease ahead), then the
+`billing.renew` job per chunk of 100 (`renewals.batch`: one transaction per chunk, with
+everything a renewal does: events, invoices, periods, mailboxes' dates and removals, and the
+scheduled orders through the orders service).
 
-Run: .venv/bin/python -m bench.renewals [N ...]   (default 1000 10000; SQLite, then PostgreSQL
-unless MAILFLEET_BENCH_SQLITE_ONLY=1)
+Run: .venv/bin/python -m bench.renewals [N ...]   (default 1000 10000; SQLite, then PostgreSQL;
+MAILFLEET_BENCH_BACKENDS=sqlite or =postgresql runs one)
 """
 
 from __future__ import annotations
@@ -261,9 +262,11 @@ def postgres_environment() -> Iterator[Env]:
 
 def main() -> None:
     sizes = [int(a) for a in sys.argv[1:]] or [1000, 10_000]
+    backends = os.environ.get("MAILFLEET_BENCH_BACKENDS", "sqlite,postgresql").split(",")
     print("backend        N  renewal run                   set-based baseline")
-    measure(sqlite_environment, sizes)
-    if not os.environ.get("MAILFLEET_BENCH_SQLITE_ONLY"):
+    if "sqlite" in backends:
+        measure(sqlite_environment, sizes)
+    if "postgresql" in backends:
         measure(postgres_environment, sizes)
 
 
