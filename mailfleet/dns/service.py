@@ -136,7 +136,7 @@ def republish(
 
 def reset(session: Session, settings: Settings, secrets: SecretBox, domain: Domain) -> Change:
     """Managed records back to their template; the caller commits, then hands the change
-    (every managed RRset) to `send`."""
+    (every managed RRset) to `deliver`."""
     return _managed_change(session, settings, secrets, domain, force=True)
 
 
@@ -318,7 +318,7 @@ def _checked(domain: Domain, record: Record) -> Record:
 
 
 def add_record(session: Session, domain: Domain, record: Record) -> tuple[DnsRecord, Change]:
-    """Store a user record; the caller commits, then hands the change to `send`."""
+    """Store a user record; the caller commits, then hands the change to `deliver`."""
     record = _checked(domain, record)
     check_coexistence(records_of(session, domain.id), record)
     before = _serial_of(domain)
