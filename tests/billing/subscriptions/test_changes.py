@@ -13,15 +13,18 @@ from mailfleet.billing.subscriptions import transitions
 from mailfleet.db import Database
 from mailfleet.kit import clock
 from mailfleet.models import (
+    AddonSlots,
     Event,
     Invoice,
     MailboxType,
     Subscription,
     SubscriptionStatus,
     Wallet,
+    WalletEntry,
 )
 from tests.factories import (
     Caller,
+    count_rows,
     fund_wallet,
     make_domain,
     make_mailbox,
@@ -287,3 +290,32 @@ def test_the_factory_subscription_counts_for_the_quota(db: Database, client: Tes
     make_subscription(db, owner.workspace_id, "smtp_growth_monthly")
     overview = client.get("/v1/account", headers=owner.headers).json()
     assert overview["allocations"]["SMTP"]["allocated"] == 30
+
+
+def test_upgrade_and_add_on_dry_runs_change_nothing(db: Database, client: TestClient) -> None:
+    seed_plans(db)
+    owner = make_tenant(db)
+    sub = buy(db, client, owner)
+    tables = (Event, Invoice, Subscription, WalletEntry, AddonSlots)
+
+    def counts() -> list[int]:
+        return [count_rows(db, table) for table in tables]
+
+    before, balance = counts(), wallet_balance(db, owner)
+    upgrade = client.post(
+        f"/v1/subscriptions/{sub['id']}/upgrade",
+        json={"lookup_key": GROWTH},
+        params={"dry_run": "true"},
+        headers=owner.headers,
+    )
+    addon = client.post(
+        f"/v1/subscriptions/{sub['id']}/addons",
+        json={"mailbox_type": "GOOGLE", "quantity": 2, "dry_run": True},
+        headers=owner.headers,
+    )
+    assert upgrade.status_code == 200
+    assert addon.status_code == 200
+    assert upgrade.json()["refusals"] == []
+    assert addon.json()["refusals"] == []
+    assert counts() == before
+    assert wallet_balance(db, owner) == balance
