@@ -103,6 +103,7 @@ def get_domain(domain_id: uuid.UUID, ctx: Viewer) -> Response:
         "domain_removed",
         "mailbox_type_fixed",
         "forwarding_url_required",
+        "invalid_username",
         "invalid_dns_settings",
         "dns_provider_error",
     ),
