@@ -100,6 +100,10 @@ def test_a_route_lists_its_services_codes_its_dependencies_and_the_surfaces(
     assert "order_not_pending" in _enum(operator, 409)
     assert "invalid_cursor" in document["paths"]["/v1/domains"]["get"][EXTENSION]
 
+    # A public route (signed by the payment provider) has neither key nor idempotency errors.
+    public = set(document["paths"]["/v1/payments/stripe/webhook"]["post"][EXTENSION])
+    assert not public & {"missing_credentials", "invalid_api_key", "idempotency_key_in_progress"}
+
 
 def test_the_errors_it_names_are_described_with_their_meaning(document: dict[str, Any]) -> None:
     response = document["paths"]["/v1/api-keys/{key_id}"]["delete"]["responses"]["404"]

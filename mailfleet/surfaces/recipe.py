@@ -136,7 +136,9 @@ def operation_codes(route: RouteContext, method: str, spec: Surface) -> set[str]
     codes = route_codes(route) | EVERY_ROUTE_CODES
     if route.body_field is not None:
         codes |= BODY_CODES
-    if method in spec.idempotency.methods:
+    public = {(m, spec.prefix + path) for m, path in spec.public_routes}
+    # A public route's requests carry no credential the idempotency policy could key on.
+    if method in spec.idempotency.methods and (method, route.path_format) not in public:
         codes |= IDEMPOTENCY_CODES
     return codes
 
