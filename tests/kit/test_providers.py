@@ -107,5 +107,6 @@ def test_registrations_are_checked_against_the_settings() -> None:
 def test_kinds_are_found_by_name() -> None:
     assert registry_for("dns").kind == "dns"
     assert registry_for("mailbox").kind == "mailbox"
-    with pytest.raises(UnknownProviderError, match="use dns or mailbox"):
-        registry_for("payments")
+    assert registry_for("payments").kind == "payments"
+    with pytest.raises(UnknownProviderError, match="use dns, mailbox or payments"):
+        registry_for("registrar")
