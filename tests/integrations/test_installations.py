@@ -203,7 +203,9 @@ def test_a_mailbox_installation_binds_its_provider_only(
 @pytest.mark.parametrize(
     ("kind", "provider", "credentials", "config", "error", "field"),
     [
-        ("payments", "stripe", {}, {}, UnknownProviderKind, "kind"),
+        ("registrar", "porkbun", {}, {}, UnknownProviderKind, "kind"),
+        # Payments go to the deployment's own Stripe account, never a customer's.
+        ("payments", "stripe", {}, {}, ProviderNotInstallable, "provider"),
         ("dns", "route53", {}, {}, UnknownProvider, "provider"),
         ("dns", "builtin", {}, {}, ProviderNotInstallable, "provider"),
         ("mailbox", "smtp", {}, {}, ProviderNotInstallable, "provider"),
