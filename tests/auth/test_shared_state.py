@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -189,7 +190,13 @@ def servers(
 ) -> Iterator[list[httpx.Client]]:
     """Two API processes on the suite's database and Redis, one client for each."""
     data_dir = tmp_path_factory.mktemp("servers")
-    env = _server_env(migrated_database, redis_url, data_dir)
+    with two_servers(_server_env(migrated_database, redis_url, data_dir), data_dir) as clients:
+        yield clients
+
+
+@contextmanager
+def two_servers(env: dict[str, str], data_dir: Path) -> Iterator[list[httpx.Client]]:
+    """Two API processes started with `env`, healthy, one client for each; stopped after."""
     started = [_start_server(env, data_dir) for _ in range(2)]
     clients = [httpx.Client(base_url=url, timeout=10) for _, url in started]
     try:

@@ -29,13 +29,11 @@ from tests.auth.test_shared_state import (
     PER_MINUTE,
     Counter,
     _server_env,
-    _start_server,
-    _wait_for_health,
     _wait_until,
+    two_servers,
 )
 from tests.conftest import base_settings
 from tests.factories import make_tenant
-from tests.support.servers import stop_process
 
 
 @pytest.fixture(scope="module")
@@ -125,17 +123,8 @@ def servers(pg: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     data_dir = tmp_path_factory.mktemp("db-servers")
     env = _server_env(pg, "redis://127.0.0.1:1/0", data_dir)
     env["MAILFLEET_SHARED_STATE"] = "database"
-    started = [_start_server(env, data_dir) for _ in range(2)]
-    clients = [httpx.Client(base_url=url, timeout=10) for _, url in started]
-    try:
-        for process, url in started:
-            _wait_for_health(process, url, data_dir)
+    with two_servers(env, data_dir) as clients:
         yield clients
-    finally:
-        for client in clients:
-            client.close()
-        for process, _ in started:
-            stop_process(process)
 
 
 def test_a_rate_limit_counts_the_requests_of_both_processes(
