@@ -22,7 +22,15 @@ from mailfleet.billing.subscriptions.quotes import Quote, purse_of
 from mailfleet.events.types import EventType
 from mailfleet.exceptions import MailfleetError
 from mailfleet.kit import clock
-from mailfleet.models import AddonSlots, LedgerKind, MailboxType, Plan, Subscription
+from mailfleet.models import (
+    AddonSlots,
+    LedgerKind,
+    MailboxType,
+    Plan,
+    ScheduledMailbox,
+    ScheduledMailboxStatus,
+    Subscription,
+)
 
 
 def credit_line(subscription: Subscription, now: datetime) -> Line | None:
@@ -95,6 +103,41 @@ def quote_upgrade(
     return plan, Quote(lines, purse, errors)
 
 
+def _carry_over(session: Session, old: Subscription, new: Subscription) -> None:
+    """Move what hangs off the old subscription onto the new one, so nothing is stranded on
+    an EXPIRED row that never renews again.
+
+    Add-ons take the new period's end: renewals pick the add-ons ending at the period they
+    renew, so one left on the old end would never renew (and its slots would stop counting
+    at the old end). Add-ons already ended or removed keep their dates: they renew no more.
+    Mailboxes scheduled for the old renewal wait for the new subscription's billing date
+    instead (the rules are checked again when they are created, as for any scheduled row).
+    """
+    now = clock.now()
+    session.execute(
+        update(AddonSlots)
+        .where(AddonSlots.subscription_id == old.id)
+        .values(subscription_id=new.id)
+    )
+    session.execute(
+        update(AddonSlots)
+        .where(
+            AddonSlots.subscription_id == new.id,
+            AddonSlots.removed_at.is_(None),
+            AddonSlots.period_end > now,
+        )
+        .values(period_end=new.current_period_end)
+    )
+    session.execute(
+        update(ScheduledMailbox)
+        .where(
+            ScheduledMailbox.subscription_id == old.id,
+            ScheduledMailbox.status == ScheduledMailboxStatus.SCHEDULED,
+        )
+        .values(subscription_id=new.id, scheduled_for=new.current_period_end, updated_at=now)
+    )
+
+
 def upgrade(
     session: Session,
     workspace_id: uuid.UUID,
@@ -120,12 +163,7 @@ def upgrade(
         reason=f"Change from {old.lookup_key} to {plan.lookup_key}",
     )
     new.notes = old.notes
-    # Add-on slots were paid until their period end: they move to the new subscription.
-    session.execute(
-        update(AddonSlots)
-        .where(AddonSlots.subscription_id == old.id)
-        .values(subscription_id=new.id)
-    )
+    _carry_over(session, old, new)
     old.replaced_by_id = new.id
     transitions.move(
         session,
