@@ -146,6 +146,11 @@ class UserRoutes:
         if email is not None and email != user["primaryEmail"]:
             self._rename(user, email)
         user.update({flag: body[flag] for flag in SETTABLE_FLAGS if flag in body})
+        # Output only, and present only while the user is suspended (the User resource says so).
+        if user["suspended"]:
+            user.setdefault("suspensionReason", "ADMIN")
+        else:
+            user.pop("suspensionReason", None)
         user["etag"] = _etag()
         return copy.deepcopy(user)
 

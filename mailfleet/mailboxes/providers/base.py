@@ -113,6 +113,18 @@ class MailboxProvider(Protocol):
     def delete_mailbox(self, address: str) -> None:
         """Remove the mailbox so its login stops working; a missing one is not an error."""
 
+    def suspend(self, address: str) -> None:
+        """Stop the mailbox's logins (IMAP, SMTP AUTH, web) and keep the account and its mail.
+
+        Suspended already is success, and so is a missing account: nobody can log in to it.
+        """
+
+    def resume(self, address: str) -> None:
+        """Let a suspended mailbox log in again with its password; active already is success.
+
+        A missing account is a permanent error: there is nothing to resume.
+        """
+
     def set_forwarding(
         self, domain: str, *, catch_all: str | None, forwards: Mapping[str, str]
     ) -> None:

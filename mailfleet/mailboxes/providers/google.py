@@ -26,6 +26,8 @@ Semantics of the protocol's calls here:
   secret by entering it as the "authenticator app" key, and from then on codes come from it.
   For a user already enrolled (an existing user taken over) no secret is returned: the enrolled
   one is unknown to Mailfleet, and a new one would not work.
+- `suspend` and `resume` set the user's `suspended` flag (`users.update`): a suspended user
+  cannot sign in anywhere (IMAP, SMTP, web) and keeps its mail and settings.
 - `update_mailbox` sets the name; `delete_mailbox` deletes the user (gone already is fine).
   Both, `rename_mailbox`, `set_photo` and the take-over in `create_mailbox` first check that the
   address is the user's primary address: Google also resolves aliases as user keys, and acting
@@ -57,7 +59,6 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httplib2
@@ -78,6 +79,7 @@ from mailfleet.mailboxes.providers.base import (
     checked_domain,
     checked_photo,
 )
+from mailfleet.mailboxes.providers.google_keys import service_account_info
 
 Json = dict[str, Any]
 
@@ -134,7 +136,7 @@ class GoogleProvider:
     name = "google"
 
     def __init__(self, settings: Settings) -> None:
-        self._info = _service_account_info(settings)
+        self._info = service_account_info(settings)
         if settings.google_token_uri:
             self._info["token_uri"] = settings.google_token_uri
         self._subject = settings.google_admin_subject.strip()
@@ -227,6 +229,28 @@ class GoogleProvider:
         except GoogleApiError as exc:
             if exc.status != 404:  # deleted meanwhile: what was asked
                 raise
+
+    def suspend(self, address: str) -> None:
+        self._set_suspended(_address(address), True)
+
+    def resume(self, address: str) -> None:
+        self._set_suspended(_address(address), False)
+
+    def _set_suspended(self, key: str, suspended: bool) -> None:
+        # users.update {"suspended": ...}: a suspended user cannot sign in, and keeps its mail.
+        user = self._own_user(key)
+        if user is None:
+            if suspended:
+                return  # no account, no login: what was asked
+            raise MailboxProviderError(f"no Google Workspace user {key}", retryable=False)
+        if bool(user.get("suspended")) == suspended:
+            return
+        self._execute(
+            self._apis()
+            .directory.users()
+            .update(userKey=user["id"], body={"suspended": suspended}),
+            f"Google Workspace did not {'suspend' if suspended else 'restore'} {key}",
+        )
 
     def rename_mailbox(self, old_address: str, new_address: str) -> str:
         old, new = _address(old_address), _address(new_address)
@@ -519,38 +543,6 @@ def _client(service: str, version: str, http: AuthorizedHttp, endpoint: str) -> 
         cache_discovery=False,
         client_options={"api_endpoint": endpoint},
     )
-
-
-def _service_account_info(settings: Settings) -> Json:
-    raw = settings.google_service_account_json.get_secret_value().strip()
-    source = "MAILFLEET_GOOGLE_SERVICE_ACCOUNT_JSON"
-    if not raw and settings.google_service_account_file:
-        source = settings.google_service_account_file
-        try:
-            raw = Path(settings.google_service_account_file).read_text()
-        except OSError as exc:
-            raise MailboxProviderError(
-                f"cannot read the Google service account key {source}: {exc.strerror or exc}",
-                retryable=False,
-            ) from exc
-    if not raw:
-        raise MailboxProviderError(
-            "the google provider needs a service account key: set "
-            "MAILFLEET_GOOGLE_SERVICE_ACCOUNT_JSON or MAILFLEET_GOOGLE_SERVICE_ACCOUNT_FILE",
-            retryable=False,
-        )
-    try:
-        info = json.loads(raw)
-    except ValueError as exc:
-        # The message never quotes the key: it is a secret.
-        raise MailboxProviderError(
-            f"the Google service account key in {source} is not JSON", retryable=False
-        ) from exc
-    if not isinstance(info, dict) or info.get("type") != "service_account":
-        raise MailboxProviderError(
-            f"the key in {source} is not a service account key", retryable=False
-        )
-    return info
 
 
 def _error_body(exc: HttpError) -> tuple[str, frozenset[str]]:

@@ -23,6 +23,8 @@ Semantics of the protocol's calls here:
   v1.0 has no call that registers an authenticator secret for a user with app-only permissions
   (the beta hardware-OATH API can import one, but activating it needs a delegated admin or the
   user). MFA enrolment with this secret happens at the mailbox's first sign-in.
+- `suspend` and `resume` set the user's `accountEnabled` (PATCH): a disabled account cannot sign
+  in, and its mailbox and mail stay.
 - `delete_mailbox` deletes the user, which releases its licence; Entra keeps it restorable for
   30 days.
 - `rename_mailbox` sets the user's userPrincipalName, mail and mailNickname to the new address
@@ -70,6 +72,7 @@ from mailfleet.mailboxes.providers.base import (
     checked_domain,
     checked_photo,
 )
+from mailfleet.mailboxes.providers.microsoft_forwarding import forwarding_instruction
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 CONNECTION = Connection(
@@ -87,8 +90,6 @@ TRANSIENT_OAUTH = frozenset({"temporarily_unavailable", "server_error"})
 # Graph's photo upload: the types it documents and accepts, and its 4 MB request limit.
 PHOTO_TYPES = ("image/jpeg", "image/png")
 PHOTO_MAX_BYTES = 4 * 1024 * 1024
-CATCH_ALL_RULE = "Mailfleet catch-all {domain}"
-FORWARD_RULE = "Mailfleet forward {address}"
 
 Json = dict[str, Any]
 
@@ -263,6 +264,25 @@ class MicrosoftProvider:
         except GraphError as exc:
             if exc.status != 404:
                 raise
+
+    def suspend(self, address: str) -> None:
+        self._set_enabled(_address(address), False)
+
+    def resume(self, address: str) -> None:
+        self._set_enabled(_address(address), True)
+
+    def _set_enabled(self, key: str, enabled: bool) -> None:
+        # PATCH accountEnabled (204): a disabled account cannot sign in; Exchange keeps the
+        # mailbox and goes on accepting its mail. Setting the value it has is no error.
+        try:
+            self._call("PATCH", f"/users/{_quoted(key)}", json={"accountEnabled": enabled})
+        except GraphError as exc:
+            if exc.status != 404:
+                raise
+            if enabled:
+                raise MailboxProviderError(
+                    f"no Microsoft 365 user {key} in the tenant", retryable=False
+                ) from exc
 
     def rename_mailbox(self, old_address: str, new_address: str) -> str:
         old, new = _address(old_address), _address(new_address)
@@ -518,42 +538,6 @@ class MicrosoftProvider:
                         f"Microsoft tenant {self._tenant!r}: {exc}", retryable=False
                     ) from exc
             return self._app
-
-
-def forwarding_instruction(domain: str, catch_all: str | None, forwards: Mapping[str, str]) -> str:
-    """The Exchange Online PowerShell that gives `domain` this catch-all and these forwards."""
-    rule = CATCH_ALL_RULE.format(domain=domain)
-    steps = [
-        f"Microsoft Graph cannot set forwarding for {domain}; an Exchange administrator must run "
-        "in Exchange Online PowerShell:"
-    ]
-    # Internal relay makes Exchange accept mail for addresses without a mailbox (they count as
-    # outside the organisation); the rules then say where it goes.
-    kind = "InternalRelay" if catch_all or forwards else "Authoritative"
-    steps.append(f"Set-AcceptedDomain -Identity {domain} -DomainType {kind};")
-    pattern = FORWARD_RULE.format(address=f"*@{domain}")
-    steps.append(
-        f'Get-TransportRule | Where-Object Name -like "{pattern}" '
-        "| Remove-TransportRule -Confirm:$false;"
-    )
-    for local, target in sorted(forwards.items()):
-        address = f"{local}@{domain}"
-        # First and final: a forwarded address never reaches the catch-all rule.
-        steps.append(
-            f'New-TransportRule -Name "{FORWARD_RULE.format(address=address)}" -Priority 0 '
-            f'-RecipientAddressMatchesPatterns "^{re.escape(address)}$" '
-            f"-RedirectMessageTo {target} -StopRuleProcessing $true;"
-        )
-    if catch_all:
-        steps.append(
-            f'New-TransportRule -Name "{rule}" -RecipientDomainIs {domain} '
-            f"-SentToScope NotInOrganization -RedirectMessageTo {catch_all} "
-            f'(if the rule exists: Set-TransportRule -Identity "{rule}" '
-            f"-RedirectMessageTo {catch_all})."
-        )
-    else:
-        steps.append(f'Remove-TransportRule -Identity "{rule}" -Confirm:$false (if it exists).')
-    return " ".join(steps)
 
 
 def _graph_error(response: httpx.Response) -> GraphError:

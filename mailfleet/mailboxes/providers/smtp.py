@@ -48,6 +48,9 @@ Semantics of the protocol's calls here:
   with the password Mailfleet stored. The provider user id is the address. `create_mailboxes`
   does the same for a list in one round (`create_mailbox` is a round of one), adding the
   mailboxes' domains as `prepare_domain` would.
+- `suspend` adds Dovecot's `fail=y` extra field to the mailbox's passwd-file line (its last
+  field), so IMAP logins and SMTP AUTH (Postfix asks Dovecot) fail although the password
+  matches; mail still arrives and is kept. `resume` removes the field.
 - `delete_mailbox` removes the login and the mailbox entry; the mail directory stays on disk
   for the operator's retention policy.
 - `set_forwarding` replaces the domain's aliases: `@domain target` for the catch-all and
@@ -91,6 +94,10 @@ LOCAL_PART = re.compile(r"[a-z0-9._+-]{1,64}")
 TARGET_LOCAL_PART = re.compile(r"[^\s:,#@<>\"\\]{1,64}")
 # Display names go into the passwd-file's gecos field: nothing that would end the field or line.
 NAME_UNSAFE = re.compile(r"[:\x00-\x1f\x7f]")
+# Dovecot's passdb extra field that fails the lookup in its auth process, so a matching password
+# is refused for IMAP and for Postfix's SMTP AUTH (Dovecot SASL) alike: a suspended mailbox.
+# (`nologin=y` would not do: only the IMAP login process honours it, SASL clients do not.)
+SUSPENDED_FIELD = "fail=y"
 # Errors no retry can fix: the files' location or permissions are wrong on this host.
 PERMANENT_ERRNOS = {
     errno.EACCES,
@@ -277,6 +284,22 @@ class SmtpProvider:
                 files.aliases[key] = targets
         self._reload_postfix()
 
+    def suspend(self, address: str) -> None:
+        key = _address(address)
+        with self._changing() as files:
+            line = files.passwd.get(key)
+            if line is not None:  # none: no login to stop
+                files.passwd[key] = _with_login(line, allowed=False)
+        # Postfix asks Dovecot for every SMTP AUTH: the passwd-file is the one place, no reload.
+
+    def resume(self, address: str) -> None:
+        key = _address(address)
+        with self._changing() as files:
+            line = files.passwd.get(key)
+            if line is None:
+                raise MailboxProviderError(f"no mailbox {key} on this host", retryable=False)
+            files.passwd[key] = _with_login(line, allowed=True)
+
     def set_forwarding(
         self, domain: str, *, catch_all: str | None, forwards: Mapping[str, str]
     ) -> None:
@@ -424,6 +447,17 @@ def _password_field(want: _Wanted, current: str | None) -> str:
         # verifying under the lock costs nobody much.
         return current
     return want.hashed or _new_field(want.password)
+
+
+def _with_login(line: str, *, allowed: bool) -> str:
+    """The passwd-file line with the suspension's extra field dropped, or added."""
+    fields = _passwd_fields(line)
+    key = SUSPENDED_FIELD.partition("=")[0]
+    extra = [item for item in fields[7].split() if item.partition("=")[0] != key]
+    if not allowed:
+        extra.append(SUSPENDED_FIELD)
+    fields[7] = " ".join(extra)
+    return ":".join(fields)
 
 
 def _with_identity(address: str, targets: list[str]) -> list[str]:
