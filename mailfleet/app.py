@@ -17,6 +17,7 @@ from mailfleet.auth.cache import share_invalidations
 from mailfleet.auth.ratelimit import rate_limiter_for
 from mailfleet.auth.service import LastUsedRecorder
 from mailfleet.background import lifespan
+from mailfleet.compat.inboxedup.surface import inboxedup_surface
 from mailfleet.config import Settings
 from mailfleet.db import Database
 from mailfleet.docs import install_docs
@@ -37,6 +38,7 @@ from mailfleet.surfaces.recipe import (
 )
 
 HEALTH_BODY = b'{"status":"ok"}'
+DEFAULT_SURFACES = (native_surface(), inboxedup_surface())
 
 
 class ConcurrencyGate:
@@ -75,9 +77,10 @@ def create_app(
     database: Database | None = None,
     surfaces: Sequence[Surface] | None = None,
 ) -> FastAPI:
-    """The app: every surface (the native API unless told) mounted under its prefix."""
+    """The app: every surface (the native API and InboxedUp's unless told) mounted under its
+    prefix."""
     settings = settings or Settings()
-    surfaces = tuple(surfaces) if surfaces is not None else (native_surface(),)
+    surfaces = tuple(surfaces) if surfaces is not None else DEFAULT_SURFACES
     database = database or Database(settings)
     app = FastAPI(
         title="Mailfleet",

@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     recent_creation_rule: RecentCreationRule = RecentCreationRule.SEED
     recent_creation_hours: int = 24
     microsoft_wait_for_active: bool = True
+    # The InboxedUp surface applies its document's rules only (compat.inboxedup.surface): these
+    # turn the two rules its document does not have on for it too.
+    inboxedup_recent_creation_rule: RecentCreationRule = RecentCreationRule.OFF
+    inboxedup_microsoft_wait_for_active: bool = False
     # Days between a mailbox's creation and its renewal date.
     renewal_period_days: int = 30
     invitation_ttl_days: int = 7

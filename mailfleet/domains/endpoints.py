@@ -171,7 +171,8 @@ def batch_status(batch_id: uuid.UUID, ctx: Viewer) -> Response:
         "status": report.status,
         "counts": report.counts,
         "nameserver_groups": [
-            {"nameservers": list(pair), "domains": names} for pair, names in report.groups
+            {"nameservers": list(pair), "domains": [domain.name for domain in domains]}
+            for pair, domains in report.groups
         ],
     }
     return render(schemas.BatchStatus, payload)

@@ -6,6 +6,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import func, or_, select
@@ -391,11 +392,22 @@ def remove_domain(
     return domain
 
 
+@dataclass(frozen=True)
+class BatchDomain:
+    id: uuid.UUID
+    name: str
+    status: DomainStatus
+    nameserver_1: str
+    nameserver_2: str
+    created_at: datetime
+
+
 @dataclass
 class BatchReport:
     batch: DomainBatch
     counts: dict[DomainStatus, int]
-    groups: list[tuple[tuple[str, str], list[str]]]
+    # Every domain of the batch, by name.
+    domains: list[BatchDomain]
 
     @property
     def status(self) -> str:
@@ -404,6 +416,14 @@ class BatchReport:
         )
         return "PENDING" if waiting else "DONE"
 
+    @property
+    def groups(self) -> list[tuple[tuple[str, str], list[BatchDomain]]]:
+        """The domains by nameserver pair, pairs sorted, names sorted in each."""
+        grouped: dict[tuple[str, str], list[BatchDomain]] = defaultdict(list)
+        for domain in self.domains:
+            grouped[(domain.nameserver_1, domain.nameserver_2)].append(domain)
+        return sorted(grouped.items())
+
 
 def batch_report(session: Session, *, workspace_id: uuid.UUID, batch_id: uuid.UUID) -> BatchReport:
     batch = get_scoped(session, DomainBatch, workspace_id, batch_id)
@@ -411,19 +431,32 @@ def batch_report(session: Session, *, workspace_id: uuid.UUID, batch_id: uuid.UU
         scoped_columns(
             Domain,
             workspace_id,
+            Domain.id,
             Domain.name,
             Domain.status,
             Domain.nameserver_1,
             Domain.nameserver_2,
+            Domain.created_at,
         )
         .where(Domain.batch_id == batch.id)
         .order_by(Domain.name)
     ).all()
-    counts: Counter[DomainStatus] = Counter(status for _, status, _, _ in rows)
-    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for name, _, ns1, ns2 in rows:
-        groups[(ns1, ns2)].append(name)
-    return BatchReport(batch, {s: counts.get(s, 0) for s in DomainStatus}, sorted(groups.items()))
+    domains = [BatchDomain(*row) for row in rows]
+    counts: Counter[DomainStatus] = Counter(domain.status for domain in domains)
+    return BatchReport(batch, {s: counts.get(s, 0) for s in DomainStatus}, domains)
+
+
+def domains_by_id(
+    session: Session, workspace_id: uuid.UUID, ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, Domain]:
+    """The workspace's domains among `ids` (any status), in one query per chunk."""
+    found: dict[uuid.UUID, Domain] = {}
+    wanted = list(ids)
+    for start in range(0, len(wanted), LOOKUP_CHUNK):
+        chunk = wanted[start : start + LOOKUP_CHUNK]
+        statement = scoped(Domain, workspace_id).where(Domain.id.in_(chunk))
+        found.update((domain.id, domain) for domain in session.scalars(statement))
+    return found
 
 
 def list_batches(

@@ -68,10 +68,17 @@ def route_codes(route: RouteContext) -> set[str]:
     return codes
 
 
-def by_status(codes: Iterable[str]) -> dict[int, list[str]]:
-    """Codes grouped under each status the registry gives them, sorted."""
+def native_status(code: str, status: int) -> int:
+    return status
+
+
+def by_status(
+    codes: Iterable[str], status_of: Callable[[str, int], int] = native_status
+) -> dict[int, list[str]]:
+    """Codes grouped under each status the registry gives them (as `status_of` maps it for a
+    surface whose statuses differ), sorted."""
     grouped: dict[int, set[str]] = {}
     for code in codes:
         for status in ERROR_CODES[code].statuses:
-            grouped.setdefault(status, set()).add(code)
+            grouped.setdefault(status_of(code, status), set()).add(code)
     return {status: sorted(grouped[status]) for status in sorted(grouped)}

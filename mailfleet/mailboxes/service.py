@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -142,18 +142,17 @@ class Credentials:
     imap_security: str | None
 
 
-def credentials(
-    session: Session, secrets: SecretBox, *, workspace_id: uuid.UUID, mailbox_id: uuid.UUID
-) -> Credentials:
-    mailbox = get_scoped(session, Mailbox, workspace_id, mailbox_id)
-    # A provisioning mailbox already has its password stored (see provisioning.start) but is
-    # not usable yet.
-    not_ready = (MailboxStatus.PENDING, MailboxStatus.PROVISIONING, MailboxStatus.FAILED)
-    if mailbox.password_enc is None or mailbox.status in not_ready:
-        raise Conflict(
-            "This mailbox has no credentials yet; they exist once it is ACTIVE.",
-            code="mailbox_not_active",
-        )
+# A provisioning mailbox already has its password stored (see provisioning.start) but is not
+# usable yet.
+_NOT_READY = (MailboxStatus.PENDING, MailboxStatus.PROVISIONING, MailboxStatus.FAILED)
+
+
+def _usable(mailbox: Mailbox) -> bool:
+    return mailbox.password_enc is not None and mailbox.status not in _NOT_READY
+
+
+def _decrypted(secrets: SecretBox, mailbox: Mailbox) -> Credentials:
+    assert mailbox.password_enc is not None
     return Credentials(
         id=mailbox.id,
         address=mailbox.address,
@@ -167,6 +166,26 @@ def credentials(
         smtp_security=mailbox.smtp_security,
         imap_security=mailbox.imap_security,
     )
+
+
+def credentials(
+    session: Session, secrets: SecretBox, *, workspace_id: uuid.UUID, mailbox_id: uuid.UUID
+) -> Credentials:
+    mailbox = get_scoped(session, Mailbox, workspace_id, mailbox_id)
+    if not _usable(mailbox):
+        raise Conflict(
+            "This mailbox has no credentials yet; they exist once it is ACTIVE.",
+            code="mailbox_not_active",
+        )
+    return _decrypted(secrets, mailbox)
+
+
+def credentials_of(
+    secrets: SecretBox, mailboxes: Iterable[Mailbox]
+) -> dict[uuid.UUID, Credentials]:
+    """The credentials of those of `mailboxes` (already read in their workspace) that have
+    usable ones; the others are left out."""
+    return {m.id: _decrypted(secrets, m) for m in mailboxes if _usable(m)}
 
 
 def update_mailbox(

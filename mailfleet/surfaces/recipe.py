@@ -31,11 +31,12 @@ from mailfleet import exception_handlers
 from mailfleet.auth.dependencies import CredentialScheme, SurfaceAuth
 from mailfleet.auth.ratelimit import RateLimits, rate_limiter_for
 from mailfleet.config import Settings
+from mailfleet.docs import install_surface_docs
 from mailfleet.exception_handlers import ErrorRenderer
 from mailfleet.exceptions import ERROR_CODES
 from mailfleet.idempotency.middleware import IdempotencyMiddleware, IdempotencyPolicy
 from mailfleet.kit.bodylimit import BulkRoute, bulk_route
-from mailfleet.kit.errordocs import EXTENSION, by_status, route_codes
+from mailfleet.kit.errordocs import EXTENSION, by_status, native_status, route_codes
 from mailfleet.policy import PolicyProfile
 
 OpenAPIResponses = dict[int | str, dict[str, Any]]
@@ -106,6 +107,8 @@ class Surface:
     public_routes: Sequence[tuple[str, str]] = ()
     # How an error status is documented per route in this surface's format (its schema).
     document_error: ErrorDocumenter = describe_codes
+    # The status the surface answers a code with, given the native one (its renderer's rule).
+    status_of: Callable[[str, int], int] = native_status
 
     def owns(self, path: str) -> bool:
         return path == self.prefix or path.startswith(self.prefix + "/")
@@ -154,7 +157,7 @@ def document_errors(document: dict[str, Any], routes: Sequence[Any], spec: Surfa
                 continue
             codes = operation_codes(route, method, spec)
             operation[EXTENSION] = sorted(codes)
-            for status, named in by_status(codes).items():
+            for status, named in by_status(codes, spec.status_of).items():
                 response = operation.setdefault("responses", {}).setdefault(str(status), {})
                 spec.document_error(response, status, named)
 
@@ -212,6 +215,7 @@ def build_surface(spec: Surface, parent: FastAPI, *, version: str) -> SurfaceApp
         spec.credentials, spec.rate_limit.state_key, profile, spec.rate_limit.key_prefix
     )
     exception_handlers.register(app, spec.render_error)
+    install_surface_docs(app, spec.prefix)
     for router in spec.routers:
         # Routes keep their whole path (/v1/...): the surface is reached by `SurfaceDispatch`
         # with the scope untouched, so routing compares paths without a root_path to strip.

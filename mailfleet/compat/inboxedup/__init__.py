@@ -1,0 +1,1 @@
+"""The InboxedUp API (../shared/seeds/inboxedup-api.txt) served under /inboxedup."""
