@@ -1,4 +1,5 @@
-"""Invoices: any member of the workspace lists them and reads one, as JSON or printable HTML."""
+"""Invoices: any member of the workspace lists them and reads one, as JSON, printable HTML or
+PDF."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from mailfleet.auth.dependencies import Viewer
 from mailfleet.auth.scoping import scoped
+from mailfleet.billing.invoices import pdf as invoice_pdf_render
 from mailfleet.billing.invoices import render as invoice_render
 from mailfleet.billing.invoices import schemas
 from mailfleet.billing.invoices.errors import InvoiceNotFound
@@ -56,7 +58,7 @@ def list_invoices(
     return render_page(schemas.Invoice, page, next_cursor)
 
 
-# Before the JSON route: "{invoice_id}" alone would also match "<id>.html".
+# Before the JSON route: "{invoice_id}" alone would also match "<id>.html" and "<id>.pdf".
 @router.get(
     "/invoices/{invoice_id}.html",
     response_class=HTMLResponse,
@@ -66,6 +68,22 @@ def list_invoices(
 def invoice_page(invoice_id: uuid.UUID, ctx: Viewer) -> HTMLResponse:
     """The invoice as a printable HTML page (lines, totals, billing details of the time)."""
     return HTMLResponse(invoice_render.html_page(_get(ctx, invoice_id)))
+
+
+@router.get(
+    "/invoices/{invoice_id}.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "A PDF document."}},
+    openapi_extra=errors("invoice_not_found"),
+)
+def invoice_pdf(invoice_id: uuid.UUID, ctx: Viewer) -> Response:
+    """The invoice as a PDF (the same content as the HTML page)."""
+    invoice = _get(ctx, invoice_id)
+    return Response(
+        invoice_pdf_render.pdf_bytes(invoice),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{invoice.number}.pdf"'},
+    )
 
 
 @router.get(
