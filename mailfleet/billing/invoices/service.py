@@ -7,7 +7,7 @@ never a charge without its invoice or an invoice without its charge.
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -32,10 +32,16 @@ class Line:
     period_end: datetime | None = None
 
     def as_json(self) -> dict[str, Any]:
-        row = asdict(self)
-        for key in ("period_start", "period_end"):
-            row[key] = row[key].isoformat() if row[key] else None
-        return row
+        # By hand: dataclasses.asdict deep-copies every field and showed in renewal profiles.
+        start, end = self.period_start, self.period_end
+        return {
+            "description": self.description,
+            "quantity": self.quantity,
+            "unit_amount_cents": self.unit_amount_cents,
+            "amount_cents": self.amount_cents,
+            "period_start": start.isoformat() if start else None,
+            "period_end": end.isoformat() if end else None,
+        }
 
 
 def total_of(lines: list[Line]) -> int:
