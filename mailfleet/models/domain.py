@@ -37,6 +37,7 @@ class Domain(RecordMixin, TenantMixin, Base):
         Index(None, "workspace_id", "status", "id"),
         Index(None, "batch_id"),
         Index(None, "next_check_at"),
+        Index(None, "dns_installation_id"),
     )
 
     batch_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -53,6 +54,12 @@ class Domain(RecordMixin, TenantMixin, Base):
     nameserver_2: Mapped[str] = mapped_column(String(253))
     dns_provider: Mapped[str | None] = mapped_column(String(32))
     zone_id: Mapped[str | None] = mapped_column(String(128))
+    # The workspace's installation the zone was created at (None: the deployment's account):
+    # every later call for the zone goes to that account. An installation in use cannot be
+    # deleted (no ON DELETE action: the database refuses, the service says why first).
+    dns_installation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("provider_installations.id")
+    )
     dkim_selector: Mapped[str | None] = mapped_column(String(63))
     dkim_private_key_enc: Mapped[str | None]
     forwarding_url: Mapped[str | None] = mapped_column(String(2048))

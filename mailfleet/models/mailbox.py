@@ -80,6 +80,7 @@ class Mailbox(RecordMixin, TenantMixin, Base):
         Index(None, "domain_id", "status"),
         Index(None, "order_id"),
         Index(None, "next_check_at"),
+        Index(None, "installation_id"),
     )
 
     domain_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("domains.id", ondelete="CASCADE"))
@@ -92,6 +93,11 @@ class Mailbox(RecordMixin, TenantMixin, Base):
     last_name: Mapped[str] = mapped_column(String(100))
     mailbox_type: Mapped[MailboxType] = mapped_column(enum_type(MailboxType))
     backend: Mapped[str] = mapped_column(String(32))
+    # The workspace's installation its backend resolved to when it was provisioned (None: the
+    # deployment's account): later calls for the mailbox go to the same account.
+    installation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("provider_installations.id")
+    )
     status: Mapped[MailboxStatus] = mapped_column(
         enum_type(MailboxStatus), default=MailboxStatus.PENDING
     )
