@@ -21,6 +21,7 @@ from mailfleet.billing.wallet.endpoints import router as wallet_router
 from mailfleet.dns.endpoints import router as dns_router
 from mailfleet.domains.endpoints import router as domains_router
 from mailfleet.domains.verification.endpoints import router as domain_verification_router
+from mailfleet.exports.endpoints import router as exports_router
 from mailfleet.kit.schemas import Problem
 from mailfleet.mailboxes.actions.endpoints import router as mailbox_actions_router
 from mailfleet.mailboxes.endpoints import router as mailboxes_router
@@ -55,5 +56,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     payments_router,
     wallet_operator_router,
     scheduled_router,
+    exports_router,
 )
 

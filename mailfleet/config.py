@@ -316,6 +316,23 @@ class Settings(BaseSettings):
     topup_min_amount_cents: int = Field(default=500, ge=1)
     topup_max_amount_cents: int = Field(default=1_000_000, ge=1)
 
+    # --- Exports (mailfleet/exports: sequencer accounts and export jobs) ---
+    # Each app's API base URL; tests point them at local fakes (tests/fakes/sequencers).
+    export_instantly_base_url: str = "https://api.instantly.ai/api/v2"
+    export_smartlead_base_url: str = "https://server.smartlead.ai/api/v1"
+    # A mailbox is exported at most this many times in any window of this many days.
+    export_max_per_window: int = Field(default=3, ge=1)
+    export_window_days: int = Field(default=7, ge=1)
+    # Mailboxes one export job sends to its app at once, and per claimed batch.
+    export_concurrency: int = Field(default=4, ge=1, le=32)
+    export_batch_size: int = Field(default=50, ge=1)
+    # Retries of one mailbox on 429/5xx/timeouts, waiting Retry-After or the n-th step
+    # (seconds, the last step repeats) before the n-th retry; then it is recorded FAILED.
+    export_max_retries: int = Field(default=5, ge=0)
+    export_backoff_seconds: list[float] = [1.0, 2.0, 5.0, 10.0, 30.0]
+    # Seconds for one request to an app.
+    export_timeout: float = 30.0
+
     # First start with an empty database creates this owner and prints a one-time key.
     bootstrap_owner_email: str = "owner@mailfleet.local"
 

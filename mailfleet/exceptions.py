@@ -202,6 +202,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
             "payments_not_configured": ((409,), "No payment provider: operators credit wallets."),
             "payment_provider_error": ((502,), "The payment provider refused or failed the call."),
             "payment_method_not_found": ((404,), "No such saved card."),
+            "payment_not_found": ((404,), "No such payment."),
             "payment_status_conflict": ((409,), "The payment's status does not allow this."),
             "invalid_webhook_signature": ((400,), "The webhook's signature is missing or wrong."),
             "scheduled_mailbox_not_found": ((404,), "No such scheduled mailbox."),
@@ -258,6 +259,19 @@ ERROR_CODES: dict[str, ErrorCode] = {
             "cname_conflict": ((409,), "A CNAME cannot share its name."),
             "spf_exists": ((409,), "The name has an SPF record already."),
             "zone_not_created": ((404,), "The domain has no zone yet."),
+        },
+    ),
+    **_codes(
+        "exports",
+        {
+            "export_account_not_found": ((404,), "No such sequencer account."),
+            "export_not_found": ((404,), "No such export."),
+            "invalid_export_account": ((422,), "The sequencer account's fields are not valid."),
+            "export_account_required": ((422,), "Name the account: none or several for the app."),
+            "export_app_not_supported": ((422,), "The app cannot do this (yet)."),
+            "no_mailbox_selected": ((422,), "The selection holds no mailbox."),
+            "export_limit_reached": ((429,), "Every mailbox was exported as often as allowed."),
+            "export_app_error": ((502,), "The sequencer refused or failed the call."),
         },
     ),
     **_codes(

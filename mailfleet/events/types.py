@@ -35,6 +35,7 @@ class EventType(enum.StrEnum):
     DOMAIN_DNS_DRIFT_RESOLVED = "domain.dns_drift_resolved"
     DOMAIN_FORWARDING_REQUESTED = "domain.forwarding_requested"
     DOMAIN_SETTINGS_CHANGED = "domain.settings_changed"
+    EXPORT_COMPLETED = "export.completed"
     INVITATION_ACCEPTED = "invitation.accepted"
     INVITATION_CREATED = "invitation.created"
     INVITATION_REJECTED = "invitation.rejected"

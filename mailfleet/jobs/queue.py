@@ -29,6 +29,7 @@ TASK_MODULES = (
     "mailfleet.mailboxes.tasks",
     "mailfleet.webhooks.tasks",
     "mailfleet.billing.renewals.tasks",
+    "mailfleet.exports.tasks",
 )
 # Modules that register hooks a lower layer calls, loaded wherever jobs run: an order's status
 # follows its mailboxes' moves (mailboxes.transitions.follow_orders).

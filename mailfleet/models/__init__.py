@@ -31,6 +31,14 @@ from mailfleet.models.enums import (
     SubscriptionStatus,
 )
 from mailfleet.models.event import Event, IdempotencyRecord
+from mailfleet.models.export import (
+    ExportAccount,
+    ExportApp,
+    ExportJob,
+    ExportOutcome,
+    ExportResult,
+    ExportStatus,
+)
 from mailfleet.models.integration import ProviderInstallation
 from mailfleet.models.mailbox import Allocation, Mailbox, MailboxOrder, SlotCount
 from mailfleet.models.shared import RateLimitCounter, SharedCounter
@@ -55,6 +63,12 @@ __all__ = [
     "DomainSource",
     "DomainStatus",
     "Event",
+    "ExportAccount",
+    "ExportApp",
+    "ExportJob",
+    "ExportOutcome",
+    "ExportResult",
+    "ExportStatus",
     "IdempotencyRecord",
     "Invitation",
     "InvitationStatus",

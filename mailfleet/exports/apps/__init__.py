@@ -1,0 +1,1 @@
+"""One client module per sequencer, behind `protocol.Sequencer`, chosen in `registry`."""

@@ -1,0 +1,1 @@
+"""Local fakes of the sequencers' account APIs (tests/exports, bench)."""
