@@ -1,4 +1,5 @@
-"""Mailbox jobs: provision at the provider, deprovision, and the sweep that retries."""
+"""Mailbox jobs: provision at the provider, deprovision, suspend and resume, and the sweeps that
+retry them."""
 
 from __future__ import annotations
 
@@ -18,9 +19,15 @@ from mailfleet.jobs.queue import Runtime, job
 from mailfleet.jobs.worker import sweeper
 from mailfleet.kit import clock
 from mailfleet.kit.crypto import SecretBox
-from mailfleet.mailboxes import domain_setup, pictures, provisioning
+from mailfleet.mailboxes import domain_setup, pictures, provisioning, suspension
 from mailfleet.mailboxes.backends import AUTOMATED
-from mailfleet.mailboxes.backends.automated import DEPROVISION, PROVISION, SYNC_PROFILE
+from mailfleet.mailboxes.backends.automated import (
+    DEPROVISION,
+    PROVISION,
+    RESUME,
+    SUSPEND,
+    SYNC_PROFILE,
+)
 from mailfleet.mailboxes.providers.base import (
     BatchMailboxProvider,
     MailboxProvider,
@@ -308,3 +315,61 @@ def sweep_due_removals(runtime: Runtime) -> int:
     """Mailboxes scheduled for removal at renewal go when their renewal date comes."""
     with runtime.database.transaction() as session:
         return apply_due_removals(session, clock.now())
+
+
+@job(SUSPEND)
+def suspend(runtime: Runtime, mailbox_ids: Sequence[str]) -> None:
+    """Stop these SUSPENDED mailboxes' logins at their provider (mailboxes.suspension)."""
+    _at_provider(runtime, mailbox_ids)
+
+
+@job(RESUME)
+def resume(runtime: Runtime, mailbox_ids: Sequence[str]) -> None:
+    """Let these mailboxes, ACTIVE again after a suspension, log in again at their provider."""
+    _at_provider(runtime, mailbox_ids)
+
+
+def _at_provider(runtime: Runtime, mailbox_ids: Sequence[str]) -> None:
+    """Bring each mailbox's provider to its status now, whichever job was asked: a mailbox
+    reactivated before its suspension job ran is resumed, not suspended. Done ones are
+    skipped, so a repeat calls nobody."""
+    settings, database = runtime.settings, runtime.database
+    with database.transaction(write=False) as session:
+        work = suspension.pending(session, _ids(mailbox_ids))
+    results: list[tuple[suspension.Work, MailboxProviderError | None]] = []
+    for item in work:
+        try:
+            provider = provider_for(settings, item.backend)
+            if item.status == MailboxStatus.SUSPENDED:
+                provider.suspend(item.address)
+            else:
+                provider.resume(item.address)
+            results.append((item, None))
+        except MailboxProviderError as exc:
+            log.warning("%s of %s at %s failed: %s", item.status, item.address, item.backend, exc)
+            results.append((item, exc))
+        except Exception as exc:  # a bug or an unexpected library error: retry, and say so
+            log.exception("%s of %s at %s failed", item.status, item.address, item.backend)
+            results.append((item, MailboxProviderError(repr(exc), retryable=True)))
+    if results:
+        with database.transaction() as session:
+            suspension.finish(session, settings, results)
+
+
+@sweeper
+def sweep_suspensions(runtime: Runtime) -> int:
+    """Suspensions and reactivations whose provider side is overdue (a lost job, a retry)."""
+    with runtime.database.transaction() as session:
+        claimed = suspension.claim_due(
+            session, runtime.settings, limit=runtime.settings.mailbox_provision_chunk
+        )
+        for name, ids in claimed.items():
+            enqueue_after_commit(session, name, [str(i) for i in ids])
+    return sum(len(ids) for ids in claimed.values())
+
+
+@sweeper
+def sweep_reactivations(runtime: Runtime) -> int:
+    """Suspended mailboxes the workspace has slots for again go back to ACTIVE."""
+    with runtime.database.transaction() as session:
+        return suspension.reactivate_due(session, runtime.settings, clock.now())

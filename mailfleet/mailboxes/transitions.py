@@ -34,9 +34,10 @@ S = MailboxStatus
 MOVES: Mapping[MailboxStatus, frozenset[MailboxStatus]] = {
     S.PENDING: frozenset({S.PROVISIONING, S.ACTIVE, S.FAILED, S.REMOVED}),
     S.PROVISIONING: frozenset({S.ACTIVE, S.FAILED, S.REMOVED}),
-    # SUSPENDED: its subscription expired (billing.renewals); removed after a second grace.
+    # SUSPENDED: its subscription expired (billing.renewals); removed after a second grace,
+    # or ACTIVE again once the workspace has slots for it (mailboxes.suspension.reactivate).
     S.ACTIVE: frozenset({S.REMOVAL_SCHEDULED, S.REMOVED, S.SUSPENDED}),
-    S.SUSPENDED: frozenset({S.REMOVED}),
+    S.SUSPENDED: frozenset({S.ACTIVE, S.REMOVED}),
     S.REMOVAL_SCHEDULED: frozenset({S.ACTIVE, S.REMOVED, S.SUSPENDED}),
     S.FAILED: frozenset({S.PENDING}),
     S.REMOVED: frozenset(),
@@ -85,7 +86,7 @@ def stamps(
         values.update(failure_reason=None, provision_attempts=0)
     elif status == S.REMOVAL_SCHEDULED:
         values["remove_at_renewal"] = True
-    elif status == S.ACTIVE and previous == S.REMOVAL_SCHEDULED:
+    elif status == S.ACTIVE and previous in (S.REMOVAL_SCHEDULED, S.SUSPENDED):
         values["remove_at_renewal"] = False
     elif status == S.REMOVED:
         values["removed_at"] = now

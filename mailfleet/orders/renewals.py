@@ -18,9 +18,7 @@ from sqlalchemy.orm import Session
 
 from mailfleet.billing.renewals import hooks
 from mailfleet.config import Settings
-from mailfleet.events import service as events
-from mailfleet.events.types import EventType
-from mailfleet.mailboxes import rules, transitions
+from mailfleet.mailboxes import rules, suspension, transitions
 from mailfleet.mailboxes.backends import backend_for
 from mailfleet.models import Mailbox, MailboxStatus, MailboxType
 from mailfleet.orders import service as orders
@@ -118,22 +116,9 @@ class OrdersMailboxSide:
             for m in rows
         ]
         transitions.move_rows(session, moves, actor=actor)
-        # Suspending at the provider (Google suspended=true, Microsoft accountEnabled=false,
-        # SMTP login off) is not built: the intent is recorded for an operator or a later job.
-        by_workspace: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
-        for mailbox in rows:
-            by_workspace[mailbox.workspace_id].append(mailbox.id)
-        for workspace_id, ids in by_workspace.items():
-            events.record_many(
-                session,
-                workspace_id=workspace_id,
-                type=EventType.MAILBOX_SUSPEND_REQUESTED,
-                subject_type="mailbox",
-                subject_ids=ids,
-                actor=actor,
-                reason=reason,
-                deprovision_at=until.isoformat(),
-            )
+        # At the provider after commit: a job for the automated backends, an operator's request
+        # for the manual one (mailboxes.suspension).
+        suspension.tell_backends(session, [m.id for m in rows], M.SUSPENDED, actor=actor)
         return [m.id for m in rows]
 
     def deprovision(

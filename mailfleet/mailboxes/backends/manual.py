@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.orm import Session
 
@@ -22,16 +20,42 @@ class ManualBackend:
 
     def deprovision(self, session: Session, mailboxes: Sequence[Mailbox], *, actor: str) -> None:
         # The operator deletes the account by hand; the audit trail tells them which.
-        by_workspace: dict[uuid.UUID, list[Mailbox]] = defaultdict(list)
-        for mailbox in mailboxes:
-            by_workspace[mailbox.workspace_id].append(mailbox)
-        for workspace_id, group in by_workspace.items():
-            events.record_many(
-                session,
-                workspace_id=workspace_id,
-                type=EventType.MAILBOX_DEPROVISION_REQUESTED,
-                subject_type="mailbox",
-                subject_ids=[m.id for m in group],
-                actor=actor,
-                backend=self.name,
-            )
+        self._ask(session, mailboxes, EventType.MAILBOX_DEPROVISION_REQUESTED, actor)
+
+    def suspend(self, session: Session, mailboxes: Sequence[Mailbox], *, actor: str) -> None:
+        # The operator suspends the account by hand (and deletes it after `expires_at`).
+        self._ask(
+            session,
+            mailboxes,
+            EventType.MAILBOX_SUSPEND_REQUESTED,
+            actor,
+            deprovision_at=lambda mailbox: mailbox.expires_at.isoformat(),
+        )
+
+    def resume(self, session: Session, mailboxes: Sequence[Mailbox], *, actor: str) -> None:
+        self._ask(session, mailboxes, EventType.MAILBOX_RESUME_REQUESTED, actor)
+
+    def _ask(
+        self,
+        session: Session,
+        mailboxes: Sequence[Mailbox],
+        type: EventType,
+        actor: str,
+        **data: Callable[[Mailbox], str],
+    ) -> None:
+        """One event per mailbox for the operator (the audit trail is the manual backend's queue
+        of work at the provider), with `data` computed per mailbox; one insert."""
+        events.record_all(
+            session,
+            (
+                events.NewEvent(
+                    mailbox.workspace_id,
+                    type,
+                    "mailbox",
+                    mailbox.id,
+                    actor,
+                    {"backend": self.name, **{key: value(mailbox) for key, value in data.items()}},
+                )
+                for mailbox in mailboxes
+            ),
+        )
