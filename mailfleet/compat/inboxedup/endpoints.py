@@ -362,4 +362,8 @@ def get_mailbox_request(
     )
     logins = mailbox_service.credentials_of(ctx.secrets, view.mailboxes) if include else None
     payload = renderings.mailbox_request(view, domain, logins)
-    return _json(schemas.Envelope[schemas.MailboxRequest], {"success": True, "data": payload}, secret=bool(include))
+    return _json(
+        schemas.Envelope[schemas.MailboxRequest],
+        {"success": True, "data": payload},
+        secret=bool(include),
+    )

@@ -6,7 +6,8 @@ operation under `x-error-codes`); the status follows InboxedUp's documented mean
 request is malformed (a missing or wrongly typed field), 401 no or a bad token, 403 not allowed
 (role) or no allocation left (`quota_exceeded`), 404 unknown or another account's, 422 a rule
 refused it (domain not ACTIVE, per-domain limit, a bad or taken username: the native API's 409
-rule refusals), 429 rate limited. Idempotency conflicts (a Mailfleet addition) stay 409.
+rule refusals), 429 rate limited. A retry while the first request with its Idempotency-Key
+still runs (a Mailfleet addition) stays 409.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ STATUS_OVERRIDES = {
     "quota_exceeded": 403,
 }
 # Conflicts that are not rule refusals: they keep their 409.
-KEPT_CONFLICTS = frozenset({"idempotency_key_reused", "idempotency_key_in_progress"})
+KEPT_CONFLICTS = frozenset({"idempotency_key_in_progress"})
 
 
 def status_of(code: str, native: int) -> int:

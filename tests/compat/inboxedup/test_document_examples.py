@@ -152,7 +152,9 @@ def test_account_overview_has_the_documented_fields(db: Database, client: TestCl
 def test_batch_status_has_the_documented_fields(db: Database, client: TestClient) -> None:
     owner = make_tenant(db)
     submitted = client.post(
-        f"{API}/domains", json={"domains": ["alpha-batch.com", "beta-batch.com"]}, headers=owner.headers
+        f"{API}/domains",
+        json={"domains": ["alpha-batch.com", "beta-batch.com"]},
+        headers=owner.headers,
     )
     assert submitted.status_code == 201, submitted.text
     batch_id = submitted.json()["data"]["batchId"]
