@@ -8,9 +8,16 @@ key answers the first response again), objects in Stripe's shapes (`"object": "c
 errors as `{"error": {"type", "code", "decline_code", "message", "payment_intent"}}` with HTTP 402
 for card errors.
 
-Endpoints: POST /v1/customers, POST /v1/checkout/sessions, POST /v1/payment_intents (off-session
-confirmation), GET /v1/payment_methods, POST /v1/payment_methods/{id}/detach,
-GET /v1/setup_intents/{id}.
+Endpoints: POST /v1/customers, POST /v1/checkout/sessions, GET /v1/checkout/sessions/{id},
+POST /v1/payment_intents (off-session confirmation), GET /v1/payment_intents/{id},
+GET /v1/payment_methods, POST /v1/payment_methods/{id}/detach, GET /v1/setup_intents/{id},
+POST /v1/refunds (by payment_intent, with amount and metadata; refused over what is left).
+
+A paid PaymentIntent has a Charge (`latest_charge`, ch_...) whose `amount_refunded` grows with
+each refund, the object a `charge.refunded` event carries (`charge_of`). As in Stripe since
+API version 2022-11-15, the charge's `refunds` list is not included, and the charge does not
+copy its PaymentIntent's metadata. `refund_directly` refunds as the Dashboard would (no call
+of ours); `refuse_refunds` makes POST /v1/refunds answer a 400 with that code.
 
 Test cards are payment method ids, as in Stripe's test mode: `pm_card_visa` succeeds,
 `pm_card_chargeDeclined` is declined (card_declined / generic_decline),
@@ -115,6 +122,10 @@ class FakeStripe(FakeServer):
     sessions: dict[str, Json] = field(default_factory=dict)
     intents: dict[str, Json] = field(default_factory=dict)
     setup_intents: dict[str, Json] = field(default_factory=dict)
+    charges: dict[str, Json] = field(default_factory=dict)
+    refunds: dict[str, Json] = field(default_factory=dict)
+    # Set by a test: POST /v1/refunds answers 400 invalid_request_error with this code.
+    refuse_refunds: str | None = None
     # Saved cards: payment method id -> object (with its customer).
     methods: dict[str, Json] = field(default_factory=dict)
     log: list[Any] = field(default_factory=list)
@@ -167,11 +178,80 @@ class FakeStripe(FakeServer):
             self.attach(session["customer"], method)
             session["setup_intent"] = seti
         else:
-            pi = _new_id("pi")
-            session["payment_intent"] = pi
+            # The PaymentIntent a Checkout makes carries its payment_intent_data metadata.
+            asked = session["_params"].get("payment_intent_data") or {}
+            intent = self._paid_intent(
+                int(session["amount_total"] or 0),
+                session["currency"],
+                session["customer"],
+                method,
+                asked.get("metadata") or {},
+                succeeded=paid,
+            )
+            session["payment_intent"] = intent["id"]
             session["payment_status"] = "paid" if paid else "unpaid"
             self.attach(session["customer"], method)
-        return dict(session)
+        return {k: v for k, v in session.items() if k != "_params"}
+
+    def _paid_intent(
+        self,
+        amount: int,
+        currency: str,
+        customer: str | None,
+        method: str,
+        metadata: Json,
+        *,
+        succeeded: bool = True,
+    ) -> Json:
+        intent: Json = {
+            "id": _new_id("pi"),
+            "object": "payment_intent",
+            "amount": amount,
+            "currency": currency,
+            "customer": customer,
+            "payment_method": method,
+            "metadata": dict(metadata),
+            "status": "succeeded" if succeeded else "processing",
+            "next_action": None,
+            "last_payment_error": None,
+            "latest_charge": None,
+            "livemode": False,
+        }
+        self.intents[intent["id"]] = intent
+        if succeeded:
+            self._charge(intent)
+        return intent
+
+    def _charge(self, intent: Json) -> Json:
+        charge = {
+            "id": _new_id("ch"),
+            "object": "charge",
+            "amount": intent["amount"],
+            "amount_captured": intent["amount"],
+            "amount_refunded": 0,
+            "currency": intent["currency"],
+            "customer": intent["customer"],
+            "payment_intent": intent["id"],
+            "payment_method": intent["payment_method"],
+            "paid": True,
+            "captured": True,
+            "refunded": False,
+            "status": "succeeded",
+            "metadata": {},
+            "livemode": False,
+        }
+        self.charges[charge["id"]] = charge
+        intent["latest_charge"] = charge["id"]
+        return charge
+
+    def charge_of(self, payment_intent: str) -> Json:
+        """The Charge of a paid PaymentIntent, as a charge.refunded event carries it."""
+        return dict(self.charges[self.intents[payment_intent]["latest_charge"]])
+
+    def refund_directly(self, payment_intent: str, amount: int) -> Json:
+        """A refund made at Stripe without us (the Dashboard); returns the charge after it."""
+        self._refund({"payment_intent": payment_intent, "amount": str(amount)})
+        return self.charge_of(payment_intent)
 
     def event(self, type: str, obj: Json) -> str:
         """An event as Stripe posts it (JSON text)."""
@@ -232,6 +312,11 @@ class FakeStripe(FakeServer):
         detach = re.fullmatch(r"/v1/payment_methods/([^/]+)/detach", path)
         if method == "POST" and detach:
             return self._detach(detach.group(1))
+        if (method, path) == ("POST", "/v1/refunds"):
+            return self._refund(params)
+        found = self._retrieve(method, path)
+        if found is not None:
+            return found
         seti = re.fullmatch(r"/v1/setup_intents/([^/]+)", path)
         if method == "GET" and seti and seti.group(1) in self.setup_intents:
             return self.setup_intents[seti.group(1)]
@@ -243,11 +328,77 @@ class FakeStripe(FakeServer):
             },
         )
 
+    def _retrieve(self, method: str, path: str) -> Json | None:
+        if method != "GET":
+            return None
+        session = re.fullmatch(r"/v1/checkout/sessions/([^/]+)", path)
+        if session and session.group(1) in self.sessions:
+            return {k: v for k, v in self.sessions[session.group(1)].items() if k != "_params"}
+        intent = re.fullmatch(r"/v1/payment_intents/([^/]+)", path)
+        if intent and intent.group(1) in self.intents:
+            return dict(self.intents[intent.group(1)])
+        return None
+
+    def _refund(self, params: Json) -> Json:
+        """POST /v1/refunds: a refund of a paid PaymentIntent's charge, whole or in part."""
+        if self.refuse_refunds:
+            raise ApiError(
+                400,
+                {
+                    "type": "invalid_request_error",
+                    "code": self.refuse_refunds,
+                    "message": f"The refund cannot be made ({self.refuse_refunds}).",
+                },
+            )
+        self._require(params, "payment_intent")
+        intent = self.intents.get(params["payment_intent"])
+        if intent is None or not intent.get("latest_charge"):
+            raise ApiError(
+                400,
+                {
+                    "type": "invalid_request_error",
+                    "code": "resource_missing",
+                    "param": "payment_intent",
+                    "message": f"No such payment_intent: '{params['payment_intent']}'",
+                },
+            )
+        charge = self.charges[intent["latest_charge"]]
+        left = charge["amount"] - charge["amount_refunded"]
+        amount = int(params.get("amount") or left)
+        if amount > left:
+            raise ApiError(
+                400,
+                {
+                    "type": "invalid_request_error",
+                    "code": "charge_already_refunded" if left == 0 else "amount_too_large",
+                    "param": "amount",
+                    "message": f"Refund amount ({amount}) is greater than unrefunded amount "
+                    f"on charge ({left}).",
+                },
+            )
+        refund = {
+            "id": _new_id("re"),
+            "object": "refund",
+            "amount": amount,
+            "charge": charge["id"],
+            "currency": charge["currency"],
+            "metadata": params.get("metadata", {}),
+            "payment_intent": intent["id"],
+            "reason": params.get("reason"),
+            "status": "succeeded",
+            "created": int(time.time()),
+        }
+        self.refunds[refund["id"]] = refund
+        charge["amount_refunded"] += amount
+        charge["refunded"] = charge["amount_refunded"] == charge["amount"]
+        return refund
+
     def _customer(self, params: Json) -> Json:
         obj = {
             "id": _new_id("cus"),
             "object": "customer",
             "email": params.get("email"),
+            "name": params.get("name"),
             "metadata": params.get("metadata", {}),
             "created": int(time.time()),
             "livemode": False,
@@ -327,6 +478,7 @@ class FakeStripe(FakeServer):
             "confirm": params.get("confirm"),
             "next_action": None,
             "last_payment_error": None,
+            "latest_charge": None,
             "livemode": False,
         }
         self.intents[intent["id"]] = intent
@@ -357,6 +509,7 @@ class FakeStripe(FakeServer):
                 },
             )
         intent["status"] = "succeeded"
+        self._charge(intent)
         return intent
 
     def _card_error(self, intent: Json, code: str, decline: str, message: str) -> ApiError:

@@ -26,6 +26,7 @@ from mailfleet.billing.payments.errors import (
 from mailfleet.billing.payments.protocol import (
     CheckoutRequest,
     PaymentMethod,
+    PaymentProvider,
     PaymentProviderError,
 )
 from mailfleet.billing.payments.registry import provider_for
@@ -36,7 +37,16 @@ from mailfleet.events import service as events
 from mailfleet.events.types import EventType
 from mailfleet.kit import clock
 from mailfleet.kit.ids import uuid7
-from mailfleet.models import Payment, PaymentPurpose, PaymentStatus, Wallet
+from mailfleet.models import (
+    Membership,
+    Payment,
+    PaymentPurpose,
+    PaymentStatus,
+    Role,
+    User,
+    Wallet,
+    Workspace,
+)
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +118,12 @@ def open_checkout(database: Database, settings: Settings, payment_id: uuid.UUID)
         customer = purse.payment_customer_id
         wallet_id, workspace_id = purse.id, payment.workspace_id
         purpose, amount, currency = payment.purpose, payment.amount_cents, payment.currency
+        contact = customer_contact(session, workspace_id) if customer is None else None
     provider = provider_for(settings)
     try:
         if customer is None:
-            customer = _ensure_customer(database, provider, wallet_id, workspace_id)
+            assert contact is not None
+            customer = _ensure_customer(database, provider, wallet_id, workspace_id, contact)
         metadata = {"workspace_id": str(workspace_id), "payment_id": str(payment_id)}
         made = provider.create_checkout(
             CheckoutRequest(
@@ -152,13 +164,49 @@ def open_checkout(database: Database, settings: Settings, payment_id: uuid.UUID)
     return Opened(payment_id, status, made.url, amount, currency)
 
 
+@dataclass(frozen=True)
+class Contact:
+    email: str | None
+    name: str | None
+
+
+def customer_contact(session: Session, workspace_id: uuid.UUID) -> Contact:
+    """Who the provider's customer is (its receipts and the card's 3-D Secure page show it):
+    the workspace's billing email and company or contact name, else its first owner's email
+    and name, and the workspace's name."""
+    workspace = session.get(Workspace, workspace_id)
+    details = (workspace.billing_details if workspace else None) or {}
+    owner = session.execute(
+        select(User.email, User.name)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.workspace_id == workspace_id, Membership.role == Role.OWNER)
+        .order_by(Membership.created_at, Membership.id)
+        .limit(1)
+    ).first()
+    email = details.get("contact_email") or (owner.email if owner else None)
+    name = (
+        details.get("company_name")
+        or details.get("contact_name")
+        or (workspace.name if workspace else None)
+        or (owner.name if owner else None)
+    )
+    return Contact(email or None, name or None)
+
+
 def _ensure_customer(
-    database: Database, provider: object, wallet_id: uuid.UUID, workspace_id: uuid.UUID
+    database: Database,
+    provider: PaymentProvider,
+    wallet_id: uuid.UUID,
+    workspace_id: uuid.UUID,
+    contact: Contact,
 ) -> str:
     """The wallet's provider customer, made once: the idempotency key is the wallet's, and the
     first id stored wins a race."""
-    created = provider.create_customer(  # type: ignore[attr-defined]
-        workspace_id=str(workspace_id), email=None, idempotency_key=f"customer:{wallet_id}"
+    created = provider.create_customer(
+        workspace_id=str(workspace_id),
+        email=contact.email,
+        name=contact.name,
+        idempotency_key=f"customer:{wallet_id}",
     )
     with database.transaction() as session:
         session.execute(

@@ -11,18 +11,20 @@ once by its own id).
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from mailfleet.auth.dependencies import Admin, RequestContext, Viewer
-from mailfleet.billing.payments import checkout, schemas, webhook
+from mailfleet.auth.dependencies import Admin, Operator, RequestContext, Viewer
+from mailfleet.billing.payments import checkout, refunds, schemas, webhook
 from mailfleet.billing.wallet import service as wallet_service
 from mailfleet.billing.wallet.endpoints import find_wallet
 from mailfleet.db import Database
 from mailfleet.kit.errordocs import errors
+from mailfleet.kit.ids import uuid7
 from mailfleet.kit.responses import render
 from mailfleet.models import PaymentPurpose, Role
 
@@ -149,6 +151,52 @@ def _state(ctx: RequestContext) -> dict[str, object]:
         "amount_cents": purse.auto_recharge_amount_cents,
         "has_payment_method": purse.default_payment_method_id is not None,
     }
+
+
+@router.post(
+    "/operator/payments/{payment_id}/refunds",
+    tags=["operator"],
+    status_code=201,
+    response_model=schemas.RefundMade,
+    openapi_extra=errors(
+        "payment_not_found",
+        "payment_status_conflict",
+        "invalid_amount",
+        "insufficient_funds",
+        "currency_mismatch",
+        "payment_provider_error",
+    ),
+)
+def refund_payment(
+    payment_id: uuid.UUID, body: schemas.RefundCreate, ctx: Operator, request: Request
+) -> Response:
+    """Give back up to what is left of a paid top-up or recharge to the card, debiting the
+    wallet by as much (refused with 402 if the wallet no longer holds it). The wallet is
+    debited before the provider is asked; a refusal returns the debit. Send an
+    Idempotency-Key: a retry then reuses the debit and the provider's refund."""
+    # The request's own key makes the provider's, so a retry after a lost answer cannot
+    # refund twice; without one every request is a new refund.
+    request_id = request.headers.get("Idempotency-Key") or str(uuid7())
+    reserved = refunds.reserve(
+        ctx.session,
+        payment_id,
+        body.amount_cents,
+        reason=body.reason,
+        request=request_id[:100],
+        actor=ctx.actor,
+    )
+    ctx.session.commit()  # the debit is kept before the provider call; no lock across it
+    made = refunds.send(_database(request), ctx.settings, reserved, actor=ctx.actor)
+    answer = {
+        "refund_id": made.id,
+        "status": made.status,
+        "payment_id": reserved.payment_id,
+        "amount_cents": reserved.amount_cents,
+        "currency": reserved.currency,
+        "wallet_entry_id": reserved.entry_id,
+        "balance_after_cents": reserved.balance_after_cents,
+    }
+    return render(schemas.RefundMade, answer, status=201)
 
 
 @router.post(

@@ -24,3 +24,7 @@ class PaymentMethodNotFound(NotFound):
 
 class InvalidWebhookSignature(BadRequest):
     code = "invalid_webhook_signature"
+
+
+class PaymentNotFound(NotFound):
+    code = "payment_not_found"

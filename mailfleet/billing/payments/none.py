@@ -11,6 +11,8 @@ from mailfleet.billing.payments.protocol import (
     PaymentMethod,
     PaymentsNotConfigured,
     ProviderEvent,
+    Refund,
+    RefundRequest,
 )
 from mailfleet.config import Settings
 
@@ -23,7 +25,14 @@ class NoPayments:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def create_customer(self, *, workspace_id: str, email: str | None, idempotency_key: str) -> str:
+    def create_customer(
+        self,
+        *,
+        workspace_id: str,
+        email: str | None,
+        idempotency_key: str,
+        name: str | None = None,
+    ) -> str:
         raise PaymentsNotConfigured(MESSAGE)
 
     def create_checkout(self, request: CheckoutRequest) -> CheckoutSession:
@@ -48,6 +57,12 @@ class NoPayments:
         return []
 
     def detach_payment_method(self, payment_method_id: str) -> None:
+        raise PaymentsNotConfigured(MESSAGE)
+
+    def refund(self, request: RefundRequest) -> Refund:
+        raise PaymentsNotConfigured(MESSAGE)
+
+    def intent_metadata(self, payment_intent_id: str) -> dict[str, str]:
         raise PaymentsNotConfigured(MESSAGE)
 
     def verify_event(self, payload: bytes, signature: str | None) -> ProviderEvent:

@@ -20,6 +20,11 @@ class PaymentsNotConfigured(PaymentProviderError):
     """The `none` provider: there is nothing to call."""
 
 
+class ProviderUnreachable(PaymentProviderError):
+    """No answer came back (a timeout, a dropped connection): the call may have been applied.
+    Retry with the same idempotency key rather than undo anything."""
+
+
 @dataclass(frozen=True)
 class CheckoutRequest:
     # "payment" (a top-up) or "setup" (save a card for auto-recharge).
@@ -70,6 +75,28 @@ class PaymentMethod:
 
 
 @dataclass(frozen=True)
+class RefundRequest:
+    # What paid: the PaymentIntent (pi_...) or the Checkout Session (cs_...) that credited us.
+    paid_by: str
+    amount_cents: int
+    # The provider's idempotency key: one per refund request.
+    idempotency_key: str
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Refund:
+    """A refund the provider made: status "succeeded", "pending", "failed", "canceled" or
+    "requires_action" (Stripe's refund statuses)."""
+
+    id: str
+    status: str
+    amount_cents: int
+    payment_intent_id: str | None = None
+    charge_id: str | None = None
+
+
+@dataclass(frozen=True)
 class ProviderEvent:
     """A verified webhook event: its id, type and the object it is about."""
 
@@ -81,7 +108,14 @@ class ProviderEvent:
 class PaymentProvider(Protocol):
     name: str
 
-    def create_customer(self, *, workspace_id: str, email: str | None, idempotency_key: str) -> str:
+    def create_customer(
+        self,
+        *,
+        workspace_id: str,
+        email: str | None,
+        idempotency_key: str,
+        name: str | None = None,
+    ) -> str:
         """A new customer at the provider; returns its id (cus_...)."""
         ...
 
@@ -107,6 +141,15 @@ class PaymentProvider(Protocol):
     def list_payment_methods(self, customer_id: str) -> list[PaymentMethod]: ...
 
     def detach_payment_method(self, payment_method_id: str) -> None: ...
+
+    def refund(self, request: RefundRequest) -> Refund:
+        """Give money back to the card that paid; raises PaymentProviderError when refused
+        (ProviderUnreachable when no answer came back)."""
+        ...
+
+    def intent_metadata(self, payment_intent_id: str) -> dict[str, str]:
+        """The metadata of a PaymentIntent (ours name the payment they belong to)."""
+        ...
 
     def verify_event(self, payload: bytes, signature: str | None) -> ProviderEvent:
         """The event if the signature is the provider's; raises InvalidSignature otherwise."""

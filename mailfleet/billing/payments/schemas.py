@@ -6,6 +6,7 @@ import uuid
 
 from pydantic import Field
 
+from mailfleet.billing.wallet.schemas import Reason
 from mailfleet.kit.schemas import ResponseSchema, Schema
 from mailfleet.models import PaymentStatus
 
@@ -68,3 +69,21 @@ class AutoRechargeState(ResponseSchema):
 class WebhookReceived(ResponseSchema):
     received: bool = True
     outcome: str = Field(description="applied, ignored, unmatched or duplicate.")
+
+
+class RefundCreate(Schema):
+    amount_cents: int = Field(
+        description="Cents to give back: at most what is left to refund of the payment, and "
+        "at most what the wallet holds (the wallet is debited by as much)."
+    )
+    reason: Reason = Field(description="Why (shown in the wallet's ledger).")
+
+
+class RefundMade(ResponseSchema):
+    refund_id: str = Field(description="The provider's refund (re_...).")
+    status: str = Field(description="The provider's status: succeeded, pending, ...")
+    payment_id: uuid.UUID
+    amount_cents: int
+    currency: str
+    wallet_entry_id: uuid.UUID = Field(description="The REFUND entry that debited the wallet.")
+    balance_after_cents: int

@@ -21,7 +21,9 @@ For purchases and renewals (the subscriptions and renewals packages call this):
   finds it applied). `outcome.credited` is True when the wallet got the money; then retry the
   charge in a new transaction. Otherwise `outcome.status` says why not ("not_enabled",
   "no_card", "not_configured", "in_flight", "cap_reached", "declined", "requires_action",
-  "processing", "error") and `outcome.message` is a sentence for the customer; raise the
+  "processing", "error"; "requires_action" also when an earlier recharge still waits for
+  the customer to authenticate the card: see `awaiting_action`) and `outcome.message` is a
+  sentence for the customer; raise the
   original PaymentRequired then. It never raises for card outcomes. `runtime_or_db` is a jobs
   Runtime or a db.Database.
 
@@ -57,6 +59,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ACTOR = "system:payments"
+# How long a recharge that asks for authentication blocks a new one: the life of the
+# Checkout link the customer gets for it (Stripe's default expiry is 24 hours).
+ACTION_WINDOW = timedelta(hours=24)
 # Statuses that count towards the daily cap: money asked for and not refused.
 COUNTING = (
     PaymentStatus.OPEN,
@@ -126,6 +131,19 @@ def start_recharge(
         return RechargeOutcome("no_card", message="No card is saved for auto-recharge.")
     if only_under_threshold and purse.balance_cents >= purse.auto_recharge_threshold_cents:
         return RechargeOutcome("not_needed", message="The balance is above the threshold.")
+    waiting = awaiting_action(session, purse.id)
+    if waiting is not None:
+        return RechargeOutcome(
+            "requires_action",
+            payment_id=waiting.id,
+            amount_cents=waiting.amount_cents,
+            url=waiting.url,
+            message=(
+                "An earlier recharge waits for the card to be authenticated"
+                + (f" at {waiting.url}" if waiting.url else "")
+                + "; no new recharge is made until it is paid or expires."
+            ),
+        )
     amount = max(needed_cents, purse.auto_recharge_amount_cents)
     spent = charged_today(session, purse.id)
     if spent + amount > settings.auto_recharge_daily_cap_cents:
@@ -156,6 +174,41 @@ def start_recharge(
         # uq_payments_recharge_in_flight: another recharge of this wallet is OPEN/PROCESSING.
         return RechargeOutcome("in_flight", message="A recharge is already in progress.")
     return payment.id
+
+
+def awaiting_action(session: Session, wallet_id: uuid.UUID) -> Payment | None:
+    """The wallet's recharge that waits for the customer to authenticate the card, if it is
+    still young enough to be paid; an older one is EXPIRED here (the customer's link has
+    expired too) and stops blocking.
+
+    Why it blocks: charging the card again off-session would meet the same demand for
+    authentication, and a customer who then pays the first link would have paid twice. The
+    unique in-flight index covers OPEN and PROCESSING only, so this rule is a query."""
+    now = clock.now()
+    waiting = session.scalars(
+        select(Payment)
+        .where(
+            Payment.wallet_id == wallet_id,
+            Payment.purpose == PaymentPurpose.RECHARGE,
+            Payment.status == PaymentStatus.REQUIRES_ACTION,
+        )
+        .order_by(Payment.id.desc())
+    ).all()
+    young = None
+    for payment in waiting:
+        if payment.updated_at.replace(tzinfo=now.tzinfo) > now - ACTION_WINDOW and young is None:
+            young = payment
+            continue
+        if payment.updated_at.replace(tzinfo=now.tzinfo) <= now - ACTION_WINDOW:
+            transitions.move(
+                session,
+                payment,
+                PaymentStatus.EXPIRED,
+                actor=ACTOR,
+                failure_code="authentication_expired",
+                failure_message="The card was not authenticated in time.",
+            )
+    return young
 
 
 def charged_today(session: Session, wallet_id: uuid.UUID, now: datetime | None = None) -> int:
@@ -216,11 +269,11 @@ def run_recharge(database: Database, settings: Settings, payment_id: uuid.UUID) 
     with database.transaction() as session:
         recorded = record_charge(session, payment_id, outcome)
     if recorded.status == "requires_action" and recorded.url is None:
-        recorded = _with_checkout_link(database, settings, recorded)
+        recorded = with_checkout_link(database, settings, recorded)
     return recorded
 
 
-def _with_checkout_link(
+def with_checkout_link(
     database: Database, settings: Settings, outcome: RechargeOutcome
 ) -> RechargeOutcome:
     """A recharge the card wants authenticated: a Checkout for the same amount where the

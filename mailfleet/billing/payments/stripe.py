@@ -24,6 +24,9 @@ from mailfleet.billing.payments.protocol import (
     PaymentMethod,
     PaymentProviderError,
     ProviderEvent,
+    ProviderUnreachable,
+    Refund,
+    RefundRequest,
 )
 from mailfleet.config import Settings
 
@@ -48,10 +51,19 @@ class StripePayments:
         self.client = stripe_lib.StripeClient(settings.stripe_api_key.get_secret_value(), **options)
         self._webhook_secret = settings.stripe_webhook_secret
 
-    def create_customer(self, *, workspace_id: str, email: str | None, idempotency_key: str) -> str:
+    def create_customer(
+        self,
+        *,
+        workspace_id: str,
+        email: str | None,
+        idempotency_key: str,
+        name: str | None = None,
+    ) -> str:
         params: dict[str, Any] = {"metadata": {"workspace_id": workspace_id}}
         if email:
             params["email"] = email
+        if name:
+            params["name"] = name
         customer = self._call(
             lambda: self.client.v1.customers.create(
                 params,  # type: ignore[arg-type]
@@ -137,7 +149,7 @@ class StripePayments:
             status=status,
             payment_intent_id=str(plain["id"]),
             amount_cents=int(plain.get("amount") or amount_cents),
-            url=_next_action_url(plain.get("next_action")),
+            url=next_action_url(plain.get("next_action")),
             failure_message=None if status != "declined" else f"status {plain.get('status')}",
         )
 
@@ -169,6 +181,41 @@ class StripePayments:
     def detach_payment_method(self, payment_method_id: str) -> None:
         self._call(lambda: self.client.v1.payment_methods.detach(payment_method_id))
 
+    def refund(self, request: RefundRequest) -> Refund:
+        """POST /v1/refunds against the PaymentIntent that paid (a Checkout Session's own
+        PaymentIntent is read from the session first)."""
+        intent = request.paid_by
+        if intent.startswith("cs_"):
+            session = self._call(lambda: self.client.v1.checkout.sessions.retrieve(request.paid_by))
+            paid = session.payment_intent
+            if not paid:
+                raise PaymentProviderError("Stripe: the checkout session has no payment")
+            intent = paid if isinstance(paid, str) else str(paid.id)
+        params: dict[str, Any] = {
+            "payment_intent": intent,
+            "amount": request.amount_cents,
+            "metadata": request.metadata,
+        }
+        made = self._call(
+            lambda: self.client.v1.refunds.create(
+                params,  # type: ignore[arg-type]
+                options={"idempotency_key": request.idempotency_key},
+            )
+        )
+        plain = _plain(made)
+        return Refund(
+            id=str(plain["id"]),
+            status=str(plain.get("status") or "pending"),
+            amount_cents=int(plain.get("amount") or request.amount_cents),
+            payment_intent_id=_id_of(plain.get("payment_intent")),
+            charge_id=_id_of(plain.get("charge")),
+        )
+
+    def intent_metadata(self, payment_intent_id: str) -> dict[str, str]:
+        intent = self._call(lambda: self.client.v1.payment_intents.retrieve(payment_intent_id))
+        metadata = _plain(intent).get("metadata") or {}
+        return {str(k): str(v) for k, v in metadata.items()}
+
     def verify_event(self, payload: bytes, signature: str | None) -> ProviderEvent:
         secret = self._webhook_secret.get_secret_value()
         if not secret:
@@ -195,6 +242,10 @@ class StripePayments:
     def _call(call: Any) -> Any:
         try:
             return call()
+        except stripe_lib.APIConnectionError as exc:
+            # No answer: the call may have been applied (its idempotency key makes a retry
+            # safe), so nothing may be undone on our side.
+            raise ProviderUnreachable(_message(exc)) from exc
         except stripe_lib.StripeError as exc:
             raise PaymentProviderError(_message(exc)) from exc
 
@@ -211,8 +262,15 @@ def _card_outcome(exc: stripe_lib.CardError, amount_cents: int) -> Charge:
         amount_cents=amount_cents,
         failure_code=error.get("decline_code") or code,
         failure_message=error.get("message") or exc.user_message or "The card was declined.",
-        url=_next_action_url(intent.get("next_action")),
+        url=next_action_url(intent.get("next_action")),
     )
+
+
+def _id_of(value: Any) -> str | None:
+    """An id field that may come expanded (an object) or as the plain id."""
+    if not value:
+        return None
+    return str(value if isinstance(value, str) else value.get("id"))
 
 
 def _plain(obj: Any) -> dict[str, Any]:
@@ -220,7 +278,7 @@ def _plain(obj: Any) -> dict[str, Any]:
     return dict(obj.to_dict()) if hasattr(obj, "to_dict") else dict(obj)
 
 
-def _next_action_url(next_action: Any) -> str | None:
+def next_action_url(next_action: Any) -> str | None:
     if not next_action:
         return None
     redirect = next_action.get("redirect_to_url") or {}

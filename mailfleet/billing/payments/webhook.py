@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mailfleet.billing.payments import transitions
+from mailfleet.billing.payments import refunds, transitions
 from mailfleet.billing.payments.errors import InvalidWebhookSignature, PaymentProviderFailed
 from mailfleet.billing.payments.protocol import (
     InvalidSignature,
@@ -31,7 +31,12 @@ from mailfleet.billing.payments.protocol import (
     ProviderEvent,
 )
 from mailfleet.billing.payments.registry import provider_for
-from mailfleet.billing.payments.service import credit_payment
+from mailfleet.billing.payments.service import (
+    RechargeOutcome,
+    credit_payment,
+    with_checkout_link,
+)
+from mailfleet.billing.payments.stripe import next_action_url
 from mailfleet.config import Settings
 from mailfleet.db import Database
 from mailfleet.events import service as events
@@ -50,7 +55,15 @@ CHECKOUT_EVENTS = frozenset(
         "checkout.session.expired",
     }
 )
-INTENT_EVENTS = frozenset({"payment_intent.succeeded", "payment_intent.payment_failed"})
+INTENT_EVENTS = frozenset(
+    {
+        "payment_intent.succeeded",
+        "payment_intent.payment_failed",
+        "payment_intent.processing",
+        "payment_intent.requires_action",
+    }
+)
+REFUND_EVENTS = frozenset({"charge.refunded"})
 
 
 @dataclass(frozen=True)
@@ -72,8 +85,16 @@ def receive(
         log.warning("%s webhook refused: %s", provider.name, exc)
         raise InvalidWebhookSignature("The webhook signature is missing or not valid.") from exc
     saved_method = _saved_method(provider, event)
+    refunded_payment = _refunded_payment(provider, event)
     with database.transaction() as session:
-        outcome = apply(session, provider.name, event, saved_method)
+        outcome = apply(session, provider.name, event, saved_method, refunded_payment)
+        waiting = _needs_link(session, provider.name, event) if outcome == "applied" else None
+    if waiting is not None:
+        # The card wants the customer and the intent names no page: a Checkout for the same
+        # recharge is the link to come back on (made after the commit: a provider call).
+        with_checkout_link(
+            database, settings, RechargeOutcome("requires_action", payment_id=waiting)
+        )
     if outcome == "ignored":
         log.info("%s webhook %s (%s) ignored", provider.name, event.id, event.type)
     elif outcome == "unmatched":
@@ -101,7 +122,46 @@ def _saved_method(provider: Any, event: ProviderEvent) -> str | None:
     return str(method) if method else None
 
 
-def apply(session: Session, provider: str, event: ProviderEvent, saved_method: str | None) -> str:
+def _refunded_payment(provider: Any, event: ProviderEvent) -> str | None:
+    """The payment a refunded charge belongs to, from the charge's metadata or else its
+    PaymentIntent's (ours name the payment; a Checkout copies its payment_intent_data
+    metadata there), asked of the provider before any write."""
+    if event.type not in REFUND_EVENTS:
+        return None
+    charge = event.data
+    named = (charge.get("metadata") or {}).get("payment_id")
+    intent = charge.get("payment_intent")
+    if isinstance(intent, dict):
+        named = named or (intent.get("metadata") or {}).get("payment_id")
+        intent = intent.get("id")
+    if named or not intent:
+        return str(named) if named else None
+    try:
+        found = provider.intent_metadata(str(intent)).get("payment_id")
+    except PaymentProviderError as exc:
+        raise PaymentProviderFailed(
+            f"The refunded charge's payment could not be read: {exc}"
+        ) from exc
+    return str(found) if found else None
+
+
+def _needs_link(session: Session, provider: str, event: ProviderEvent) -> uuid.UUID | None:
+    """A recharge this event moved to REQUIRES_ACTION with no page to send the customer to."""
+    if event.type != "payment_intent.requires_action":
+        return None
+    payment = _intent_payment(session, provider, event.data)
+    if payment is None or payment.status != PaymentStatus.REQUIRES_ACTION or payment.url:
+        return None
+    return payment.id
+
+
+def apply(
+    session: Session,
+    provider: str,
+    event: ProviderEvent,
+    saved_method: str | None,
+    refunded_payment: str | None = None,
+) -> str:
     """Record and apply one verified event (the caller commits)."""
     record = PaymentEvent(
         id=uuid7(), provider=provider, event_id=event.id, type=event.type[:100], outcome="applied"
@@ -118,6 +178,11 @@ def apply(session: Session, provider: str, event: ProviderEvent, saved_method: s
     elif event.type in INTENT_EVENTS:
         payment = _intent_payment(session, provider, event.data)
         outcome = _apply_intent(session, event, payment) if payment else "unmatched"
+    elif event.type in REFUND_EVENTS:
+        payment = _refund_payment(session, provider, refunded_payment)
+        outcome = (
+            refunds.settle(session, payment, event.data, actor=ACTOR) if payment else "unmatched"
+        )
     else:
         payment, outcome = None, "ignored"
     record.outcome = outcome
@@ -176,6 +241,16 @@ def _intent_payment(session: Session, provider: str, obj: dict[str, Any]) -> Pay
     ):
         return None
     found.external_id = intent_id
+    return found
+
+
+def _refund_payment(session: Session, provider: str, payment_id: str | None) -> Payment | None:
+    try:
+        found = session.get(Payment, uuid.UUID(payment_id)) if payment_id else None
+    except ValueError:
+        return None
+    if found is None or found.provider != provider or found.purpose == PaymentPurpose.SETUP:
+        return None
     return found
 
 
@@ -246,6 +321,18 @@ def _apply_intent(session: Session, event: ProviderEvent, payment: Payment) -> s
     if event.type == "payment_intent.succeeded":
         credit_payment(session, payment, str(obj["id"]), actor=ACTOR)
         return "applied"
+    if event.type == "payment_intent.processing":
+        return _move_to(session, payment, PaymentStatus.PROCESSING)
+    if event.type == "payment_intent.requires_action":
+        url = next_action_url(obj.get("next_action"))
+        return _move_to(
+            session,
+            payment,
+            PaymentStatus.REQUIRES_ACTION,
+            failure_code="authentication_required",
+            failure_message="The card asks the customer to authenticate the payment.",
+            url=url,
+        )
     error = obj.get("last_payment_error") or {}
     if payment.status not in (PaymentStatus.OPEN, PaymentStatus.PROCESSING):
         # REQUIRES_ACTION (the customer may still come back) or final: nothing to change.
@@ -258,4 +345,15 @@ def _apply_intent(session: Session, event: ProviderEvent, payment: Payment) -> s
         failure_code=error.get("decline_code") or error.get("code") or "payment_failed",
         failure_message=error.get("message") or "The payment failed.",
     )
+    return "applied"
+
+
+def _move_to(
+    session: Session, payment: Payment, status: PaymentStatus, **details: str | None
+) -> str:
+    """A move an event asks for, when the payment is not there yet or past it (a late
+    `processing` after `succeeded` changes nothing)."""
+    if payment.status == status or not transitions.can_move(payment.status, status):
+        return "ignored"
+    transitions.move(session, payment, status, actor=ACTOR, **details)  # type: ignore[arg-type]
     return "applied"
