@@ -5,6 +5,7 @@ commits.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -159,7 +160,7 @@ def _limit_reached(
         f"{settings.export_window_days} days; the first frees up at {first.isoformat()}"
         + (f" ({more} more not listed)." if more > 0 else "."),
         errors=errors,
-        headers={"Retry-After": str(max(1, int((first - now).total_seconds()) + 1))},
+        headers={"Retry-After": str(max(1, math.ceil((first - now).total_seconds())))},
     )
 
 
