@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from mailfleet.auth.dependencies import Editor, RequestContext, Viewer
 from mailfleet.auth.scoping import get_scoped
-from mailfleet.dns import schemas, verification
+from mailfleet.dns import delivery, schemas, verification
 from mailfleet.dns import service as dns_service
 from mailfleet.dns.records import Record
 from mailfleet.kit.errordocs import errors
@@ -114,11 +114,11 @@ def delete_record(
     return Response(status_code=204)
 
 
-def _send_after_commit(ctx: RequestContext, request: Request, change: dns_service.Change) -> None:
+def _send_after_commit(ctx: RequestContext, request: Request, change: delivery.Change) -> None:
     # Commit first: the provider call must not hold the write lock (on SQLite, every write of
     # the deployment would wait for it). The row was rendered before, from what was stored.
     ctx.session.commit()
-    dns_service.deliver(request.app.state.runtime, change)
+    delivery.deliver(request.app.state.runtime, change)
 
 
 @router.post(

@@ -1,7 +1,7 @@
 """DNS jobs: publish a domain's records, delete a removed domain's zone.
 
 Each job takes domain ids, owns its transactions, and keeps network calls (the provider)
-outside any transaction: the change is committed first, then sent (`service.deliver`).
+outside any transaction: the change is committed first, then sent (`delivery.deliver`).
 Running a job twice is harmless: the providers' calls are idempotent. The jobs that move a
 domain through its lifecycle (zone creation, delegation, health, the sweep) are in
 `domains.tasks`.
@@ -17,9 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailfleet.db import enqueue_after_commit
-from mailfleet.dns import service
+from mailfleet.dns import delivery, service
 from mailfleet.dns.providers.base import Zone
-from mailfleet.dns.providers.registry import provider_for
 from mailfleet.dns.schedule import health_due
 from mailfleet.jobs.queue import Runtime, job
 from mailfleet.kit.crypto import SecretBox
@@ -86,7 +85,7 @@ def _publish_one(runtime: Runtime, secrets: SecretBox, domain_id: uuid.UUID) -> 
     # A refusal leaves the records stored (the health check reports the drift); a crash before
     # the answer leaves the resend that `deliver` schedules first.
     if change is not None:
-        service.deliver(runtime, change, put_back=False)
+        delivery.deliver(runtime, change, put_back=False)
     log.info(
         "records of %s published (%s): %s",
         name,
@@ -97,13 +96,14 @@ def _publish_one(runtime: Runtime, secrets: SecretBox, domain_id: uuid.UUID) -> 
 
 @job(DELETE_ZONE)
 def delete_zone(runtime: Runtime, domain_id: str) -> None:
-    """Drop a removed domain's zone at its provider (a zone already gone is fine)."""
+    """Drop a removed domain's zone at its provider, in the account it was created at (a zone
+    already gone is fine)."""
     settings, database = runtime.settings, runtime.database
     with database.transaction(write=False) as session:
         domain = session.get(Domain, uuid.UUID(domain_id))
         if domain is None or domain.status != DomainStatus.REMOVED or domain.zone_id is None:
             return
         zone = zone_of(domain)
-        provider = provider_for(settings, domain.dns_provider)
+        provider = delivery.provider_of(session, settings, domain)
         name = domain.name
     provider.delete_zone(zone, name)

@@ -9,7 +9,7 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from mailfleet.auth.dependencies import Editor, Reading, Viewer
-from mailfleet.dns import service as dns_service
+from mailfleet.dns import delivery as dns_delivery
 from mailfleet.domains import schemas
 from mailfleet.domains import service as domain_service
 from mailfleet.domains.listing import SORT_DESCRIPTION, DomainQuery, DomainSort, SortedCursorParam
@@ -126,7 +126,7 @@ def update_domain(
         # Commit first: the provider call must not hold the write lock (on SQLite, every write
         # of the deployment would wait for it). A refusal puts the settings back: a 502.
         ctx.session.commit()
-        dns_service.deliver(request.app.state.runtime, change)
+        dns_delivery.deliver(request.app.state.runtime, change)
     return answer
 
 

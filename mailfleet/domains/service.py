@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from mailfleet.auth.scoping import get_scoped, scoped, scoped_columns
 from mailfleet.config import Settings
 from mailfleet.db import enqueue_after_commit
+from mailfleet.dns import delivery as dns_delivery
 from mailfleet.dns import service as dns_service
 from mailfleet.dns import tasks as dns_tasks
 from mailfleet.domains import lifecycle
@@ -252,10 +253,10 @@ def update_settings(
     domain_id: uuid.UUID,
     changes: dict[str, Any],
     actor: str,
-) -> tuple[Domain, dns_service.Change | None]:
+) -> tuple[Domain, dns_delivery.Change | None]:
     """Change a domain's settings; record templates that depend on them are republished.
 
-    The caller commits, then hands the records' change (if any) to `dns_service.deliver`: the
+    The caller commits, then hands the records' change (if any) to `dns_delivery.deliver`: the
     provider is called with no lock held, and its refusal puts the settings back too.
     """
     domain = get_domain_for_update(session, workspace_id, domain_id)
@@ -302,7 +303,7 @@ def update_settings(
         change = dns_service.republish(session, settings, secrets, domain)
     if change is not None:
         undo = _put_settings_back(domain, original, actor=actor)
-        change = dns_service.also_undo(change, undo, before=zone_before)
+        change = dns_delivery.also_undo(change, undo, before=zone_before)
     return domain, change
 
 

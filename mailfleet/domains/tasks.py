@@ -20,9 +20,8 @@ from sqlalchemy.orm import Session
 
 from mailfleet.config import Settings
 from mailfleet.db import enqueue_after_commit
-from mailfleet.dns import service
+from mailfleet.dns import delivery, service
 from mailfleet.dns.providers.base import DnsProviderError
-from mailfleet.dns.providers.registry import provider_for
 from mailfleet.dns.tasks import CHUNK, PUBLISH, chunks, ids_of
 from mailfleet.domains import lifecycle
 from mailfleet.jobs.queue import Runtime, job
@@ -49,20 +48,27 @@ def after_submit(session: Session, settings: Settings, domain_ids: Sequence[uuid
 @job(CREATE)
 def create_zones(runtime: Runtime, domain_ids: Sequence[str]) -> None:
     """Create each zone at the provider, record it with the zone's records (one commit), then
-    send the records with no transaction open: a slow provider holds no write lock."""
+    send the records with no transaction open: a slow provider holds no write lock.
+
+    A zone is created at its workspace's DNS installation if it has one, else at the
+    deployment's provider, and the domain records which: later calls go to the same account.
+    """
     settings, database = runtime.settings, runtime.database
     secrets = SecretBox.from_settings(settings)
     with database.transaction(write=False) as session:
         work = lifecycle.zones_to_create(session, ids_of(domain_ids))
-    provider = provider_for(settings)
+        accounts = delivery.zone_accounts(session, settings, [task.domain_id for task in work])
     created: list[uuid.UUID] = []
     for task in work:
+        account = accounts[task.domain_id]
+        provider = account.provider
         try:
             zone = provider.ensure_zone(task.name, task.nameservers, serial=task.serial)
             with database.transaction() as session:
                 domain = lifecycle.zone_created(session, settings, task, zone, provider.name)
                 if domain is None:
                     continue
+                domain.dns_installation_id = account.installation_id
                 service.publish_managed(session, settings, secrets, domain)
                 change = service.everything(session, domain)
                 status = domain.status
@@ -95,11 +101,11 @@ def create_zones(runtime: Runtime, domain_ids: Sequence[str]) -> None:
         runtime.enqueue(VERIFY, (chunk,))
 
 
-def _send_records(runtime: Runtime, name: str, change: service.Change) -> None:
+def _send_records(runtime: Runtime, name: str, change: delivery.Change) -> None:
     """The new zone's records, sent after the zone's commit. The zone stands either way: a
     refusal or a crash here leaves the resend that `deliver` schedules first."""
     try:
-        service.deliver(runtime, change, put_back=False)
+        delivery.deliver(runtime, change, put_back=False)
     except Exception:
         log.exception("sending the records of %s failed; they are sent again later", name)
 

@@ -1,6 +1,11 @@
 """Which provider acts for a workspace: its own installation if one is bound, else the
 deployment-wide default from settings.
 
+A new zone or mailbox is resolved with `binding_for` and the installation it chose is stored on
+the row (`domains.dns_installation_id`, `mailboxes.installation_id`); every later call for that
+row resolves by the stored id (`provider_by_id`), so an installation added later never steers
+calls for a zone or mailbox made at another account.
+
 Resolution only reads (one indexed row); building or calling the provider happens outside any
 write transaction, as every provider call must. Providers built from an installation are cached
 like the settings' own (mailfleet.kit.providers), per installation and version: a changed
@@ -17,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from mailfleet.auth.scoping import scoped
 from mailfleet.config import Settings
+from mailfleet.integrations.errors import InstallationNotFound
 from mailfleet.integrations.service import decrypt_credentials
 from mailfleet.kit.crypto import SecretBox
 from mailfleet.kit.providers import ProviderRegistry
@@ -98,3 +104,45 @@ def resolve(
     """binding_for, then provider_of: the provider acting for this workspace."""
     binding = binding_for(session, settings, registry, workspace_id, provider)
     return provider_of(settings, box, registry, binding)
+
+
+def binding_by_id(
+    session: Session,
+    registry: ProviderRegistry[P],
+    workspace_id: uuid.UUID,
+    provider: str,
+    installation_id: uuid.UUID | None,
+) -> Binding:
+    """The binding a row recorded: its installation, or with None the deployment's `provider`.
+
+    The installation is never replaced by another one: a row made at one account is never
+    sent to another (deleting an installation in use is refused, so a missing one is a bug).
+    """
+    if installation_id is None:
+        return Binding(registry.kind, provider, None)
+    statement = scoped(ProviderInstallation, workspace_id).where(
+        ProviderInstallation.id == installation_id
+    )
+    installation: ProviderInstallation | None = session.scalars(statement).first()
+    if installation is None:
+        raise InstallationNotFound(f"Provider installation {installation_id} not found.")
+    return Binding(registry.kind, installation.provider, installation)
+
+
+def provider_by_id(
+    session: Session,
+    settings: Settings,
+    registry: ProviderRegistry[P],
+    workspace_id: uuid.UUID,
+    provider: str,
+    installation_id: uuid.UUID | None,
+) -> P:
+    """binding_by_id, then provider_of: the provider acting for a row made earlier.
+
+    The deployment's default costs no query and no key; the SecretBox is made only for an
+    installation (and decrypts only when its provider is not cached yet).
+    """
+    binding = binding_by_id(session, registry, workspace_id, provider, installation_id)
+    if binding.installation is None:
+        return registry.get(settings, binding.provider)
+    return provider_of(settings, SecretBox.from_settings(settings), registry, binding)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from mailfleet.dns import delivery
 from mailfleet.dns import service as dns_service
 from mailfleet.jobs.queue import Runtime
 from mailfleet.kit.crypto import SecretBox
@@ -58,9 +59,9 @@ def publish_verification(runtime: Runtime, domain_name: str, record: str) -> Non
             return  # published with the rest of the zone when it is created
         change = dns_service.republish(session, settings, SecretBox.from_settings(settings), domain)
         if change is not None:
-            change = dns_service.also_undo(change, _put_back(domain.id, record, previous))
+            change = delivery.also_undo(change, _put_back(domain.id, record, previous))
     if change is not None:
-        dns_service.deliver(runtime, change)
+        delivery.deliver(runtime, change)
 
 
 def _put_back(domain_id: uuid.UUID, record: str, previous: str | None) -> Callable[[Session], None]:

@@ -20,9 +20,9 @@ from sqlalchemy import text, update
 from sqlalchemy.exc import OperationalError
 
 from mailfleet.db import Database
+from mailfleet.dns import delivery
 from mailfleet.dns import service as dns_service
 from mailfleet.dns.providers.base import DnsProviderError, RRset, Zone
-from mailfleet.domains import tasks as domain_tasks
 from mailfleet.jobs.queue import Runtime
 from mailfleet.models import Domain, MailboxType
 from tests.factories import make_domain
@@ -98,10 +98,16 @@ class HeldProvider:
 
 
 def install(monkeypatch: pytest.MonkeyPatch) -> HeldProvider:
-    """The held provider for every DNS call: record changes and zone creation."""
+    """The held provider for every DNS call: record changes, zone creation and deletion."""
     provider = HeldProvider()
-    monkeypatch.setattr(dns_service, "provider_of", lambda settings, domain: provider)
-    monkeypatch.setattr(domain_tasks, "provider_for", lambda settings, name=None: provider)
+
+    def new_zones(
+        session: Any, settings: Any, domain_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, delivery.ZoneAccount]:
+        return {domain_id: delivery.ZoneAccount(provider, None) for domain_id in domain_ids}
+
+    monkeypatch.setattr(delivery, "provider_of", lambda session, settings, domain: provider)
+    monkeypatch.setattr(delivery, "zone_accounts", new_zones)
     return provider
 
 

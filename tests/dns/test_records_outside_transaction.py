@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from mailfleet.db import Database
-from mailfleet.dns import service as dns_service
+from mailfleet.dns import delivery
 from mailfleet.dns import tasks as dns_tasks
 from mailfleet.domains import tasks as domain_tasks
 from mailfleet.jobs.queue import Runtime
@@ -129,7 +129,7 @@ def test_a_change_is_sent_again_by_the_reconcile_job(
     assert fake.calls == [("zone", [(f"app.{_name(db, domain)}", "A")])]
     # As if the process had died before the provider answered: the job sends it again.
     runtime = client.app.state.runtime  # type: ignore[attr-defined]
-    dns_service.push_records(runtime, domain, [[f"app.{_name(db, domain)}", "A"]])
+    delivery.push_records(runtime, domain, [[f"app.{_name(db, domain)}", "A"]])
     assert fake.calls[-1] == fake.calls[0]
 
 
@@ -258,7 +258,7 @@ def test_a_settings_change_lost_after_its_commit_is_sent_by_the_resend_job(
     answer = client.get(f"/v1/domains/{domain}", headers=owner.headers).json()
     assert answer["dmarc_policy"] == "reject"
     assert fake.taken == []
-    assert run_scheduled(_runtime(client)) == [dns_service.RECONCILE]
+    assert run_scheduled(_runtime(client)) == [delivery.RECONCILE]
     assert fake.taken == [("zone", [dmarc])]
     assert drain(_runtime(client)) == 0
     assert run_scheduled(_runtime(client)) == []
@@ -298,7 +298,7 @@ def test_a_publish_lost_after_its_commit_is_sent_by_the_resend_job(
     stored = pushed(db, domain)
     assert stored
     assert fake.taken == []
-    assert run_scheduled(_runtime(client)) == [dns_service.RECONCILE]
+    assert run_scheduled(_runtime(client)) == [delivery.RECONCILE]
     assert fake.taken == [("zone", stored)]
     # Publishing again finds the zone as it should be: nothing is sent twice.
     dns_tasks.publish_records(_runtime(client), [domain])
@@ -353,7 +353,7 @@ def test_zone_records_lost_after_the_zone_commits_are_sent_by_the_resend_job(
     stored = pushed(db, domain)
     assert stored
     assert fake.taken == []
-    assert run_scheduled(_runtime(client)) == [dns_service.RECONCILE]
+    assert run_scheduled(_runtime(client)) == [delivery.RECONCILE]
     assert fake.taken == [("lost-records.test", stored)]
     # The zone job again (a duplicate, or the sweep's) has nothing left to do.
     domain_tasks.create_zones(_runtime(client), [domain])

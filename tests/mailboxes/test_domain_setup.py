@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mailfleet.db import Database
-from mailfleet.dns import service as dns_service
+from mailfleet.dns import delivery
 from mailfleet.dns import tasks as dns_tasks
 from mailfleet.exceptions import BadGateway
 from mailfleet.jobs.queue import Runtime
@@ -123,7 +123,7 @@ def test_an_ownership_record_lost_after_its_commit_is_sent_by_the_resend_job(
 
     assert _token(db, domain) == TOKEN
     assert fake.taken == []
-    assert run_scheduled(_runtime(client)) == [dns_service.RECONCILE]
+    assert run_scheduled(_runtime(client)) == [delivery.RECONCILE]
     assert fake.taken == [("zone", [(name, "TXT")])]
     # The next round finds the record stored and sends nothing twice.
     domain_setup.publish_verification(_runtime(client), name, TOKEN)
