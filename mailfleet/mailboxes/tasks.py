@@ -338,18 +338,20 @@ def _at_provider(runtime: Runtime, mailbox_ids: Sequence[str]) -> None:
         work = suspension.pending(session, _ids(mailbox_ids))
     results: list[tuple[suspension.Work, MailboxProviderError | None]] = []
     for item in work:
+        suspending = item.status == MailboxStatus.SUSPENDED
+        action = "suspending" if suspending else "resuming"
         try:
             provider = provider_for(settings, item.backend)
-            if item.status == MailboxStatus.SUSPENDED:
+            if suspending:
                 provider.suspend(item.address)
             else:
                 provider.resume(item.address)
             results.append((item, None))
         except MailboxProviderError as exc:
-            log.warning("%s of %s at %s failed: %s", item.status, item.address, item.backend, exc)
+            log.warning("%s %s at %s failed: %s", action, item.address, item.backend, exc)
             results.append((item, exc))
         except Exception as exc:  # a bug or an unexpected library error: retry, and say so
-            log.exception("%s of %s at %s failed", item.status, item.address, item.backend)
+            log.exception("%s %s at %s failed", action, item.address, item.backend)
             results.append((item, MailboxProviderError(repr(exc), retryable=True)))
     if results:
         with database.transaction() as session:
