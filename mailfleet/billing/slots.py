@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -135,6 +136,50 @@ def grants(session: Session, workspace_id: uuid.UUID) -> dict[MailboxType, int]:
             )
         )
     }
+
+
+def lock_pool(
+    session: Session, workspace_id: uuid.UUID, mailbox_type: MailboxType, now: datetime
+) -> Allocation | None:
+    """Lock the Allocation row of every type pooled with `mailbox_type`; returns its own row.
+
+    The quota check is check-then-insert, serialised by these row locks: a GOOGLE and a
+    MICROSOFT order drawing on one unified pool must wait for each other, so each locks the
+    whole pool's rows, sorted by type so that two of them never deadlock (SELECT ... FOR
+    UPDATE on PostgreSQL; SQLite's write lock already serialises writers)."""
+    return lock_pools(session, {(workspace_id, mailbox_type)}, now).get(
+        (workspace_id, mailbox_type)
+    )
+
+
+def lock_pools(
+    session: Session, keys: Collection[tuple[uuid.UUID, MailboxType]], now: datetime
+) -> dict[tuple[uuid.UUID, MailboxType], Allocation]:
+    """`lock_pool` for many (workspace, type) at once, in two queries: rows locked sorted by
+    workspace then type (the order a single one takes too), each key's own row returned."""
+    if not keys:
+        return {}
+    workspaces = sorted({workspace_id for workspace_id, _ in keys})
+    covers: dict[uuid.UUID, list[frozenset[MailboxType]]] = defaultdict(list)
+    for workspace_id, types in session.execute(
+        select(Subscription.workspace_id, Subscription.mailbox_types).where(
+            Subscription.workspace_id.in_(workspaces), Subscription.status.in_(_HOLDING)
+        )
+    ):
+        covers[workspace_id].append(frozenset(MailboxType(t) for t in types))
+    pooled: set[MailboxType] = set()
+    for workspace_id, mailbox_type in keys:
+        pooled.add(mailbox_type)
+        pooled.update(*[types for types in covers[workspace_id] if mailbox_type in types])
+    rows = session.scalars(
+        select(Allocation)
+        .where(Allocation.workspace_id.in_(workspaces), Allocation.mailbox_type.in_(pooled))
+        .order_by(Allocation.workspace_id, Allocation.mailbox_type)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    found = {(row.workspace_id, row.mailbox_type): row for row in rows}
+    return {key: found[key] for key in keys if key in found}
 
 
 @dataclass(frozen=True)

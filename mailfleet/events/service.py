@@ -3,13 +3,15 @@
 The one way to record an event: `record` (one), `record_many` (one transition applied to many
 rows) and `record_all` (a batch of different ones, as the set-based transitions write). Each
 checks its type against `events.types.EventType` and writes the same row shape, which the
-webhook outbox reads.
+webhook outbox reads. Inside `batched(session)` all three only collect their rows, and the
+block's end writes them in one insert (a set-based step whose callees record per workspace).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -44,10 +46,14 @@ def record(
     actor: str,
     **data: Any,
 ) -> None:
+    kind = declared(type)
+    if _BATCH in session.info:
+        record_all(session, [NewEvent(workspace_id, kind, subject_type, subject_id, actor, data)])
+        return
     session.add(
         Event(
             workspace_id=workspace_id,
-            type=declared(type).value,
+            type=kind.value,
             subject_type=subject_type,
             subject_id=subject_id,
             actor=actor,
@@ -93,5 +99,28 @@ def record_all(session: Session, events: Iterable[NewEvent]) -> None:
         }
         for event in events
     ]
+    if _BATCH in session.info:
+        session.info[_BATCH].extend(rows)
+    elif rows:
+        session.execute(insert(cast(Table, Event.__table__)), rows)
+
+
+_BATCH = "mailfleet.events.batch"
+
+
+@contextmanager
+def batched(session: Session) -> Iterator[None]:
+    """Collect the events recorded in the block and insert them in one statement at its end.
+
+    Only around work with no savepoint inside: rows collected in a savepoint that rolls back
+    would still be written. Nested blocks join the outer one."""
+    if _BATCH in session.info:
+        yield
+        return
+    session.info[_BATCH] = []
+    try:
+        yield
+    finally:
+        rows = session.info.pop(_BATCH)  # an error in the block drops them with it
     if rows:
         session.execute(insert(cast(Table, Event.__table__)), rows)

@@ -1,8 +1,10 @@
 """Mailbox orders: creation under every business rule, listing and reading. The caller commits.
 
 Creation is check-then-insert, made race-free by locks taken in one fixed order: the
-workspace's Allocation row for the type first, then the Domain row (SELECT ... FOR UPDATE on
-PostgreSQL; on SQLite the write transaction already holds the database write lock).
+workspace's Allocation rows of the type's pool first (every type a unified plan pools with it,
+`billing.slots.lock_pools`), then the Domain row (SELECT ... FOR UPDATE on PostgreSQL; on
+SQLite the write transaction already holds the database write lock). `create_orders` does the
+same for many orders at once (a renewal's scheduled mailboxes); `create_order` is one of it.
 """
 
 from __future__ import annotations
@@ -11,20 +13,22 @@ import uuid
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailfleet.auth.scoping import get_scoped, scoped, scoped_columns
+from mailfleet.billing import slots
 from mailfleet.config import Settings
 from mailfleet.dns import tasks as dns_tasks
 from mailfleet.domains.names import NameError_, normalise
-from mailfleet.exceptions import NotFound, Unprocessable
+from mailfleet.exceptions import MailfleetError, NotFound, Unprocessable
 from mailfleet.kit import clock
 from mailfleet.kit.ids import uuid7
 from mailfleet.kit.pagination import paginate, split_page
-from mailfleet.mailboxes import rules
+from mailfleet.mailboxes import expiry, rules
 from mailfleet.mailboxes import transitions as mailbox_transitions
 from mailfleet.mailboxes.backends import backend_for
 from mailfleet.models import (
@@ -72,6 +76,23 @@ class OrderView:
         }
 
 
+@dataclass(frozen=True)
+class OrderRequest:
+    """One order of a batch (`create_orders`): mailboxes of one type on one domain."""
+
+    workspace_id: uuid.UUID
+    domain_ref: str
+    mailbox_type: MailboxType
+    mailboxes: Sequence[NewMailbox]
+
+
+@dataclass
+class _Accepted:
+    request: OrderRequest
+    domain: Domain
+    usernames: list[str]
+
+
 def create_order(
     session: Session,
     settings: Settings,
@@ -84,78 +105,209 @@ def create_order(
     user_id: uuid.UUID | None,
     actor: str,
 ) -> OrderView:
-    if len(mailboxes) > settings.max_mailboxes_per_order:
-        raise Unprocessable(
-            f"An order holds at most {settings.max_mailboxes_per_order} mailboxes; "
-            f"got {len(mailboxes)}.",
-            code="too_many_mailboxes",
-            field="mailboxes",
-        )
-    domain_id = _resolve_domain(session, workspace_id, domain_ref, settings.local_tlds)
-    usernames = rules.normalise_usernames([m.username for m in mailboxes])
+    request = OrderRequest(workspace_id, domain_ref, mailbox_type, mailboxes)
+    result = create_orders(session, settings, profile, [request], user_id=user_id, actor=actor)[0]
+    if isinstance(result, MailfleetError):
+        raise result
+    return result
 
-    # Lock order: Allocation, then Domain. Every writer of either takes them in this order.
-    allocation = session.scalars(
-        select(Allocation)
-        .where(Allocation.workspace_id == workspace_id, Allocation.mailbox_type == mailbox_type)
+
+def create_orders(
+    session: Session,
+    settings: Settings,
+    profile: PolicyProfile,
+    requests: Sequence[OrderRequest],
+    *,
+    user_id: uuid.UUID | None,
+    actor: str,
+) -> list[OrderView | MailfleetError]:
+    """Create many orders under every rule, in a few statements; per request, its order or
+    the error of the rule that refused it (a refused one writes nothing).
+
+    All the checks of a round run before its writes, so two requests of one workspace (which
+    share its quota, and maybe a domain) go to successive rounds: each sees what the one
+    before it wrote. A renewal's scheduled orders are one per workspace: one round."""
+    results: list[OrderView | MailfleetError | None] = [None] * len(requests)
+    ready = _prepare(session, settings, requests, results)
+    # Lock order: the pools' Allocation rows, then the Domain rows, each sorted. Every writer
+    # of either takes them in this order.
+    allocations = slots.lock_pools(
+        session, {(requests[i].workspace_id, requests[i].mailbox_type) for i in ready}, clock.now()
+    )
+    domains = _lock_domains(session, {domain_id for domain_id, _ in ready.values()})
+    for round_ in _rounds(requests, ready):
+        now = clock.now()
+        accepted: dict[int, _Accepted] = {}
+        for index in round_:
+            request, (domain_id, usernames) = requests[index], ready[index]
+            domain = domains[domain_id]
+            allocation = allocations.get((request.workspace_id, request.mailbox_type))
+            try:
+                _check(session, profile, request, allocation, domain, usernames, now)
+            except MailfleetError as exc:
+                results[index] = exc
+                continue
+            accepted[index] = _Accepted(request, domain, usernames)
+        views = _write(session, settings, list(accepted.values()), user_id, actor, now)
+        for index, view in zip(accepted, views, strict=True):
+            results[index] = view
+    return [result for result in results if result is not None]
+
+
+def _prepare(
+    session: Session,
+    settings: Settings,
+    requests: Sequence[OrderRequest],
+    results: list[OrderView | MailfleetError | None],
+) -> dict[int, tuple[uuid.UUID, list[str]]]:
+    """The checks that need no lock: size, the domain named, the usernames' syntax."""
+    ready = {}
+    for index, request in enumerate(requests):
+        try:
+            if len(request.mailboxes) > settings.max_mailboxes_per_order:
+                raise Unprocessable(
+                    f"An order holds at most {settings.max_mailboxes_per_order} mailboxes; "
+                    f"got {len(request.mailboxes)}.",
+                    code="too_many_mailboxes",
+                    field="mailboxes",
+                )
+            domain_id = _resolve_domain(
+                session, request.workspace_id, request.domain_ref, settings.local_tlds
+            )
+            usernames = rules.normalise_usernames([m.username for m in request.mailboxes])
+        except MailfleetError as exc:
+            results[index] = exc
+            continue
+        ready[index] = (domain_id, usernames)
+    return ready
+
+
+def _lock_domains(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Domain]:
+    if not ids:
+        return {}
+    found = session.scalars(
+        select(Domain)
+        .where(Domain.id.in_(ids))
+        .order_by(Domain.id)
         .with_for_update()
         .execution_options(populate_existing=True)
-    ).first()
-    domain = session.scalars(
-        scoped(Domain, workspace_id)
-        .where(Domain.id == domain_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
-    now = clock.now()
-    rules.check_domain_accepts(session, profile, domain, mailbox_type, len(mailboxes), now)
-    rules.check_quota(session, allocation, workspace_id, mailbox_type, len(mailboxes), now)
+    )
+    return {domain.id: domain for domain in found}
+
+
+def _rounds(requests: Sequence[OrderRequest], ready: Collection[int]) -> list[list[int]]:
+    """The k-th round holds each workspace's k-th request."""
+    rounds: list[list[int]] = []
+    seen: dict[uuid.UUID, int] = defaultdict(int)
+    for index in sorted(ready):
+        k = seen[requests[index].workspace_id]
+        seen[requests[index].workspace_id] += 1
+        if k == len(rounds):
+            rounds.append([])
+        rounds[k].append(index)
+    return rounds
+
+
+def _check(
+    session: Session,
+    profile: PolicyProfile,
+    request: OrderRequest,
+    allocation: Allocation | None,
+    domain: Domain,
+    usernames: list[str],
+    now: datetime,
+) -> None:
+    count, kind = len(request.mailboxes), request.mailbox_type
+    rules.check_domain_accepts(session, profile, domain, kind, count, now)
+    rules.check_quota(session, allocation, request.workspace_id, kind, count, now)
     rules.check_usernames_free(session, domain.id, usernames)
 
-    if domain.mailbox_type is None:
-        domain.mailbox_type = mailbox_type
-        dns_tasks.after_type_known(session, domain.id)
-    order = order_status.open_order(
+
+def _write(
+    session: Session,
+    settings: Settings,
+    accepted: list[_Accepted],
+    user_id: uuid.UUID | None,
+    actor: str,
+    now: datetime,
+) -> list[OrderView]:
+    """The orders, their mailboxes and events of one round: one insert each, whatever their
+    number; then each backend is handed its new mailboxes once."""
+    if not accepted:
+        return []
+    for item in accepted:
+        if item.domain.mailbox_type is None:
+            item.domain.mailbox_type = item.request.mailbox_type
+            dns_tasks.after_type_known(session, item.domain.id)
+    orders = order_status.open_orders(
         session,
-        workspace_id=workspace_id,
-        domain_id=domain.id,
-        mailbox_type=mailbox_type,
+        [
+            order_status.NewOrder(
+                a.request.workspace_id, a.domain.id, a.request.mailbox_type, len(a.usernames)
+            )
+            for a in accepted
+        ],
         user_id=user_id,
         actor=actor,
-        mailboxes=len(mailboxes),
         now=now,
     )
-    backend_name = settings.backend_for(mailbox_type)
-    backend = backend_for(backend_name)
-    expires_at = now + timedelta(days=settings.renewal_period_days)
+    # Each mailbox's renewal date is its subscription's period end (mailboxes.expiry).
+    renews = expiry.renewal_dates(
+        session, settings, {(a.request.workspace_id, a.request.mailbox_type) for a in accepted}, now
+    )
+    rows = []
+    for item, order in zip(accepted, orders, strict=True):
+        expires_at = renews[(item.request.workspace_id, item.request.mailbox_type)]
+        rows += _mailbox_rows(settings, item, order.id, now, expires_at)
+    # One executemany for the whole round.
+    mailbox_transitions.insert_ordered(session, rows, actor=actor, reason="ordered")
+    by_order: dict[uuid.UUID, list[Mailbox]] = defaultdict(list)
+    by_backend: dict[str, list[Mailbox]] = defaultdict(list)
+    created = session.scalars(
+        select(Mailbox).where(Mailbox.order_id.in_([o.id for o in orders])).order_by(Mailbox.id)
+    )
+    for mailbox in created:
+        by_order[cast(uuid.UUID, mailbox.order_id)].append(mailbox)
+        by_backend[mailbox.backend].append(mailbox)
+    for backend_name, mailboxes in by_backend.items():
+        backend_for(backend_name).provision(session, mailboxes, actor=actor)
+    return [
+        OrderView(order, item.domain.name, by_order[order.id])
+        for item, order in zip(accepted, orders, strict=True)
+    ]
+
+
+def _mailbox_rows(
+    settings: Settings,
+    item: _Accepted,
+    order_id: uuid.UUID,
+    now: datetime,
+    expires_at: datetime,
+) -> list[dict[str, Any]]:
+    kind, domain = item.request.mailbox_type, item.domain
     # Sorted, so that id order (how mailboxes are listed) is the order they were given in.
-    ids = sorted(uuid7() for _ in mailboxes)
-    rows = [
+    ids = sorted(uuid7() for _ in item.usernames)
+    return [
         {
             "id": mailbox_id,
-            "workspace_id": workspace_id,
+            "workspace_id": item.request.workspace_id,
             "domain_id": domain.id,
-            "order_id": order.id,
+            "order_id": order_id,
             "username": username,
             "address": f"{username}@{domain.name}",
             "first_name": entry.first_name,
             "last_name": entry.last_name,
-            "mailbox_type": mailbox_type,
-            "backend": backend_name,
+            "mailbox_type": kind,
+            "backend": settings.backend_for(kind),
             "expires_at": expires_at,
             "remove_at_renewal": False,
             "created_at": now,
             "updated_at": now,
         }
-        for mailbox_id, entry, username in zip(ids, mailboxes, usernames, strict=True)
+        for mailbox_id, entry, username in zip(
+            ids, item.request.mailboxes, item.usernames, strict=True
+        )
     ]
-    # One executemany for the whole order.
-    mailbox_transitions.insert_ordered(session, rows, actor=actor, reason="ordered")
-    created = list(
-        session.scalars(select(Mailbox).where(Mailbox.order_id == order.id).order_by(Mailbox.id))
-    )
-    backend.provision(session, created, actor=actor)
-    return OrderView(order, domain.name, created)
 
 
 def _resolve_domain(

@@ -2,14 +2,15 @@
 
 There is no command that sets it: `derive` is its whole transition table (a function of its
 mailboxes' statuses), applied by `refresh` after every mailbox move (`mailboxes.transitions`
-calls it, registered below). `open_order` and `refresh` are the only places an order's status
+calls it, registered below). `open_orders` and `refresh` are the only places an order's status
 is set, each recording its event.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from mailfleet.events import service as events
 from mailfleet.events.types import EventType
 from mailfleet.kit import clock
+from mailfleet.kit.ids import uuid7
 from mailfleet.mailboxes import transitions as mailbox_transitions
 from mailfleet.models import Mailbox, MailboxOrder, MailboxStatus, MailboxType, OrderStatus
 
@@ -51,6 +53,14 @@ def derive(statuses: Iterable[MailboxStatus], current: OrderStatus) -> OrderStat
     return OrderStatus.PENDING
 
 
+@dataclass(frozen=True)
+class NewOrder:
+    workspace_id: uuid.UUID
+    domain_id: uuid.UUID
+    mailbox_type: MailboxType
+    mailboxes: int
+
+
 def open_order(
     session: Session,
     *,
@@ -63,29 +73,54 @@ def open_order(
     now: datetime,
 ) -> MailboxOrder:
     """A new order, PENDING, with its `order.created` event (flushed: its id is needed)."""
-    order = MailboxOrder(
-        workspace_id=workspace_id,
-        domain_id=domain_id,
-        mailbox_type=mailbox_type,
-        status=INITIAL,
-        created_by_id=user_id,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(order)
+    new = NewOrder(workspace_id, domain_id, mailbox_type, mailboxes)
+    return open_orders(session, [new], user_id=user_id, actor=actor, now=now)[0]
+
+
+def open_orders(
+    session: Session,
+    new: Sequence[NewOrder],
+    *,
+    user_id: uuid.UUID | None,
+    actor: str,
+    now: datetime,
+) -> list[MailboxOrder]:
+    """New orders, PENDING, flushed in one batch with their `order.created` events in one
+    insert (a renewal opens the scheduled orders of many workspaces at once)."""
+    orders = [
+        MailboxOrder(
+            id=order_id,
+            workspace_id=item.workspace_id,
+            domain_id=item.domain_id,
+            mailbox_type=item.mailbox_type,
+            status=INITIAL,
+            created_by_id=user_id,
+            created_at=now,
+            updated_at=now,
+        )
+        for order_id, item in zip(sorted(uuid7() for _ in new), new, strict=True)
+    ]
+    session.add_all(orders)
     session.flush()
-    events.record(
+    events.record_all(
         session,
-        workspace_id=workspace_id,
-        type=EventType.ORDER_CREATED,
-        subject_type="mailbox_order",
-        subject_id=order.id,
-        actor=actor,
-        domain_id=str(domain_id),
-        mailbox_type=mailbox_type.value,
-        mailboxes=mailboxes,
+        (
+            events.NewEvent(
+                item.workspace_id,
+                EventType.ORDER_CREATED,
+                "mailbox_order",
+                order.id,
+                actor,
+                {
+                    "domain_id": str(item.domain_id),
+                    "mailbox_type": item.mailbox_type.value,
+                    "mailboxes": item.mailboxes,
+                },
+            )
+            for order, item in zip(orders, new, strict=True)
+        ),
     )
-    return order
+    return orders
 
 
 @mailbox_transitions.follow_orders

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailfleet.auth.scoping import get_scoped
+from mailfleet.billing import slots
 from mailfleet.config import Settings
 from mailfleet.events import service as events
 from mailfleet.events.types import EventType
@@ -20,7 +21,7 @@ from mailfleet.mailboxes import pictures, rules, transitions
 from mailfleet.mailboxes.backends import backend_for
 from mailfleet.mailboxes.backends.automated import sync_profile_after_commit
 from mailfleet.mailboxes.totp import UnusableSecret, decode_secret, hotp
-from mailfleet.models import Allocation, Domain, DomainStatus, Mailbox, MailboxStatus
+from mailfleet.models import Domain, DomainStatus, Mailbox, MailboxStatus
 from mailfleet.models.enums import DOMAIN_SLOT_STATUSES
 
 TOTP_PERIOD = 30
@@ -117,14 +118,8 @@ def retry_failed(
     not: this is the same order, tried again.
     """
     probe = get_scoped(session, Mailbox, workspace_id, mailbox_id)
-    # Lock order: Allocation, then Domain, then the mailbox (as orders do).
-    allocation = session.scalars(
-        select(Allocation)
-        .where(
-            Allocation.workspace_id == workspace_id, Allocation.mailbox_type == probe.mailbox_type
-        )
-        .with_for_update()
-    ).first()
+    # Lock order: the pool's Allocation rows, then Domain, then the mailbox (as orders do).
+    allocation = slots.lock_pool(session, workspace_id, probe.mailbox_type, clock.now())
     domain = session.scalars(
         select(Domain).where(Domain.id == probe.domain_id).with_for_update()
     ).one()
