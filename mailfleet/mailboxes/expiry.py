@@ -11,6 +11,7 @@ renewal period (`renewal_period_days`).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -30,14 +31,30 @@ def renewal_date(
     mailbox_type: MailboxType,
     now: datetime,
 ) -> datetime:
-    ends = [
-        end
-        for types, end in session.execute(
-            select(Subscription.mailbox_types, Subscription.current_period_end).where(
-                Subscription.workspace_id == workspace_id, Subscription.status.in_(_RENEWING)
-            )
-        )
+    key = (workspace_id, mailbox_type)
+    return renewal_dates(session, settings, [key], now)[key]
+
+
+def renewal_dates(
+    session: Session,
+    settings: Settings,
+    keys: Collection[tuple[uuid.UUID, MailboxType]],
+    now: datetime,
+) -> dict[tuple[uuid.UUID, MailboxType], datetime]:
+    """`renewal_date` of many (workspace, type) at once, in one query (orders in bulk)."""
+    workspaces = sorted({workspace_id for workspace_id, _ in keys})
+    ends: dict[tuple[uuid.UUID, MailboxType], datetime] = {}
+    for workspace_id, types, end in session.execute(
+        select(
+            Subscription.workspace_id, Subscription.mailbox_types, Subscription.current_period_end
+        ).where(Subscription.workspace_id.in_(workspaces), Subscription.status.in_(_RENEWING))
+    ):
+        if end <= now:
+            continue  # due already: its renewal runs now, and sets the date itself
         # A JSON list of type names: compared here, the same on SQLite and PostgreSQL.
-        if mailbox_type.value in types and end > now
-    ]
-    return min(ends) if ends else now + timedelta(days=settings.renewal_period_days)
+        for name in types:
+            key = (workspace_id, MailboxType(name))
+            if key not in ends or end < ends[key]:
+                ends[key] = end
+    fixed = now + timedelta(days=settings.renewal_period_days)
+    return {key: ends.get(key, fixed) for key in keys}

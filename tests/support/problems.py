@@ -1,8 +1,9 @@
 """Every error code a route answers with in the test run must be in its OpenAPI responses.
 
 A pytest plugin (listed in tests/conftest.py). It wraps `SurfaceDispatch`, which hands every
-request to its surface, and records each problem+json answer as (method, route template,
-status, code), the route found the way the surface's router finds it. At the end of the
+request to its surface, and records each error answer (problem+json, or a compat surface's
+JSON envelope) as (method, route template, status, code), the route found the way the
+surface's router finds it. At the end of the
 session any pair the surface's OpenAPI document does not list (the code under `x-error-codes`
 and its status among the operation's responses) fails the run, and all are printed. 500
 `internal_error` is left out: it is never a code a route means to answer with.
@@ -56,14 +57,24 @@ def documented(app: SurfaceApp, method: str, template: str, status: int, code: s
         code in operation.get(EXTENSION, ())
         and str(status) in operation.get("responses", {})
         and code in ERROR_CODES
-        and status in ERROR_CODES[code].statuses
+        and status in {app.surface.status_of(code, s) for s in ERROR_CODES[code].statuses}
     )
 
 
-def _note(app: SurfaceApp, scope: Scope, status: int, body: bytes) -> None:
+def _code_of(body: bytes) -> str | None:
+    """The code of an error body: problem details' `code`, or a compat envelope's
+    `error.code`."""
     try:
-        code = str(json.loads(body)["code"])
+        parsed = json.loads(body)
+        found = parsed["code"] if "code" in parsed else parsed["error"]["code"]
     except (ValueError, KeyError, TypeError):
+        return None
+    return str(found)
+
+
+def _note(app: SurfaceApp, scope: Scope, status: int, body: bytes) -> None:
+    code = _code_of(body)
+    if code is None:
         return
     if status == 500 and code == "internal_error":
         return
@@ -84,7 +95,8 @@ async def _recording(self: SurfaceDispatch, scope: Scope, receive: Receive, send
         if message["type"] == "http.response.start":
             seen["status"] = message["status"]
             content_type = dict(message.get("headers", [])).get(b"content-type", b"")
-            seen["problem"] = content_type.decode("latin-1").startswith(PROBLEM_CONTENT_TYPE)
+            kind = content_type.decode("latin-1")
+            seen["problem"] = kind.startswith((PROBLEM_CONTENT_TYPE, "application/json"))
         elif message["type"] == "http.response.body" and seen["problem"]:
             seen["body"].append(message.get("body", b""))
         await send(message)

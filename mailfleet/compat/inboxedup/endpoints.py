@@ -316,7 +316,11 @@ def list_mailbox_requests(
 ) -> Response:
     """Your mailbox requests, newest first, with their mailboxes."""
     workspace_id = ctx.workspace()
-    domain = _domain_id(domain_id) if domain_id else None
+    domain = ids.decode(ids.DOMAIN, domain_id) if domain_id else None
+    if domain_id and domain is None:
+        raise Unprocessable(
+            "domainId is not a domain id (dom_...).", code="validation_error", field="domainId"
+        )
     views, next_cursor = order_service.list_orders(
         ctx.session,
         workspace_id=workspace_id,

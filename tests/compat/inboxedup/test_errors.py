@@ -133,3 +133,12 @@ def test_the_document_is_its_own(client: TestClient) -> None:
     docs = client.get(f"{API}/docs")
     assert docs.status_code == 200
     assert "/inboxedup/openapi.json" in docs.text
+
+
+def test_list_filters_check_their_ids(db: Database, client: TestClient) -> None:
+    owner = make_tenant(db)
+    bad = client.get(f"{API}/mailboxes?domainId=nonsense", headers=owner.headers)
+    assert assert_envelope(bad, 400, "validation_error")["error"]["field"] == "domainId"
+    unknown = client.get(f"{API}/mailboxes?domainId=dom_{'1' * 32}", headers=owner.headers)
+    assert unknown.status_code == 200
+    assert unknown.json()["data"] == []
