@@ -117,6 +117,13 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
         "mailboxes": [{"username": "intruder", "first_name": "A", "last_name": "B"}]
     },
     ("PATCH", "/v1/scheduled-mailboxes/{scheduled_id}"): {"username": "intruder"},
+    ("POST", "/v1/export-accounts"): {
+        "app": "INSTANTLY",
+        "label": "intruder",
+        "credentials": {"api_key": "k"},
+    },
+    ("PATCH", "/v1/export-accounts/{account_id}"): {"label": "intruder"},
+    ("POST", "/v1/exports"): {"app": "INSTANTLY", "filter": {}},
 }
 
 
@@ -186,6 +193,20 @@ class Victim:
             self.key_id = session.scalar(
                 select(ApiKey.id).where(ApiKey.user_id == self.owner.user_id)
             )
+        account = client.post(
+            "/v1/export-accounts",
+            json={"app": "INSTANTLY", "label": "victim", "credentials": {"api_key": "k"}},
+            headers=self.owner.headers,
+        )
+        assert account.status_code == 201, account.text
+        self.account_id = account.json()["id"]
+        export = client.post(
+            "/v1/exports",
+            json={"app": "INSTANTLY", "mailbox_ids": [str(self.mailbox_id)]},
+            headers=self.owner.headers,
+        )
+        assert export.status_code == 202, export.text
+        self.export_id = export.json()["id"]
 
     def ids(self) -> dict[str, str]:
         return {
@@ -208,6 +229,10 @@ class Victim:
             "lookup_key": "google_starter_monthly",
             # The payment provider says which cards are the workspace's (none here).
             "pm_id": "pm_card_visa",
+            # Refunds are operator routes: a non-operator is refused before any lookup.
+            "payment_id": "01900000-0000-7000-8000-000000000000",
+            "account_id": str(self.account_id),
+            "export_id": str(self.export_id),
         }
 
     def body(self, method: str, path: str) -> Any:
