@@ -97,7 +97,7 @@ def server(environment: Env, **settings: str) -> Iterator[str]:
         stop_process(process)
 
 
-def _wait_for_health(process: subprocess.Popen[bytes], base: str, timeout: float = 30.0) -> None:
+def _wait_for_health(process: subprocess.Popen[bytes], base: str, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
