@@ -10,6 +10,12 @@ Money: a top-up is credited from its Checkout Session (completed with payment_st
 async_payment_succeeded), deduped per session (`stripe:checkout:{cs}`), so the two events,
 in either order, credit once. A recharge is credited from its PaymentIntent, deduped per intent
 (`stripe:pi:{pi}`), whichever of the webhook and the synchronous charge sees it first.
+
+A recharge's `payment_intent.processing` moves it to PROCESSING; `payment_intent.requires_action`
+to REQUIRES_ACTION with the page the customer must visit (`next_action.redirect_to_url.url`),
+or, when the intent names none (`use_stripe_sdk`), a Checkout for the same recharge opened after
+the commit. `charge.refunded` is settled by `refunds.settle` (debited once per refund, however
+it was made and however often it is delivered).
 """
 
 from __future__ import annotations
