@@ -22,6 +22,7 @@ from mailfleet.dns.endpoints import router as dns_router
 from mailfleet.domains.endpoints import router as domains_router
 from mailfleet.domains.verification.endpoints import router as domain_verification_router
 from mailfleet.exports.endpoints import router as exports_router
+from mailfleet.integrations.endpoints import router as integrations_router
 from mailfleet.kit.schemas import Problem
 from mailfleet.mailboxes.actions.endpoints import router as mailbox_actions_router
 from mailfleet.mailboxes.endpoints import router as mailboxes_router
@@ -57,5 +58,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     wallet_operator_router,
     scheduled_router,
     exports_router,
+    integrations_router,
 )
 

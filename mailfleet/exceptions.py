@@ -283,6 +283,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
             "invalid_installation": ((422,), "The installation's settings are not valid."),
             "installation_exists": ((409,), "The workspace has this provider installed."),
             "provider_installation_not_found": ((404,), "No such provider installation."),
+            "installation_in_use": ((409,), "Live domains or mailboxes were made at it."),
         },
     ),
     **_codes(

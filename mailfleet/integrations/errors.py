@@ -31,3 +31,14 @@ class InstallationExists(Conflict):
 
 class InstallationNotFound(NotFound):
     code = "provider_installation_not_found"
+
+
+class InstallationInUse(Conflict):
+    """Zones or mailboxes made at the installation still need it: their later calls go there."""
+
+    code = "installation_in_use"
+
+    def __init__(self, detail: str, *, domains: int, mailboxes: int) -> None:
+        super().__init__(detail)
+        self.domains = domains
+        self.mailboxes = mailboxes

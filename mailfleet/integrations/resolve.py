@@ -143,6 +143,12 @@ def provider_by_id(
     installation (and decrypts only when its provider is not cached yet).
     """
     binding = binding_by_id(session, registry, workspace_id, provider, installation_id)
+    return built(settings, registry, binding)
+
+
+def built(settings: Settings, registry: ProviderRegistry[P], binding: Binding) -> P:
+    """provider_of, making the SecretBox only for an installation (none is read for the
+    deployment's default): for a binding read in a transaction and built after it."""
     if binding.installation is None:
         return registry.get(settings, binding.provider)
     return provider_of(settings, SecretBox.from_settings(settings), registry, binding)

@@ -1,7 +1,9 @@
 """Create, list, get and delete a workspace's provider installations. The caller commits.
 
 Credentials are one JSON object encrypted with the deployment's SecretBox; nothing here returns
-them (only which keys are set). Config holds what is not secret (account and tenant ids). Which
+them (only which keys are set). Zones and mailboxes remember the installation they were made at
+(mailfleet.integrations.resolve), so one still in use by a live domain or mailbox cannot be
+deleted. Config holds what is not secret (account and tenant ids). Which
 keys a provider takes is its registration's (mailfleet.kit.providers), so a new provider kind
 needs nothing here.
 """
@@ -15,11 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mailfleet.auth.scoping import scoped
 from mailfleet.integrations.errors import (
     InstallationExists,
+    InstallationInUse,
     InstallationNotFound,
     InvalidInstallation,
     ProviderNotInstallable,
@@ -28,7 +33,7 @@ from mailfleet.integrations.errors import (
 )
 from mailfleet.kit.crypto import SecretBox
 from mailfleet.kit.providers import KIND_MODULES, Registration, registry_for
-from mailfleet.models import ProviderInstallation
+from mailfleet.models import Domain, DomainStatus, Mailbox, MailboxStatus, ProviderInstallation
 
 MAX_LABEL = 200
 MAX_VALUE = 20_000  # a Google service account key is some 2.3 kB
@@ -97,10 +102,77 @@ def get(
     return view(_get(session, workspace_id, installation_id), box)
 
 
+# Rows past needing their provider: a removed domain, a mailbox failed or removed. They let go
+# of the installation when it is deleted (their bindings are cleared) instead of blocking it.
+DONE_DOMAINS = (DomainStatus.REMOVED,)
+DONE_MAILBOXES = (MailboxStatus.FAILED, MailboxStatus.REMOVED)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """How many live domains and mailboxes were made at an installation."""
+
+    domains: int
+    mailboxes: int
+
+    @property
+    def in_use(self) -> bool:
+        return bool(self.domains or self.mailboxes)
+
+
+def usage(session: Session, installation_id: uuid.UUID) -> Usage:
+    domains = session.scalar(
+        select(func.count())
+        .select_from(Domain)
+        .where(Domain.dns_installation_id == installation_id, Domain.status.not_in(DONE_DOMAINS))
+    )
+    mailboxes = session.scalar(
+        select(func.count())
+        .select_from(Mailbox)
+        .where(Mailbox.installation_id == installation_id, Mailbox.status.not_in(DONE_MAILBOXES))
+    )
+    return Usage(domains or 0, mailboxes or 0)
+
+
 def delete(session: Session, workspace_id: uuid.UUID, installation_id: uuid.UUID) -> None:
-    """Unbind it: the workspace falls back to the deployment's default from then on."""
-    session.delete(_get(session, workspace_id, installation_id))
-    session.flush()
+    """Unbind it: the workspace's new zones and mailboxes go to the deployment's default from
+    then on. Refused (409 installation_in_use) while a live domain or mailbox was made at it."""
+    row = _get(session, workspace_id, installation_id)
+    found = usage(session, row.id)
+    if found.in_use:
+        raise _in_use(row, found)
+    session.execute(
+        update(Domain).where(Domain.dns_installation_id == row.id).values(dns_installation_id=None)
+    )
+    session.execute(
+        update(Mailbox).where(Mailbox.installation_id == row.id).values(installation_id=None)
+    )
+    name = f"{row.provider} installation {row.id}"
+    session.delete(row)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        # A zone or mailbox bound to it between the count and the delete: the key refused it
+        # (the transaction is spoilt, so it is not counted again).
+        raise InstallationInUse(
+            f"The {name} was just put to use; try again.",
+            domains=found.domains,
+            mailboxes=found.mailboxes,
+        ) from exc
+
+
+def _in_use(row: ProviderInstallation, found: Usage) -> InstallationInUse:
+    return InstallationInUse(
+        f"The {row.provider} installation {row.id} is in use by {_count(found.domains, 'domain')} "
+        f"and {_count(found.mailboxes, 'mailbox', 'mailboxes')} made at it; remove them first "
+        "(their later provider calls must reach the same account).",
+        domains=found.domains,
+        mailboxes=found.mailboxes,
+    )
+
+
+def _count(number: int, one: str, many: str | None = None) -> str:
+    return f"{number} {one if number == 1 else many or one + 's'}"
 
 
 def view(row: ProviderInstallation, box: SecretBox) -> Installation:

@@ -10,6 +10,10 @@ out. A job takes the mailboxes it was given that are still PENDING, those whose 
 and those the sweep leased for it (`claimed_until`, the lease the sweep set: a later lease is
 someone else's). It may also take other PENDING mailboxes (`fill`), so that orders arriving
 one by one are provisioned in chunks; their own jobs then find them taken and skip them.
+
+Where: a mailbox leaving PENDING records the account its backend resolves to for its workspace
+(`installation_id`: the workspace's installation of that provider, None for the deployment's),
+and every later call for it goes to that account (integrations.resolve.provider_by_id).
 """
 
 from __future__ import annotations
@@ -26,11 +30,13 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from mailfleet.config import Settings
+from mailfleet.integrations import resolve
 from mailfleet.kit import clock
 from mailfleet.kit.crypto import SecretBox
 from mailfleet.mailboxes import transitions
 from mailfleet.mailboxes.backends import AUTOMATED
 from mailfleet.mailboxes.providers.base import MailboxProviderError, ProvisionedMailbox
+from mailfleet.mailboxes.providers.registry import MAILBOX_PROVIDERS
 from mailfleet.models import Domain, Mailbox, MailboxStatus
 
 ACTOR = "system:mailboxes"
@@ -61,6 +67,9 @@ class ProvisionTask:
     first_name: str
     last_name: str
     password: str
+    workspace_id: uuid.UUID
+    # The account it is made at: the workspace's installation, or None for the deployment's.
+    installation_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +168,7 @@ def start(
             Mailbox.first_name,
             Mailbox.last_name,
             Mailbox.password_enc,
+            Mailbox.installation_id,
             Domain.name,
         )
         .join(Domain, Domain.id == Mailbox.domain_id)
@@ -170,10 +180,16 @@ def start(
     moves: list[transitions.Move] = []
     # Taken again after a lost job's lease: still PROVISIONING, only the lease changes.
     releases: list[dict[str, Any]] = []
+    accounts: dict[tuple[uuid.UUID, str], uuid.UUID | None] = {}
     for row in rows:
         password_enc = row.password_enc or box.encrypt(new_password())
         values = {"password_enc": password_enc, "next_check_at": lease, "updated_at": now}
+        installation_id = row.installation_id
         if row.status == MailboxStatus.PENDING:
+            # Chosen once, when the mailbox leaves PENDING; a retry keeps the account it was
+            # first sent to.
+            installation_id = _account(session, settings, accounts, row.workspace_id, row.backend)
+            values["installation_id"] = installation_id
             moves.append(
                 transitions.Move(
                     row.id,
@@ -195,12 +211,30 @@ def start(
                 row.first_name,
                 row.last_name,
                 box.decrypt(password_enc),
+                row.workspace_id,
+                installation_id,
             )
         )
     if releases:
         session.execute(update(Mailbox), releases)
     transitions.move_rows(session, moves, actor=ACTOR)
     return tasks
+
+
+def _account(
+    session: Session,
+    settings: Settings,
+    known: dict[tuple[uuid.UUID, str], uuid.UUID | None],
+    workspace_id: uuid.UUID,
+    backend: str,
+) -> uuid.UUID | None:
+    """The workspace's installation of the backend's provider (None: the deployment's), one
+    query per workspace and backend of the chunk."""
+    key = (workspace_id, backend)
+    if key not in known:
+        binding = resolve.binding_for(session, settings, MAILBOX_PROVIDERS, workspace_id, backend)
+        known[key] = binding.installation_id
+    return known[key]
 
 
 def finish(

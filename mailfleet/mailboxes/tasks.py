@@ -1,5 +1,9 @@
 """Mailbox jobs: provision at the provider, deprovision, suspend and resume, and the sweeps that
-retry them."""
+retry them.
+
+Every call for a mailbox goes to the account it was provisioned at (`Mailbox.installation_id`,
+None for the deployment's; integrations.resolve.provider_by_id), never to an installation the
+workspace added later."""
 
 from __future__ import annotations
 
@@ -7,14 +11,17 @@ import logging
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from mailfleet.config import Settings
 from mailfleet.db import enqueue_after_commit
 from mailfleet.domains.service import APPLY_FORWARDING
 from mailfleet.events import service as events
 from mailfleet.events.types import EventType
+from mailfleet.integrations import resolve
 from mailfleet.jobs.queue import Runtime, job
 from mailfleet.jobs.worker import sweeper
 from mailfleet.kit import clock
@@ -35,7 +42,7 @@ from mailfleet.mailboxes.providers.base import (
     NewMailbox,
     ProvisionedMailbox,
 )
-from mailfleet.mailboxes.providers.registry import provider_for
+from mailfleet.mailboxes.providers.registry import MAILBOX_PROVIDERS, provider_for
 from mailfleet.mailboxes.service import apply_due_removals
 from mailfleet.models import Domain, Mailbox, MailboxStatus, MailboxType
 
@@ -53,6 +60,27 @@ Result = ProvisionedMailbox | MailboxProviderError
 
 def _ids(values: Sequence[str]) -> list[uuid.UUID]:
     return [uuid.UUID(value) for value in values]
+
+
+def _provider(
+    session: Session,
+    settings: Settings,
+    workspace_id: uuid.UUID,
+    backend: str,
+    installation_id: uuid.UUID | None,
+) -> MailboxProvider:
+    """The provider of a mailbox's backend at the account the mailbox was made at."""
+    return resolve.provider_by_id(
+        session, settings, MAILBOX_PROVIDERS, workspace_id, backend, installation_id
+    )
+
+
+def _binding(session: Session, row: Any) -> resolve.Binding:
+    """The account a mailbox row (workspace_id, backend, installation_id) was made at; built
+    into its provider after the transaction, where a provider's error is handled."""
+    return resolve.binding_by_id(
+        session, MAILBOX_PROVIDERS, row.workspace_id, row.backend, row.installation_id
+    )
 
 
 @job(PROVISION)
@@ -79,11 +107,13 @@ def provision(
         )
     if not work:
         return
-    by_backend: dict[str, list[provisioning.ProvisionTask]] = {}
+    # One round per backend and account: the deployment's account takes every workspace's
+    # mailboxes at once; an installation (one workspace's) only its own.
+    by_account: dict[tuple[str, uuid.UUID | None], list[provisioning.ProvisionTask]] = {}
     for task in work:
-        by_backend.setdefault(task.backend, []).append(task)
+        by_account.setdefault((task.backend, task.installation_id), []).append(task)
     results: list[tuple[uuid.UUID, Result]] = []
-    for backend, tasks in by_backend.items():
+    for (backend, _), tasks in by_account.items():
         outcomes = _create(runtime, backend, tasks)
         _log_round(backend, tasks, outcomes)
         results.extend(zip([task.mailbox_id for task in tasks], outcomes, strict=True))
@@ -146,7 +176,11 @@ def _create(
     no batch call. An error of the round as a whole is every mailbox's result."""
     new = [NewMailbox(t.address, t.first_name, t.last_name, t.password) for t in tasks]
     try:
-        provider = provider_for(runtime.settings, backend)
+        with runtime.database.transaction(write=False) as session:
+            first = tasks[0]
+            provider = _provider(
+                session, runtime.settings, first.workspace_id, backend, first.installation_id
+            )
         if not isinstance(provider, BatchMailboxProvider):
             return _one_by_one(runtime, provider, tasks, new)
         # The round prepares the domains itself; what domain_setup.prepare adds before that,
@@ -194,14 +228,21 @@ def deprovision(runtime: Runtime, mailbox_ids: Sequence[str]) -> None:
     settings, database = runtime.settings, runtime.database
     with database.transaction(write=False) as session:
         rows = session.execute(
-            select(Mailbox.id, Mailbox.backend, Mailbox.address)
+            select(
+                Mailbox.id,
+                Mailbox.backend,
+                Mailbox.address,
+                Mailbox.workspace_id,
+                Mailbox.installation_id,
+            )
             .join(Domain, Domain.id == Mailbox.domain_id)
             .where(Mailbox.id.in_(_ids(mailbox_ids)))
         ).all()
+        bindings = [_binding(session, row) for row in rows]
     retry: list[str] = []
-    for mailbox_id, backend, address in rows:
+    for (mailbox_id, _, address, *_), binding in zip(rows, bindings, strict=True):
         try:
-            provider_for(settings, backend).delete_mailbox(address)
+            resolve.built(settings, MAILBOX_PROVIDERS, binding).delete_mailbox(address)
         except MailboxProviderError as exc:
             log.warning("deprovisioning %s failed: %s", address, exc)
             if exc.retryable:
@@ -221,9 +262,10 @@ def apply_forwarding(runtime: Runtime, domain_id: str) -> None:
         name, target, workspace_id = domain.name, domain.catch_all_target, domain.workspace_id
         forwards = dict(domain.email_forwards or {})
         backend = settings.backend_for(domain.mailbox_type) if domain.mailbox_type else "manual"
+        binding = _domain_binding(session, settings, domain, backend)
     if backend in AUTOMATED:
         try:
-            provider_for(settings, backend).set_forwarding(
+            resolve.built(settings, MAILBOX_PROVIDERS, binding).set_forwarding(
                 name, catch_all=target, forwards=forwards
             )
             return
@@ -250,6 +292,43 @@ def apply_forwarding(runtime: Runtime, domain_id: str) -> None:
             backend=backend,
             instruction=instruction,
         )
+
+
+def _domain_binding(
+    session: Session, settings: Settings, domain: Domain, backend: str
+) -> resolve.Binding:
+    """The account a domain's mail settings go to: the one its live mailboxes of the backend
+    were made at, else (none made yet) the one its next mailbox would be made at."""
+    made = session.execute(
+        select(Mailbox.installation_id)
+        .where(
+            Mailbox.domain_id == domain.id,
+            Mailbox.backend == backend,
+            Mailbox.status.not_in(
+                (MailboxStatus.PENDING, MailboxStatus.FAILED, MailboxStatus.REMOVED)
+            ),
+        )
+        .order_by(Mailbox.id)
+        .limit(1)
+    ).first()
+    if made is None:
+        return resolve.binding_for(
+            session, settings, MAILBOX_PROVIDERS, domain.workspace_id, backend
+        )
+    return resolve.binding_by_id(
+        session, MAILBOX_PROVIDERS, domain.workspace_id, backend, made.installation_id
+    )
+
+
+def _bindings(
+    session: Session, mailbox_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, resolve.Binding]:
+    rows = session.execute(
+        select(Mailbox.id, Mailbox.workspace_id, Mailbox.backend, Mailbox.installation_id).where(
+            Mailbox.id.in_(mailbox_ids)
+        )
+    ).all()
+    return {row.id: _binding(session, row) for row in rows}
 
 
 @sweeper
@@ -280,11 +359,12 @@ def sync_profile(runtime: Runtime, mailbox_id: str, old_address: str, photo: boo
         mailbox = session.get(Mailbox, uuid.UUID(mailbox_id))
         if mailbox is None or mailbox.status not in SYNCABLE:
             return
-        address, backend = mailbox.address, mailbox.backend
+        address = mailbox.address
         first_name, last_name = mailbox.first_name, mailbox.last_name
         workspace_id = mailbox.workspace_id
+        binding = _binding(session, mailbox)
     try:
-        provider = provider_for(settings, backend)
+        provider = resolve.built(settings, MAILBOX_PROVIDERS, binding)
         if old_address != address:
             provider.rename_mailbox(old_address, address)
         provider.update_mailbox(address, first_name=first_name, last_name=last_name)
@@ -336,12 +416,13 @@ def _at_provider(runtime: Runtime, mailbox_ids: Sequence[str]) -> None:
     settings, database = runtime.settings, runtime.database
     with database.transaction(write=False) as session:
         work = suspension.pending(session, _ids(mailbox_ids))
+        bindings = _bindings(session, [item.mailbox_id for item in work])
     results: list[tuple[suspension.Work, MailboxProviderError | None]] = []
     for item in work:
         suspending = item.status == MailboxStatus.SUSPENDED
         action = "suspending" if suspending else "resuming"
         try:
-            provider = provider_for(settings, item.backend)
+            provider = resolve.built(settings, MAILBOX_PROVIDERS, bindings[item.mailbox_id])
             if suspending:
                 provider.suspend(item.address)
             else:
