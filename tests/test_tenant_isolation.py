@@ -124,6 +124,12 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     },
     ("PATCH", "/v1/export-accounts/{account_id}"): {"label": "intruder"},
     ("POST", "/v1/exports"): {"app": "INSTANTLY", "filter": {}},
+    ("POST", "/v1/integrations"): {
+        "kind": "dns",
+        "provider": "cloudflare",
+        "label": "intruder",
+        "credentials": {"api_token": "t"},
+    },
 }
 
 
@@ -207,6 +213,18 @@ class Victim:
         )
         assert export.status_code == 202, export.text
         self.export_id = export.json()["id"]
+        installation = client.post(
+            "/v1/integrations",
+            json={
+                "kind": "dns",
+                "provider": "cloudflare",
+                "label": "victim",
+                "credentials": {"api_token": "victim-token"},
+            },
+            headers=self.owner.headers,
+        )
+        assert installation.status_code == 201, installation.text
+        self.installation_id = installation.json()["id"]
 
     def ids(self) -> dict[str, str]:
         return {
@@ -233,6 +251,7 @@ class Victim:
             "payment_id": "01900000-0000-7000-8000-000000000000",
             "account_id": str(self.account_id),
             "export_id": str(self.export_id),
+            "installation_id": str(self.installation_id),
         }
 
     def body(self, method: str, path: str) -> Any:
