@@ -4,17 +4,20 @@ recorded, what is retried, and what the manual backend asks of an operator."""
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
 
 from mailfleet.billing.renewals.hooks import mailbox_side
 from mailfleet.db import Database
 from mailfleet.kit import clock
+from mailfleet.mailboxes.providers.registry import MAILBOX_PROVIDERS
 from mailfleet.models import Event, Mailbox, MailboxStatus, MailboxType
 from tests.billing.renewals.test_renewals import tick
 from tests.factories import Caller, give_slots, make_domain, make_mailbox, make_tenant
@@ -224,3 +227,69 @@ def test_the_manual_backend_asks_an_operator_to_suspend_and_to_resume(
 
     assert reload(db, box_id).status == MailboxStatus.ACTIVE
     assert "mailbox.resume_requested" in types(db, box_id)
+
+
+class ProbingProvider:
+    """A provider whose suspend and resume ask, while being called, whether the caller holds a
+    write lock (SQLite) or the mailbox's row lock (PostgreSQL): the jobs must hold neither."""
+
+    name = "google"
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.calls: list[tuple[str, str, bool]] = []
+
+    def suspend(self, address: str) -> None:
+        self.calls.append(("suspend", address, self._locked(address)))
+
+    def resume(self, address: str) -> None:
+        self.calls.append(("resume", address, self._locked(address)))
+
+    def _locked(self, address: str) -> bool:
+        engine = self.db.engine
+        if engine.dialect.name == "sqlite":
+            assert engine.url.database
+            connection = sqlite3.connect(engine.url.database, timeout=0, isolation_level=None)
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                connection.execute("ROLLBACK")
+                return False
+            except sqlite3.OperationalError:
+                return True
+            finally:
+                connection.close()
+        with engine.connect() as connection:
+            try:
+                connection.execute(
+                    text("SELECT id FROM mailboxes WHERE address = :a FOR UPDATE NOWAIT"),
+                    {"a": address},
+                )
+                return False
+            except OperationalError:
+                return True
+            finally:
+                connection.rollback()
+
+
+def test_no_provider_call_runs_under_a_write_transaction_or_a_row_lock(
+    client: TestClient,
+    db: Database,
+    tenant: Caller,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    probe = ProbingProvider(db)
+    monkeypatch.setattr(MAILBOX_PROVIDERS, "build", lambda settings, name: probe)
+    MAILBOX_PROVIDERS.clear()
+    domain = make_domain(db, tenant.workspace_id, mailbox_type=MailboxType.GOOGLE)
+    box_id = make_mailbox(db, domain)
+    with db.transaction() as session:
+        session.get_one(Mailbox, box_id).backend = "google"
+    address = reload(db, box_id).address
+
+    suspend(db, box_id)
+    tick(client)
+    give_slots(db, tenant.workspace_id, MailboxType.GOOGLE, 1)
+    tick(client)
+
+    assert probe.calls == [("suspend", address, False), ("resume", address, False)]
+    MAILBOX_PROVIDERS.clear()
