@@ -3,7 +3,8 @@ native ones, in the same server and the same run, taking turns.
 
 Domain submit: rounds of one `POST /domains` of B names through each surface. Mailbox requests:
 blocks of orders of 5 SMTP mailboxes (one per ACTIVE domain), a block through one surface, then
-a block through the other (which goes first changes every block), so drift (the database growing, the machine's load) hits both alike.
+a block through the other (which goes first changes every block), so drift (the database
+growing, the machine's load) hits both alike.
 Each surface acts in a workspace of its own. Prints each side's time and the ratio
 (InboxedUp / native; the target is within 1.2x).
 
