@@ -62,19 +62,6 @@ def _ids(values: Sequence[str]) -> list[uuid.UUID]:
     return [uuid.UUID(value) for value in values]
 
 
-def _provider(
-    session: Session,
-    settings: Settings,
-    workspace_id: uuid.UUID,
-    backend: str,
-    installation_id: uuid.UUID | None,
-) -> MailboxProvider:
-    """The provider of a mailbox's backend at the account the mailbox was made at."""
-    return resolve.provider_by_id(
-        session, settings, MAILBOX_PROVIDERS, workspace_id, backend, installation_id
-    )
-
-
 def _binding(session: Session, row: Any) -> resolve.Binding:
     """The account a mailbox row (workspace_id, backend, installation_id) was made at; built
     into its provider after the transaction, where a provider's error is handled."""
@@ -176,11 +163,10 @@ def _create(
     no batch call. An error of the round as a whole is every mailbox's result."""
     new = [NewMailbox(t.address, t.first_name, t.last_name, t.password) for t in tasks]
     try:
+        # Every task of a round shares its backend and account (provision groups them so).
         with runtime.database.transaction(write=False) as session:
-            first = tasks[0]
-            provider = _provider(
-                session, runtime.settings, first.workspace_id, backend, first.installation_id
-            )
+            binding = _binding(session, tasks[0])
+        provider = resolve.built(runtime.settings, MAILBOX_PROVIDERS, binding)
         if not isinstance(provider, BatchMailboxProvider):
             return _one_by_one(runtime, provider, tasks, new)
         # The round prepares the domains itself; what domain_setup.prepare adds before that,
