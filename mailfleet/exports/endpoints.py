@@ -6,19 +6,22 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
+from typing import Annotated
 
-from fastapi import APIRouter
-from fastapi.responses import Response
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response, StreamingResponse
 
-from mailfleet.auth.dependencies import Admin, Viewer
-from mailfleet.exports import accounts, schemas
+from mailfleet.auth.dependencies import Admin, Editor, Viewer
+from mailfleet.db import Database
+from mailfleet.exports import accounts, csvfiles, schemas
 from mailfleet.exports import service as export_service
-from mailfleet.exports.selection import Filter
+from mailfleet.exports.apps.protocol import ExportSettings
+from mailfleet.exports.selection import Filter, tagged_domains
 from mailfleet.kit.errordocs import errors
 from mailfleet.kit.pagination import CursorParam
-from mailfleet.kit.responses import Limit, render, render_page
+from mailfleet.kit.responses import NO_STORE, Limit, render, render_page
 from mailfleet.kit.schemas import Deleted, Page
-from mailfleet.models import ExportApp, ExportOutcome, Role
+from mailfleet.models import ExportApp, ExportOutcome, MailboxType, Role
 
 router = APIRouter(tags=["exports"])
 
@@ -170,6 +173,52 @@ def list_exports(ctx: Viewer, cursor: CursorParam = None, limit: Limit = 50) -> 
         ctx.session, ctx.workspace(), cursor=cursor, limit=limit
     )
     return render_page(schemas.Export, [asdict(r) for r in rows], next_cursor)
+
+
+@router.get(
+    "/exports.csv",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "The app's import file"}},
+)
+def export_csv(
+    ctx: Editor,
+    request: Request,
+    format: csvfiles.CsvFormat = csvfiles.CsvFormat.GENERIC,
+    id: Annotated[list[uuid.UUID] | None, Query(max_length=1000)] = None,
+    exclude_id: Annotated[list[uuid.UUID] | None, Query(max_length=1000)] = None,
+    domain_id: uuid.UUID | None = None,
+    tag: Annotated[str | None, Query(max_length=64)] = None,
+    type: MailboxType | None = None,
+    q: Annotated[str | None, Query(max_length=320, description="Part of the address.")] = None,
+    daily_limit: Annotated[int, Query(ge=1, le=10_000)] = 30,
+    warmup_enabled: bool = False,
+    warmup_limit: Annotated[int, Query(ge=1, le=500)] = 10,
+    warmup_increment: Annotated[int, Query(ge=0, le=100)] = 1,
+    warmup_reply_rate: Annotated[int, Query(ge=0, le=100)] = 30,
+    tracking_domain: Annotated[str | None, Query(max_length=253)] = None,
+) -> StreamingResponse:
+    """The selection's ACTIVE mailboxes with their credentials, in the app's import format
+    (or GENERIC: every credential column), streamed. The file holds the header and the rows
+    only, values verbatim, so it imports as is. No account is needed."""
+    workspace_id = ctx.workspace(Role.EDITOR)
+    where = Filter(domain_id=domain_id, tag=tag, mailbox_type=type, text=q)
+    tagged = tagged_domains(ctx.session, workspace_id, tag) if tag is not None else None
+    chosen = csvfiles.statement(workspace_id, tagged, where, id, exclude_id or [])
+    settings = ExportSettings(
+        daily_limit=daily_limit,
+        warmup_enabled=warmup_enabled,
+        warmup_limit=warmup_limit,
+        warmup_increment=warmup_increment,
+        warmup_reply_rate=warmup_reply_rate,
+        tracking_domain=tracking_domain,
+    )
+    database: Database = request.app.state.db
+    name = f"mailboxes-{format.value.lower()}.csv"
+    return StreamingResponse(
+        csvfiles.rows(database, ctx.secrets, chosen, format, settings),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', **NO_STORE},
+    )
 
 
 @router.get(

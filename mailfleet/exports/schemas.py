@@ -158,4 +158,3 @@ class ExportResult(ResponseSchema):
     reason: str | None = Field(description="Why it was skipped, or the app's own error.")
     remote_id: str | None
     finished_at: datetime | None
-

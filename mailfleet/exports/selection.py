@@ -74,7 +74,19 @@ def select_mailboxes(
 
 
 def _filtered(session: Session, workspace_id: uuid.UUID, where: Filter) -> Select[Any]:
-    statement = scoped_columns(Mailbox, workspace_id, *_COLUMNS)
+    tagged = tagged_domains(session, workspace_id, where.tag) if where.tag is not None else None
+    return filtered(workspace_id, where, tagged, scoped_columns(Mailbox, workspace_id, *_COLUMNS))
+
+
+def filtered(
+    workspace_id: uuid.UUID,
+    where: Filter,
+    tagged: list[uuid.UUID] | None,
+    statement: Select[Any],
+) -> Select[Any]:
+    """`statement` over mailboxes narrowed to the workspace and the filter (`tagged`: the
+    domains carrying the filter's tag, from `tagged_domains`)."""
+    statement = statement.where(Mailbox.workspace_id == workspace_id)
     if where.status is not None:
         statement = statement.where(Mailbox.status == where.status)
     else:
@@ -86,14 +98,12 @@ def _filtered(session: Session, workspace_id: uuid.UUID, where: Filter) -> Selec
         statement = statement.where(Mailbox.domain_id == where.domain_id)
     if where.text and where.text.strip():
         statement = statement.where(Mailbox.address.like(contains_pattern(where.text), escape="\\"))
-    if where.tag is not None:
-        statement = statement.where(
-            Mailbox.domain_id.in_(_tagged(session, workspace_id, where.tag))
-        )
+    if tagged is not None:
+        statement = statement.where(Mailbox.domain_id.in_(tagged))
     return statement
 
 
-def _tagged(session: Session, workspace_id: uuid.UUID, tag: str) -> list[uuid.UUID]:
+def tagged_domains(session: Session, workspace_id: uuid.UUID, tag: str) -> list[uuid.UUID]:
     # Tags are a JSON list per domain; matching in Python keeps one query for both backends.
     statement = select(Domain.id, Domain.tags).where(Domain.workspace_id == workspace_id)
     return [domain_id for domain_id, tags in session.execute(statement) if tag in (tags or [])]

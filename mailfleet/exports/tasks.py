@@ -26,7 +26,7 @@ from mailfleet.config import Settings
 from mailfleet.db import enqueue_after_commit
 from mailfleet.events import service as audit
 from mailfleet.events.types import EventType
-from mailfleet.exports import accounts
+from mailfleet.exports import accounts, csvfiles
 from mailfleet.exports.apps import registry
 from mailfleet.exports.apps.protocol import (
     AppAccount,
@@ -180,20 +180,7 @@ def _work(result_id: uuid.UUID, mailbox: Mailbox, box: SecretBox) -> Work:
         return Work(result_id, None, f"The mailbox is {mailbox.status}, not ACTIVE.")
     if not (mailbox.password_enc and mailbox.smtp_host and mailbox.imap_host):
         return Work(result_id, None, "The mailbox has no SMTP/IMAP credentials.")
-    credential = MailboxCredential(
-        email=mailbox.address,
-        first_name=mailbox.first_name,
-        last_name=mailbox.last_name,
-        mailbox_type=mailbox.mailbox_type,
-        password=box.decrypt(mailbox.password_enc),
-        app_password=box.decrypt_optional(mailbox.app_password_enc),
-        smtp_host=mailbox.smtp_host,
-        smtp_port=mailbox.smtp_port or 587,
-        imap_host=mailbox.imap_host,
-        imap_port=mailbox.imap_port or 993,
-        smtp_security=mailbox.smtp_security,
-        imap_security=mailbox.imap_security,
-    )
+    credential = csvfiles.credential(mailbox, box)
     return Work(result_id, credential)
 
 

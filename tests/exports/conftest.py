@@ -67,6 +67,11 @@ def owner(db: Database) -> Caller:
 
 
 @pytest.fixture
+def other(db: Database) -> Caller:
+    return make_tenant(db)
+
+
+@pytest.fixture
 def run_job(db: Database, settings: Settings) -> Callable[[str], None]:
     runtime = Runtime(settings, db)
 
