@@ -28,6 +28,7 @@ from mailfleet.mailboxes.actions.endpoints import router as mailbox_actions_rout
 from mailfleet.mailboxes.endpoints import router as mailboxes_router
 from mailfleet.operator.endpoints import router as operator_router
 from mailfleet.orders.endpoints import router as orders_router
+from mailfleet.registrars.endpoints import router as registrars_router
 from mailfleet.webhooks.endpoints import router as webhooks_router
 from mailfleet.workspaces.endpoints import router as workspaces_router
 
@@ -57,6 +58,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     payments_router,
     wallet_operator_router,
     scheduled_router,
+    registrars_router,
     exports_router,
     integrations_router,
 )

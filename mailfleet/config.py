@@ -316,6 +316,23 @@ class Settings(BaseSettings):
     topup_min_amount_cents: int = Field(default=500, ge=1)
     topup_max_amount_cents: int = Field(default=1_000_000, ge=1)
 
+    # --- Registrars (mailfleet/registrars: domain availability and purchase) ---
+    # "none" (domains are bought elsewhere and connected) or "porkbun".
+    registrar: str = "none"
+    porkbun_api_key: SecretStr = SecretStr("")
+    porkbun_secret_api_key: SecretStr = SecretStr("")
+    # Tests point it at a local fake.
+    porkbun_api_base: str = "https://api.porkbun.com/api/json/v3"
+    registrar_timeout_seconds: float = Field(default=20.0, gt=0)
+    # How long one check may wait in all for a registrar's rate limit before giving up.
+    registrar_max_wait_seconds: float = Field(default=60.0, ge=0)
+    # Mailfleet's price: the registrar's plus this share, rounded up to the cent.
+    domain_price_markup_percent: int = Field(default=20, ge=0, le=1000)
+    # Availability checks per workspace per window (Zapmail: 10 per 30 minutes); 0: no limit.
+    domain_search_limit: int = Field(default=10, ge=0)
+    domain_search_window_minutes: int = Field(default=30, ge=1)
+    domain_search_max_names: int = Field(default=20, ge=1, le=100)
+
     # --- Exports (mailfleet/exports: sequencer accounts and export jobs) ---
     # Each app's API base URL; tests point them at local fakes (tests/fakes/sequencers).
     export_instantly_base_url: str = "https://api.instantly.ai/api/v2"

@@ -324,6 +324,15 @@ ERROR_CODES: dict[str, ErrorCode] = {
         },
     ),
     **_codes(
+        "registrars",
+        {
+            "registrar_not_configured": ((409,), "This deployment sells no domains."),
+            "registrar_error": ((502,), "The registrar failed or refused the call."),
+            "too_many_names": ((422,), "Too many names in one availability check."),
+            "duplicate_names": ((422,), "A name appears twice in the check."),
+        },
+    ),
+    **_codes(
         "webhooks",
         {
             "webhook_not_found": ((404,), "No such webhook."),

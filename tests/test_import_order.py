@@ -40,6 +40,7 @@ ORDER: tuple[str, ...] = (
     "dns",
     "domains",
     "billing",
+    "registrars",
     "mailboxes",
     "orders",
     "exports",

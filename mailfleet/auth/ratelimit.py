@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -99,6 +100,22 @@ def rate_limiter_for(settings: Settings) -> RateLimits:
     return RateLimiter(per_second, per_minute)
 
 
+def windowed_limiter(settings: Settings, windows: Sequence[Spec]) -> RateLimits:
+    """The deployment's kind of limiter (in memory, Redis or the database) counting `windows`
+    of (seconds, limit) of its own, for a quota other than the per-key request rate (domain
+    searches per workspace, say)."""
+    where = shared.backend(settings)
+    if where == "redis":
+        from mailfleet.auth.ratelimit_redis import RedisRateLimiter
+
+        return RedisRateLimiter(shared.redis_client(settings), 0, 0, windows)
+    if where == "database":
+        from mailfleet.auth.shared_db import DatabaseRateLimiter
+
+        return DatabaseRateLimiter(shared_engine(settings), 0, 0, windows)
+    return RateLimiter(0, 0, windows)
+
+
 def shared_engine(settings: Settings) -> Engine:
     """One small engine per database URL for shared state, apart from the request pools: a
     count must not wait for a pooled connection that a slow request holds."""
@@ -119,8 +136,10 @@ _engines_lock = threading.Lock()
 class RateLimiter:
     """Counts in this process's memory: one process's requests only."""
 
-    def __init__(self, per_second: int, per_minute: int) -> None:
-        self._specs = specs(per_second, per_minute)
+    def __init__(
+        self, per_second: int, per_minute: int, windows: Sequence[Spec] | None = None
+    ) -> None:
+        self._specs = list(windows) if windows is not None else specs(per_second, per_minute)
         self._windows: dict[str, list[Window]] = {}
         self._lock = threading.Lock()
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 
 import redis
 
-from mailfleet.auth.ratelimit import Quota, RateLimiter, refused, specs
+from mailfleet.auth.ratelimit import Quota, RateLimiter, Spec, refused, specs
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +62,17 @@ return {full, retry, counts[n], resets[n]}
 class RedisRateLimiter:
     """Counts in Redis: the requests of every process using the same Redis, together."""
 
-    def __init__(self, client: redis.Redis, per_second: int, per_minute: int) -> None:
-        self._specs = specs(per_second, per_minute)
+    def __init__(
+        self,
+        client: redis.Redis,
+        per_second: int,
+        per_minute: int,
+        windows: Sequence[Spec] | None = None,
+    ) -> None:
+        self._specs = list(windows) if windows is not None else specs(per_second, per_minute)
         self._args = [value for spec in self._specs for value in spec]
         self._script = client.register_script(HIT)
-        self._fallback = RateLimiter(per_second, per_minute)
+        self._fallback = RateLimiter(per_second, per_minute, self._specs)
         self._warned_at = -WARN_EVERY
         self._paused_until = 0.0
         self._pause = PAUSE

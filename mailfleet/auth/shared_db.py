@@ -15,13 +15,14 @@ import logging
 import math
 import random
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from mailfleet.auth.ratelimit import Quota, RateLimiter, refused, specs
+from mailfleet.auth.ratelimit import Quota, RateLimiter, Spec, refused, specs
 from mailfleet.models.shared import RateLimitCounter, SharedCounter
 
 log = logging.getLogger(__name__)
@@ -63,10 +64,16 @@ class _Full(Exception):
 class DatabaseRateLimiter:
     """Counts in PostgreSQL: the requests of every process using the database, together."""
 
-    def __init__(self, engine: Engine, per_second: int, per_minute: int) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        per_second: int,
+        per_minute: int,
+        windows: Sequence[Spec] | None = None,
+    ) -> None:
         self.engine = engine
-        self._specs = specs(per_second, per_minute)
-        self._fallback = RateLimiter(per_second, per_minute)
+        self._specs = list(windows) if windows is not None else specs(per_second, per_minute)
+        self._fallback = RateLimiter(per_second, per_minute, self._specs)
         self._paused_until = 0.0
         self._pause = PAUSE
 

@@ -42,6 +42,7 @@ KIND_MODULES: dict[str, str] = {
     "dns": "mailfleet.dns.providers.registry:DNS_PROVIDERS",
     "mailbox": "mailfleet.mailboxes.providers.registry:MAILBOX_PROVIDERS",
     "payments": "mailfleet.billing.payments.registry:PAYMENT_PROVIDERS",
+    "registrar": "mailfleet.registrars.registry:REGISTRARS",
 }
 
 

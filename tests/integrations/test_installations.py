@@ -203,7 +203,7 @@ def test_a_mailbox_installation_binds_its_provider_only(
 @pytest.mark.parametrize(
     ("kind", "provider", "credentials", "config", "error", "field"),
     [
-        ("registrar", "porkbun", {}, {}, UnknownProviderKind, "kind"),
+        ("telepathy", "porkbun", {}, {}, UnknownProviderKind, "kind"),
         # Payments go to the deployment's own Stripe account, never a customer's.
         ("payments", "stripe", {}, {}, ProviderNotInstallable, "provider"),
         ("dns", "route53", {}, {}, UnknownProvider, "provider"),

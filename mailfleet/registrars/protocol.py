@@ -1,0 +1,52 @@
+"""What Mailfleet asks of a registrar, whatever its API looks like."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class Verdict(enum.StrEnum):
+    AVAILABLE = "AVAILABLE"
+    TAKEN = "TAKEN"
+    # Registrable, but at the registry's premium price: never bought without the customer
+    # seeing that price.
+    PREMIUM = "PREMIUM"
+    # The registrar cannot sell it through its API (TLD not offered, name refused).
+    UNSUPPORTED = "UNSUPPORTED"
+
+
+@dataclass(frozen=True)
+class Availability:
+    name: str
+    verdict: Verdict
+    # The registrar's first-year price in integer cents of `currency`; None when not for sale.
+    price_cents: int | None = None
+    renewal_cents: int | None = None
+    currency: str = "USD"
+    reason: str = ""
+
+
+class RegistrarError(Exception):
+    """The registrar failed or refused a call; `message` is its own words."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        # Set when the registrar said to slow down (its rate limit).
+        self.retry_after = retry_after
+
+
+class RegistrarNotConfigured(RegistrarError):
+    """The deployment sells no domains (MAILFLEET_REGISTRAR=none)."""
+
+
+class Registrar(Protocol):
+    name: str
+
+    def check(self, names: Sequence[str]) -> list[Availability]:
+        """Each name's availability and price, in the order given. Raises RegistrarError when
+        the registrar cannot answer at all (a name it refuses is an UNSUPPORTED answer)."""
+        ...
