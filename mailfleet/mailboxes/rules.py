@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mailfleet.billing.slots import quota
+from mailfleet.billing.slots import Quota, quota
 from mailfleet.config import RecentCreationRule
 from mailfleet.domains.names import normalise_username
 from mailfleet.exceptions import Conflict, Unprocessable
@@ -164,12 +164,16 @@ def check_quota(
     mailbox_type: MailboxType,
     count: int,
     now: datetime,
+    *,
+    found: Quota | None = None,
 ) -> None:
     """Rule 4: slots of the type minus the slots held must cover `count` new mailboxes.
 
-    The slots are the grant plus what the workspace bought (billing.slots.quota)."""
-    granted = allocation.slots if allocation is not None else 0
-    found = quota(session, workspace_id, mailbox_type, now, granted=granted)
+    The slots are the grant plus what the workspace bought (billing.slots.quota); `found` is
+    that quota when the caller read it already (a batch of orders reads many at once)."""
+    if found is None:
+        granted = allocation.slots if allocation is not None else 0
+        found = quota(session, workspace_id, mailbox_type, now, granted=granted)
     slots, used = found.allocated, found.used
     if used + count > slots:
         raise Conflict(

@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from mailfleet.billing.renewals import hooks
 from mailfleet.config import Settings
+from mailfleet.events import service as events
+from mailfleet.exceptions import MailfleetError
 from mailfleet.mailboxes import rules, suspension, transitions
 from mailfleet.mailboxes.backends import backend_for
 from mailfleet.models import Mailbox, MailboxStatus, MailboxType
@@ -61,30 +63,32 @@ class OrdersMailboxSide:
         _deprovision(session, moved, actor)
         return len(moved)
 
-    def create(
+    def create_many(
         self,
         session: Session,
         settings: Settings,
+        new: Sequence[hooks.NewOrder],
         *,
-        workspace_id: uuid.UUID,
-        domain_id: uuid.UUID,
-        mailbox_type: MailboxType,
-        mailboxes: Sequence[hooks.NewMailbox],
         actor: str,
-    ) -> list[uuid.UUID]:
-        view = orders.create_order(
-            session,
-            settings,
-            PolicyProfile.from_settings(settings),
-            workspace_id=workspace_id,
-            domain_ref=str(domain_id),
-            mailbox_type=mailbox_type,
-            mailboxes=[orders.NewMailbox(m.first_name, m.last_name, m.username) for m in mailboxes],
-            user_id=None,
-            actor=actor,
+    ) -> list[list[uuid.UUID] | MailfleetError]:
+        requests = [
+            orders.OrderRequest(
+                n.workspace_id,
+                str(n.domain_id),
+                n.mailbox_type,
+                [orders.NewMailbox(m.first_name, m.last_name, m.username) for m in n.mailboxes],
+            )
+            for n in new
+        ]
+        profile = PolicyProfile.from_settings(settings)
+        results = orders.create_orders(
+            session, settings, profile, requests, user_id=None, actor=actor
         )
-        # The order lists its mailboxes in the order given (their ids are sorted uuid7s).
-        return [mailbox.id for mailbox in view.mailboxes]
+        # An order lists its mailboxes in the order given (their ids are sorted uuid7s).
+        return [
+            r if isinstance(r, MailfleetError) else [mailbox.id for mailbox in r.mailboxes]
+            for r in results
+        ]
 
     def suspend(
         self,
@@ -143,8 +147,10 @@ def _deprovision(session: Session, ids: Sequence[uuid.UUID], actor: str) -> None
     by_backend: dict[str, list[Mailbox]] = defaultdict(list)
     for mailbox in removed:
         by_backend[mailbox.backend].append(mailbox)
-    for backend, mailboxes in by_backend.items():
-        backend_for(backend).deprovision(session, mailboxes, actor=actor)
+    # A renewal removes the mailboxes of many workspaces: their events go in one insert.
+    with events.batched(session):
+        for backend, mailboxes in by_backend.items():
+            backend_for(backend).deprovision(session, mailboxes, actor=actor)
 
 
 hooks.register(OrdersMailboxSide())

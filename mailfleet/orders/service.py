@@ -137,13 +137,18 @@ def create_orders(
     domains = _lock_domains(session, {domain_id for domain_id, _ in ready.values()})
     for round_ in _rounds(requests, ready):
         now = clock.now()
+        keys = [(requests[i].workspace_id, requests[i].mailbox_type) for i in round_]
+        # One workspace per round: each quota is read once, in bulk when there are many.
+        found = slots.quotas(session, keys, now) if len(round_) > 1 else {}
         accepted: dict[int, _Accepted] = {}
-        for index in round_:
+        for index, key in zip(round_, keys, strict=True):
             request, (domain_id, usernames) = requests[index], ready[index]
             domain = domains[domain_id]
-            allocation = allocations.get((request.workspace_id, request.mailbox_type))
+            allocation = allocations.get(key)
             try:
-                _check(session, profile, request, allocation, domain, usernames, now)
+                _check(
+                    session, profile, request, allocation, domain, usernames, now, found.get(key)
+                )
             except MailfleetError as exc:
                 results[index] = exc
                 continue
@@ -162,6 +167,7 @@ def _prepare(
 ) -> dict[int, tuple[uuid.UUID, list[str]]]:
     """The checks that need no lock: size, the domain named, the usernames' syntax."""
     ready = {}
+    by_id = _domains_by_id(session, [r.domain_ref for r in requests]) if len(requests) > 1 else {}
     for index, request in enumerate(requests):
         try:
             if len(request.mailboxes) > settings.max_mailboxes_per_order:
@@ -171,7 +177,7 @@ def _prepare(
                     code="too_many_mailboxes",
                     field="mailboxes",
                 )
-            domain_id = _resolve_domain(
+            domain_id = by_id.get((request.workspace_id, request.domain_ref)) or _resolve_domain(
                 session, request.workspace_id, request.domain_ref, settings.local_tlds
             )
             usernames = rules.normalise_usernames([m.username for m in request.mailboxes])
@@ -180,6 +186,21 @@ def _prepare(
             continue
         ready[index] = (domain_id, usernames)
     return ready
+
+
+def _domains_by_id(session: Session, refs: list[str]) -> dict[tuple[uuid.UUID, str], uuid.UUID]:
+    """The refs that are domain ids, found in one query: {(workspace, ref): id}. The others
+    (names, unknown ids) go through `_resolve_domain`, which finds them or says why not."""
+    ids = {}
+    for ref in refs:
+        try:
+            ids[uuid.UUID(ref.strip())] = ref
+        except ValueError:
+            continue
+    if not ids:
+        return {}
+    found = session.execute(select(Domain.id, Domain.workspace_id).where(Domain.id.in_(ids)))
+    return {(workspace_id, ids[domain_id]): domain_id for domain_id, workspace_id in found}
 
 
 def _lock_domains(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Domain]:
@@ -216,10 +237,11 @@ def _check(
     domain: Domain,
     usernames: list[str],
     now: datetime,
+    quota: slots.Quota | None,
 ) -> None:
     count, kind = len(request.mailboxes), request.mailbox_type
     rules.check_domain_accepts(session, profile, domain, kind, count, now)
-    rules.check_quota(session, allocation, request.workspace_id, kind, count, now)
+    rules.check_quota(session, allocation, request.workspace_id, kind, count, now, found=quota)
     rules.check_usernames_free(session, domain.id, usernames)
 
 

@@ -4,10 +4,11 @@ A renewal run renews thousands of subscriptions due at the same hour; one transa
 thirty statements each is too slow for that. A chunk takes the plain cases (ACTIVE, not
 cancelling, one per workspace in the chunk, the wallet holding the whole price, not charged
 for the period yet) and renews them in one transaction of a few bulk statements: the wallets'
-debits (relative UPDATEs of rows locked first, so a balance never goes below zero and equals
-its ledger), their ledger entries under the same dedupe keys, their invoices
-(`invoices.issue_many`), the periods (unique per subscription and start), the subscriptions'
-and add-ons' dates, the events, and the mailboxes (`renewals.mailboxes.at_renewal_many`).
+debits (`wallet.debit_many`: rows locked first, so a balance never goes below zero and
+equals its ledger, under the same dedupe keys), their invoices (`invoices.issue_many`), the
+periods (unique per subscription and start), the subscriptions' and add-ons' dates, the events
+(one insert, `events.batched`), the mailboxes (`renewals.mailboxes.at_renewal_many`) and the
+scheduled creations (one batch of orders, `scheduled.create_due_many`).
 Everything else (a short wallet, a cancellation, a past-due retry, a rerun) is handed back for
 `service.renew`, one by one. The dedupe keys and the period key keep either path once-only.
 """
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from mailfleet.billing import charges
@@ -35,6 +36,7 @@ from mailfleet.billing.renewals.service import (
     renewal_lines,
 )
 from mailfleet.billing.scheduled import service as scheduled
+from mailfleet.billing.wallet import service as wallet_service
 from mailfleet.config import Settings
 from mailfleet.events import service as events
 from mailfleet.events.types import EventType
@@ -43,13 +45,10 @@ from mailfleet.models import (
     AddonSlots,
     LedgerKind,
     Plan,
-    ScheduledMailbox,
-    ScheduledMailboxStatus,
     Subscription,
     SubscriptionPeriod,
     SubscriptionStatus,
     Wallet,
-    WalletEntry,
 )
 
 
@@ -81,18 +80,19 @@ def renew_chunk(
     plain, left = _split(subscriptions, now)
     found = {s.id for s in subscriptions}
     left += [i for i in ids if i not in found]  # gone: the one-by-one path says so
-    items = _priced(session, plain, left)
-    if not items:
-        return [], left
-    _debit(session, items, now)
-    _open_periods(session, items, now)
-    _record(session, items)
-    for item in items:
-        # The ask for a recharge that follows a debit under the threshold, as charges.charge does.
-        if item.wallet.auto_recharge_enabled:
-            charges.ask_recharge_if_low(session, item.wallet.workspace_id, item.balance_after)
-    _mailboxes(session, items)
-    _scheduled(session, settings, items, now)
+    # Nothing below opens a savepoint: the chunk's events can go in one insert at its end.
+    with events.batched(session):
+        items = _debited(session, _priced(session, plain, left), left)
+        if not items:
+            return [], left
+        _open_periods(session, items, now)
+        _record(session, items)
+        for item in items:
+            # The ask for a recharge after a debit under the threshold, as charges.charge does.
+            if item.wallet.auto_recharge_enabled:
+                charges.ask_recharge_if_low(session, item.wallet.workspace_id, item.balance_after)
+        _mailboxes(session, items)
+        _scheduled(session, settings, items, now)
     return [item.subscription.id for item in items], left
 
 
@@ -138,26 +138,13 @@ def _priced(session: Session, plain: list[Subscription], left: list[uuid.UUID]) 
         .order_by(AddonSlots.id)
     ):
         by_subscription[addon.subscription_id].append(addon)
+    # Read here for their currency and auto-recharge; wallet.debit_many locks them.
     wallets = {
         wallet.workspace_id: wallet
         for wallet in session.scalars(
-            select(Wallet)
-            .where(Wallet.workspace_id.in_([s.workspace_id for s in plain]))
-            .order_by(Wallet.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
+            select(Wallet).where(Wallet.workspace_id.in_([s.workspace_id for s in plain]))
         )
     }
-    keys = {s.id: dedupe_key(s.id, s.current_period_end) for s in plain}
-    # By (wallet, key): the unique index's order, so the check reads the index, not the ledger.
-    charged = set(
-        session.scalars(
-            select(WalletEntry.dedupe_key).where(
-                WalletEntry.wallet_id.in_([w.id for w in wallets.values()]),
-                WalletEntry.dedupe_key.in_(keys.values()),
-            )
-        )
-    )
     items = []
     for subscription in plain:
         plan, wallet = plans.get(subscription.lookup_key), wallets.get(subscription.workspace_id)
@@ -167,55 +154,44 @@ def _priced(session: Session, plain: list[Subscription], left: list[uuid.UUID]) 
             a for a in by_subscription[subscription.id]
             if a.period_end.replace(tzinfo=None) == start.replace(tzinfo=None)
         ]  # fmt: skip
-        if plan is None or wallet is None or keys[subscription.id] in charged:
+        if plan is None or wallet is None:
             left.append(subscription.id)
             continue
         lines = renewal_lines(plan, ending, start, end)
         total = invoices.total_of(lines)
-        if total <= 0 or wallet.balance_cents < total or wallet.currency != plan.currency:
+        if total <= 0 or wallet.currency != plan.currency:
             left.append(subscription.id)
             continue
         items.append(_Item(subscription, plan, ending, start, end, lines, total, wallet))
     return items
 
 
-def _debit(session: Session, items: list[_Item], now: datetime) -> None:
-    """One relative UPDATE per wallet (executemany) and one insert of their ledger entries."""
-    session.connection().execute(
-        update(cast(Table, Wallet.__table__))
-        .where(Wallet.__table__.c.id == bindparam("wallet_id"))
-        .values(
-            balance_cents=Wallet.__table__.c.balance_cents - bindparam("amount"),
-            updated_at=bindparam("now"),
-        ),
-        [{"wallet_id": i.wallet.id, "amount": i.total, "now": now} for i in items],
-    )
-    rows = []
-    for item in items:
-        item.balance_after = item.wallet.balance_cents - item.total
-        item.entry_id = uuid7()
-        subscription = item.subscription
-        rows.append(
-            {
-                "id": item.entry_id,
-                "created_at": now,
-                "workspace_id": subscription.workspace_id,
-                "wallet_id": item.wallet.id,
-                "kind": LedgerKind.RENEWAL,
-                "amount_cents": -item.total,
-                "balance_after_cents": item.balance_after,
-                "currency": item.wallet.currency,
-                "reason": f"renewal of {subscription.public_id} for {item.start.date()} to "
-                f"{item.end.date()}",
-                "actor": ACTOR,
-                "reference_type": "subscription",
-                "reference_id": str(subscription.id),
-                "dedupe_key": dedupe_key(subscription.id, item.start),
-            }
+def _debited(session: Session, items: list[_Item], left: list[uuid.UUID]) -> list[_Item]:
+    """The chunk's debits in one `wallet.debit_many`; a short wallet, or a period charged
+    already (its dedupe key: a rerun), goes to the one-by-one path, which says which."""
+    if not items:
+        return []
+    debits = [
+        wallet_service.Debit(
+            i.subscription.workspace_id,
+            i.total,
+            LedgerKind.RENEWAL,
+            f"renewal of {i.subscription.public_id} for {i.start.date()} to {i.end.date()}",
+            ACTOR,
+            wallet_service.Reference("subscription", str(i.subscription.id)),
+            dedupe_key(i.subscription.id, i.start),
+            i.plan.currency,
         )
-    session.execute(insert(cast(Table, WalletEntry.__table__)), rows)
-    for item in items:
-        session.expire(item.wallet, ["balance_cents", "updated_at"])
+        for i in items
+    ]
+    debited = []
+    for item, result in zip(items, wallet_service.debit_many(session, debits), strict=True):
+        if isinstance(result, wallet_service.Movement) and result.applied:
+            item.entry_id, item.balance_after = result.entry_id, result.balance_after_cents
+            debited.append(item)
+        else:
+            left.append(item.subscription.id)
+    return debited
 
 
 def _open_periods(session: Session, items: list[_Item], now: datetime) -> None:
@@ -273,44 +249,27 @@ def _move_forward(item: _Item) -> None:
 
 
 def _record(session: Session, items: list[_Item]) -> None:
-    """wallet.debited and subscription.renewed, as the one-by-one path records them."""
-    new: list[events.NewEvent] = []
-    for item in items:
-        subscription = item.subscription
-        new.append(
+    """subscription.renewed, as the one-by-one path records it (wallet.debited is the
+    wallet's own, recorded by debit_many)."""
+    events.record_all(
+        session,
+        (
             events.NewEvent(
-                subscription.workspace_id,
-                EventType.WALLET_DEBITED,
-                "wallet",
-                item.wallet.id,
-                ACTOR,
-                {
-                    "entry_id": str(item.entry_id),
-                    "kind": LedgerKind.RENEWAL.value,
-                    "amount_cents": -item.total,
-                    "balance_after_cents": item.balance_after,
-                    "currency": item.wallet.currency,
-                    "reference_type": "subscription",
-                    "reference_id": str(subscription.id),
-                },
-            )
-        )
-        new.append(
-            events.NewEvent(
-                subscription.workspace_id,
+                item.subscription.workspace_id,
                 EventType.SUBSCRIPTION_RENEWED,
                 "subscription",
-                subscription.id,
+                item.subscription.id,
                 ACTOR,
                 {
-                    "subscription": subscription.public_id,
+                    "subscription": item.subscription.public_id,
                     "period_start": item.start.isoformat(),
                     "period_end": item.end.isoformat(),
                     "amount_cents": item.total,
                 },
             )
-        )
-    events.record_all(session, new)
+            for item in items
+        ),
+    )
 
 
 def _mailboxes(session: Session, items: list[_Item]) -> None:
@@ -325,16 +284,6 @@ def _mailboxes(session: Session, items: list[_Item]) -> None:
 
 
 def _scheduled(session: Session, settings: Settings, items: list[_Item], now: datetime) -> None:
-    """The few subscriptions with mailboxes scheduled for this renewal create them."""
-    waiting = set(
-        session.scalars(
-            select(ScheduledMailbox.subscription_id).where(
-                ScheduledMailbox.subscription_id.in_([i.subscription.id for i in items]),
-                ScheduledMailbox.status == ScheduledMailboxStatus.SCHEDULED,
-                ScheduledMailbox.scheduled_for <= now,
-            )
-        )
-    )
-    for item in items:
-        if item.subscription.id in waiting:
-            scheduled.create_due(session, settings, item.subscription, now, actor=ACTOR)
+    """The mailboxes scheduled for these renewals: one batch of orders for the chunk."""
+    subscriptions = [item.subscription for item in items]
+    scheduled.create_due_many(session, settings, subscriptions, now, actor=ACTOR)

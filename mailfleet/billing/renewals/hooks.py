@@ -18,6 +18,7 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from mailfleet.config import Settings
+from mailfleet.exceptions import MailfleetError
 from mailfleet.models import MailboxType
 
 
@@ -26,6 +27,16 @@ class NewMailbox:
     username: str
     first_name: str
     last_name: str
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    """Mailboxes of one type to order on one domain of a workspace."""
+
+    workspace_id: uuid.UUID
+    domain_id: uuid.UUID
+    mailbox_type: MailboxType
+    mailboxes: Sequence[NewMailbox]
 
 
 class MailboxSide(Protocol):
@@ -49,19 +60,12 @@ class MailboxSide(Protocol):
         deprovisioned), set-based."""
         ...
 
-    def create(
-        self,
-        session: Session,
-        settings: Settings,
-        *,
-        workspace_id: uuid.UUID,
-        domain_id: uuid.UUID,
-        mailbox_type: MailboxType,
-        mailboxes: Sequence[NewMailbox],
-        actor: str,
-    ) -> list[uuid.UUID]:
-        """Order these mailboxes through the orders service; their ids in the given order.
-        Raises the order rules' errors (nothing created then)."""
+    def create_many(
+        self, session: Session, settings: Settings, orders: Sequence[NewOrder], *, actor: str
+    ) -> list[list[uuid.UUID] | MailfleetError]:
+        """Order each through the orders service (one batch); per order, its mailboxes' ids
+        in the given order, or the error of the order rule that refused it (nothing of that
+        order is created then)."""
         ...
 
     def suspend(

@@ -11,9 +11,10 @@ A schedule is accepted only when a slot will be free at that renewal:
 
 Usernames follow the order rules (`mailboxes.rules`, reached through the renewals hook, since
 billing sits below mailboxes). At the renewal the paid subscription's schedules become one
-mailbox order per domain through the orders service: SCHEDULED -> CREATED, or SKIPPED with
-the rule that refused them; a renewal that is not paid creates none (SKIPPED at expiry or
-cancellation; while past due they wait for a retry that pays).
+mailbox order per domain through the orders service (one batch for a whole renewal chunk):
+SCHEDULED -> CREATED, or SKIPPED with the rule that refused them; a renewal that is not paid
+creates none (SKIPPED at expiry or cancellation; while past due they wait for a retry that
+pays).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from mailfleet.auth.scoping import get_scoped, scoped
 from mailfleet.billing import slots
-from mailfleet.billing.renewals.hooks import NewMailbox, mailbox_side
+from mailfleet.billing.renewals.hooks import NewMailbox, NewOrder, mailbox_side
 from mailfleet.billing.scheduled import transitions
 from mailfleet.billing.scheduled.errors import (
     MailboxTypeRequired,
@@ -280,44 +281,60 @@ def remove_scheduled(
 def create_due(
     session: Session, settings: Settings, subscription: Subscription, now: datetime, *, actor: str
 ) -> int:
-    """At a paid renewal: the subscription's due schedules become orders, one per domain and
-    type, each in a savepoint (a refused one is SKIPPED with the rule's words; the renewal
-    stands). Returns how many mailboxes were created."""
+    """At a paid renewal: the subscription's due schedules become orders (`create_due_many`)."""
+    return create_due_many(session, settings, [subscription], now, actor=actor)
+
+
+def create_due_many(
+    session: Session,
+    settings: Settings,
+    subscriptions: Sequence[Subscription],
+    now: datetime,
+    *,
+    actor: str,
+) -> int:
+    """At paid renewals: the subscriptions' due schedules become orders, one per domain and
+    type, all in one batch of the orders service; those a rule refuses are SKIPPED with its
+    words (the renewals stand), the rest CREATED. Returns how many mailboxes were created."""
+    if not subscriptions:
+        return 0
     due = session.scalars(
         select(ScheduledMailbox)
         .where(
-            ScheduledMailbox.subscription_id == subscription.id,
+            ScheduledMailbox.subscription_id.in_([s.id for s in subscriptions]),
             ScheduledMailbox.status == SM.SCHEDULED,
             ScheduledMailbox.scheduled_for <= now,
         )
         .order_by(ScheduledMailbox.id)
         .with_for_update()
     ).all()
-    groups: dict[tuple[uuid.UUID, MailboxType], list[ScheduledMailbox]] = defaultdict(list)
+    groups: dict[tuple[uuid.UUID, uuid.UUID, MailboxType], list[ScheduledMailbox]] = defaultdict(
+        list
+    )
     for row in due:
-        groups[(row.domain_id, row.mailbox_type)].append(row)
-    created = 0
-    for (domain_id, mailbox_type), rows in groups.items():
-        entries = [NewMailbox(r.username, r.first_name, r.last_name) for r in rows]
-        try:
-            with session.begin_nested():
-                ids = mailbox_side().create(
-                    session,
-                    settings,
-                    workspace_id=subscription.workspace_id,
-                    domain_id=domain_id,
-                    mailbox_type=mailbox_type,
-                    mailboxes=entries,
-                    actor=actor,
-                )
-        except MailfleetError as exc:
-            transitions.move(session, rows, SM.SKIPPED, actor=actor, reason=exc.detail)
+        groups[(row.workspace_id, row.domain_id, row.mailbox_type)].append(row)
+    orders = [
+        NewOrder(workspace_id, domain_id, kind, [_entry(r) for r in rows])
+        for (workspace_id, domain_id, kind), rows in groups.items()
+    ]
+    results = mailbox_side().create_many(session, settings, orders, actor=actor)
+    created: list[ScheduledMailbox] = []
+    skipped: dict[str, list[ScheduledMailbox]] = defaultdict(list)
+    for rows, result in zip(groups.values(), results, strict=True):
+        if isinstance(result, MailfleetError):
+            skipped[result.detail] += rows
             continue
-        for row, mailbox_id in zip(rows, ids, strict=True):
+        for row, mailbox_id in zip(rows, result, strict=True):
             row.mailbox_id = mailbox_id
-        transitions.move(session, rows, SM.CREATED, actor=actor)
-        created += len(rows)
-    return created
+        created += rows
+    for reason, rows in skipped.items():
+        transitions.move(session, rows, SM.SKIPPED, actor=actor, reason=reason)
+    transitions.move(session, created, SM.CREATED, actor=actor)
+    return len(created)
+
+
+def _entry(row: ScheduledMailbox) -> NewMailbox:
+    return NewMailbox(row.username, row.first_name, row.last_name)
 
 
 def skip_all(session: Session, subscription_id: uuid.UUID, *, reason: str, actor: str) -> int:

@@ -48,14 +48,16 @@ def move(
             raise ScheduleClosed(
                 f"A {row.status.value} scheduled mailbox cannot become {status.value}."
             )
+    previous = [row.status for row in rows]
     for row in rows:
-        previous = row.status
         row.status = status
         row.updated_at = now
         if status == S.SKIPPED:
             row.skip_reason = (reason or "")[:500]
-        session.flush()
-        record(session, EVENTS[status], row, actor, previous=previous.value, reason=reason)
+    session.flush()
+    with events.batched(session):  # a renewal moves many at once: one insert of their events
+        for row, was in zip(rows, previous, strict=True):
+            record(session, EVENTS[status], row, actor, previous=was.value, reason=reason)
 
 
 def record(

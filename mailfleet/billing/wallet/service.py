@@ -11,10 +11,13 @@ So the balance always equals the sum of the ledger.
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -238,6 +241,186 @@ def _move(
         reference_id=entry.reference_id,
     )
     return _movement(entry, applied=True)
+
+
+@dataclass(frozen=True)
+class Debit:
+    """One debit of a batch (`debit_many`)."""
+
+    workspace_id: uuid.UUID
+    amount_cents: int
+    kind: LedgerKind
+    reason: str
+    actor: str
+    reference: Reference | None = None
+    dedupe_key: str | None = None
+    currency: str | None = None
+
+
+def debit_many(
+    session: Session, debits: Sequence[Debit]
+) -> list[Movement | PaymentRequired | CurrencyMismatch]:
+    """`debit` for many at once (a renewal run): per debit, its movement (`applied` False when
+    its dedupe key had applied already) or the error `debit` would raise, nothing moved then.
+
+    The wallets are locked first, in id order, and read under the lock; each debit is checked
+    against its wallet's balance after the batch's earlier debits of that wallet, so none goes
+    below zero and each balance still equals its ledger. Then one relative UPDATE per wallet
+    (executemany), one insert of the ledger entries and one of their `wallet.debited` events."""
+    for item in debits:
+        if item.kind not in DEBITS:
+            raise ValueError(f"{item.kind} is a credit")
+        check_amount(item.amount_cents)
+    wallets = _lock_wallets(session, {item.workspace_id for item in debits})
+    earlier = _entries_with_keys(session, wallets.values(), debits)
+    balances = {wallet.id: wallet.balance_cents for wallet in wallets.values()}
+    now = clock.now()
+    results: list[Movement | PaymentRequired | CurrencyMismatch] = []
+    rows: list[dict[str, Any]] = []
+    for item in debits:
+        wallet = wallets.get(item.workspace_id)
+        refused = _refusal(wallet, balances, item)
+        if refused is not None:
+            results.append(refused)
+            continue
+        assert wallet is not None  # _refusal says no wallet is a shortfall
+        found = earlier.get((wallet.id, item.dedupe_key)) if item.dedupe_key else None
+        if found is not None:
+            results.append(found)
+            continue
+        balances[wallet.id] -= item.amount_cents
+        row = _entry_row(wallet, item, balances[wallet.id], now)
+        rows.append(row)
+        results.append(_movement_of(row, applied=True))
+        if item.dedupe_key:  # the same key twice in one batch applies once, too
+            earlier[(wallet.id, item.dedupe_key)] = _movement_of(row, applied=False)
+    _write_debits(session, wallets, balances, rows, now)
+    return results
+
+
+def _lock_wallets(session: Session, workspace_ids: set[uuid.UUID]) -> dict[uuid.UUID, Wallet]:
+    found = session.scalars(
+        select(Wallet)
+        .where(Wallet.workspace_id.in_(workspace_ids))
+        .order_by(Wallet.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {wallet.workspace_id: wallet for wallet in found}
+
+
+def _entries_with_keys(
+    session: Session, wallets: Iterable[Wallet], debits: Sequence[Debit]
+) -> dict[tuple[uuid.UUID, str | None], Movement]:
+    keys = {item.dedupe_key for item in debits if item.dedupe_key}
+    if not keys:
+        return {}
+    # By (wallet, key): the unique index's order, so the check reads the index, not the ledger.
+    entries = session.scalars(
+        select(WalletEntry).where(
+            WalletEntry.wallet_id.in_([w.id for w in wallets]), WalletEntry.dedupe_key.in_(keys)
+        )
+    )
+    return {(e.wallet_id, e.dedupe_key): _movement(e, applied=False) for e in entries}
+
+
+def _refusal(
+    wallet: Wallet | None, balances: dict[uuid.UUID, int], item: Debit
+) -> PaymentRequired | CurrencyMismatch | None:
+    currency = wallet.currency if wallet is not None else DEFAULT_CURRENCY
+    if item.currency is not None and item.currency.upper() != currency:
+        return CurrencyMismatch(
+            f"This wallet holds {currency}, not {item.currency.upper()}.", field="currency"
+        )
+    have = balances[wallet.id] if wallet is not None else 0
+    if have >= item.amount_cents:
+        return None
+    shortfall = item.amount_cents - have
+    return PaymentRequired(
+        f"The wallet holds {_money(have, currency)}; this costs "
+        f"{_money(item.amount_cents, currency)}, {_money(shortfall, currency)} more "
+        "than the balance.",
+        shortfall_cents=shortfall,
+    )
+
+
+def _entry_row(wallet: Wallet, item: Debit, balance: int, now: datetime) -> dict[str, Any]:
+    return {
+        "id": uuid7(),
+        "created_at": now,
+        "workspace_id": wallet.workspace_id,
+        "wallet_id": wallet.id,
+        "kind": item.kind,
+        "amount_cents": -item.amount_cents,
+        "balance_after_cents": balance,
+        "currency": wallet.currency,
+        "reason": item.reason[:500],
+        "actor": item.actor,
+        "reference_type": item.reference.type if item.reference else None,
+        "reference_id": item.reference.id if item.reference else None,
+        "dedupe_key": item.dedupe_key,
+    }
+
+
+def _movement_of(row: dict[str, Any], *, applied: bool) -> Movement:
+    return Movement(
+        entry_id=row["id"],
+        wallet_id=row["wallet_id"],
+        kind=row["kind"],
+        amount_cents=row["amount_cents"],
+        balance_after_cents=row["balance_after_cents"],
+        currency=row["currency"],
+        created_at=row["created_at"],
+        applied=applied,
+    )
+
+
+def _write_debits(
+    session: Session,
+    wallets: dict[uuid.UUID, Wallet],
+    balances: dict[uuid.UUID, int],
+    rows: list[dict[str, Any]],
+    now: datetime,
+) -> None:
+    if not rows:
+        return
+    taken: dict[uuid.UUID, int] = defaultdict(int)
+    for row in rows:
+        taken[row["wallet_id"]] -= row["amount_cents"]
+    table = cast(Table, Wallet.__table__)
+    # Relative, as `_apply`: the rows are locked, so this is the balance read plus the debits.
+    session.connection().execute(
+        update(table)
+        .where(table.c.id == bindparam("wallet_id"))
+        .values(balance_cents=table.c.balance_cents - bindparam("amount"), updated_at=now),
+        [{"wallet_id": wallet_id, "amount": amount} for wallet_id, amount in taken.items()],
+    )
+    session.execute(insert(cast(Table, WalletEntry.__table__)), rows)
+    for wallet in wallets.values():
+        if wallet.id in taken:
+            session.expire(wallet, ["balance_cents", "updated_at"])
+    events.record_all(
+        session,
+        (
+            events.NewEvent(
+                row["workspace_id"],
+                EventType.WALLET_DEBITED,
+                "wallet",
+                row["wallet_id"],
+                row["actor"],
+                {
+                    "entry_id": str(row["id"]),
+                    "kind": row["kind"].value,
+                    "amount_cents": row["amount_cents"],
+                    "balance_after_cents": row["balance_after_cents"],
+                    "currency": row["currency"],
+                    "reference_type": row["reference_type"],
+                    "reference_id": row["reference_id"],
+                },
+            )
+            for row in rows
+        ),
+    )
 
 
 def _apply(session: Session, wallet: Wallet, signed_cents: int) -> int:

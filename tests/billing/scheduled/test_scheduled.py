@@ -257,3 +257,49 @@ def test_nothing_is_created_when_billing_fails(
         assert session.scalar(select(func.count()).select_from(Mailbox)) == 0
     assert row.status == ScheduledMailboxStatus.SKIPPED
     assert (row.skip_reason or "").startswith("billing failed")
+
+
+def test_one_renewal_chunk_orders_every_workspaces_schedules_and_skips_only_the_refused(
+    client: TestClient, db: Database
+) -> None:
+    """The chunk's schedules go to the orders service as one batch: two domains of one
+    workspace (successive rounds on one quota), a refused one skipped alone, another created."""
+    key = make_plan(db, slots=3, price_cents=PRICE)
+    two, refused, one = (make_tenant(db) for _ in range(3))
+    subscriptions = [make_subscription(db, c.workspace_id, key) for c in (two, refused, one)]
+    for caller in (two, refused, one):
+        fund_wallet(db, caller.workspace_id, PRICE)
+    first, second = (
+        make_domain(db, two.workspace_id, mailbox_type=MailboxType.GOOGLE) for _ in "ab"
+    )
+    taken = make_domain(db, refused.workspace_id, mailbox_type=MailboxType.GOOGLE)
+    lone = make_domain(db, one.workspace_id, mailbox_type=MailboxType.GOOGLE)
+    for caller, domain, names in (
+        (two, first, ("ada", "bea")),
+        (two, second, ("cy",)),
+        (refused, taken, ("dee",)),
+        (one, lone, ("eve",)),
+    ):
+        assert schedule(client, caller, domain, *names).status_code == 201  # type: ignore[attr-defined]
+    squatter = make_mailbox(db, taken)
+    mark(db, squatter, MailboxStatus.ACTIVE, username="dee", address=f"dee@{taken.name}")
+
+    tick(client, max(period_end(db, s) for s in subscriptions))
+    with db.transaction(write=False) as session:
+        rows = {r.username: r for r in session.scalars(select(ScheduledMailbox))}
+        orders = session.scalars(select(MailboxOrder)).all()
+        addresses = set(session.scalars(select(Mailbox.address)))
+        usage = slots.usage(session, two.workspace_id)[MailboxType.GOOGLE]
+    assert {u: r.status for u, r in rows.items()} == {
+        "ada": ScheduledMailboxStatus.CREATED,
+        "bea": ScheduledMailboxStatus.CREATED,
+        "cy": ScheduledMailboxStatus.CREATED,
+        "dee": ScheduledMailboxStatus.SKIPPED,
+        "eve": ScheduledMailboxStatus.CREATED,
+    }
+    assert "already used" in (rows["dee"].skip_reason or "")
+    assert sorted(o.domain_id for o in orders) == sorted([first.id, second.id, lone.id])
+    assert {f"ada@{first.name}", f"bea@{first.name}", f"cy@{second.name}", f"eve@{lone.name}"} <= (
+        addresses
+    )
+    assert (usage.allocated, usage.used) == (3, 3)

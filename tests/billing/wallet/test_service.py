@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DatabaseError
 
-from mailfleet.billing.errors import InvalidAmount, PaymentRequired
+from mailfleet.billing.errors import CurrencyMismatch, InvalidAmount, PaymentRequired
 from mailfleet.billing.wallet import service as wallet
 from mailfleet.db import Database
 from mailfleet.models import Event, LedgerKind, Wallet, WalletEntry
@@ -172,3 +172,68 @@ def test_a_charge_debits_once_and_issues_one_invoice_per_key(db: Database) -> No
         7900,
     )
     assert _balance_and_sum(db, tenant.workspace_id) == (2100, 2100)
+
+
+def test_debit_many_checks_each_wallet_and_charges_each_key_once(db: Database) -> None:
+    rich, poor, other = (make_tenant(db) for _ in range(3))
+    with db.transaction() as session:
+        for caller, cents in ((rich, 10_000), (poor, 1_000), (other, 5_000)):
+            wallet.credit(
+                session, caller.workspace_id, cents, kind=LedgerKind.TOPUP, reason="t", actor="t"
+            )
+        # Charged already (an earlier renewal of the same period): found, not charged again.
+        wallet.debit(
+            session, other.workspace_id, 2_000, kind=LedgerKind.RENEWAL, reason="t", actor="t",
+            dedupe_key="renewal:other",
+        )  # fmt: skip
+
+    def debit(caller: object, cents: int, key: str | None = None, **extra: object) -> wallet.Debit:
+        return wallet.Debit(
+            caller.workspace_id,  # type: ignore[attr-defined]
+            cents,
+            LedgerKind.RENEWAL,
+            "renewal",
+            "system:test",
+            wallet.Reference("subscription", "sub_x"),
+            key,
+            **extra,  # type: ignore[arg-type]
+        )
+
+    with db.transaction() as session:
+        results = wallet.debit_many(
+            session,
+            [
+                debit(rich, 6_000, "renewal:a"),
+                debit(rich, 6_000, "renewal:b"),  # 4,000 left after the first: refused
+                debit(rich, 4_000, "renewal:a"),  # the same key in one batch: applied once
+                debit(poor, 1_000, "renewal:p"),  # exactly the balance
+                debit(other, 2_000, "renewal:other"),
+                debit(other, 100, currency="EUR"),
+            ],
+        )
+    first, short, again, exact, charged, euro = results
+    assert isinstance(first, wallet.Movement)
+    assert first.applied
+    assert first.balance_after_cents == 4_000
+    assert isinstance(short, PaymentRequired)
+    assert short.shortfall_cents == 2_000
+    assert isinstance(again, wallet.Movement)
+    assert not again.applied
+    assert again.entry_id == first.entry_id
+    assert isinstance(exact, wallet.Movement)
+    assert exact.balance_after_cents == 0
+    assert isinstance(charged, wallet.Movement)
+    assert not charged.applied
+    assert isinstance(euro, CurrencyMismatch)
+    assert _balance_and_sum(db, rich.workspace_id) == (4_000, 4_000)
+    assert _balance_and_sum(db, poor.workspace_id) == (0, 0)
+    assert _balance_and_sum(db, other.workspace_id) == (3_000, 3_000)
+    with db.transaction(write=False) as session:
+        debited = session.scalars(
+            select(Event.data).where(Event.type == "wallet.debited").order_by(Event.id)
+        ).all()
+    # As `debit` records them: one per applied movement (the earlier debit's, then the batch's).
+    assert sorted(d["amount_cents"] for d in debited) == [-6_000, -2_000, -1_000]
+    (batch_first,) = [d for d in debited if d["entry_id"] == str(first.entry_id)]
+    assert batch_first["balance_after_cents"] == 4_000
+    assert batch_first["reference_type"] == "subscription"
