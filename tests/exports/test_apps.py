@@ -1,0 +1,135 @@
+"""The app clients against their fakes, with no database: what each sends, and how each
+error of the app comes back (the app's own message, retryable or not, Retry-After)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from mailfleet.config import Settings
+from mailfleet.exports.apps.instantly import Instantly
+from mailfleet.exports.apps.protocol import (
+    AppAccount,
+    AppError,
+    ExportSettings,
+    MailboxCredential,
+)
+from mailfleet.exports.apps.smartlead import Smartlead
+from mailfleet.models import MailboxType
+from tests.fakes.sequencers.instantly import REQUIRED as INSTANTLY_REQUIRED
+from tests.fakes.sequencers.instantly import InstantlyFake
+from tests.fakes.sequencers.smartlead import REQUIRED as SMARTLEAD_REQUIRED
+from tests.fakes.sequencers.smartlead import SmartleadFake
+
+MAILBOX = MailboxCredential(
+    email="ada@acme.test",
+    first_name="Ada",
+    last_name="Stone",
+    mailbox_type=MailboxType.MICROSOFT,
+    password="Pw-1",
+    smtp_host="smtp.office365.com",
+    smtp_port=587,
+    imap_host="outlook.office365.com",
+    imap_port=993,
+)
+KEY = AppAccount({"api_key": "good-key"})
+
+
+def _settings(instantly: InstantlyFake, smartlead: SmartleadFake) -> Settings:
+    return Settings(
+        export_instantly_base_url=instantly.base_url,
+        export_smartlead_base_url=smartlead.base_url,
+    )
+
+
+def test_instantly_gets_every_required_field_with_its_type_and_the_microsoft_code(
+    instantly: InstantlyFake, smartlead: SmartleadFake
+) -> None:
+    connection = Instantly(_settings(instantly, smartlead)).connect(KEY)
+    pushed = connection.push(MAILBOX, ExportSettings(warmup_enabled=True))
+    assert (pushed.outcome, pushed.remote_id) == ("CREATED", "ada@acme.test")
+    sent = instantly.calls("POST", "/accounts")[0].body
+    for name, kind in INSTANTLY_REQUIRED.items():
+        assert isinstance(sent[name], kind), name
+    assert sent["provider_code"] == 3
+    assert instantly.accounts["ada@acme.test"]["warmup_status"] == 1
+    again = connection.push(MAILBOX, ExportSettings(daily_limit=12))
+    assert again.outcome == "UPDATED"
+    assert [r.status for r in instantly.calls("POST", "/accounts")] == [200, 409]
+    assert instantly.accounts["ada@acme.test"]["daily_limit"] == 12
+    connection.close()
+
+
+def test_smartlead_gets_every_required_field_with_its_type(
+    instantly: InstantlyFake, smartlead: SmartleadFake
+) -> None:
+    connection = Smartlead(_settings(instantly, smartlead)).connect(KEY)
+    pushed = connection.push(MAILBOX, ExportSettings())
+    sent = smartlead.calls("POST", "/email-accounts/save")[0].body
+    for name, kind in SMARTLEAD_REQUIRED.items():
+        assert isinstance(sent[name], kind), name
+    assert "id" not in sent
+    assert connection.push(MAILBOX, ExportSettings()).remote_id == pushed.remote_id
+    assert smartlead.calls("POST", "/email-accounts/save")[1].body["id"] == int(pushed.remote_id)
+    connection.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "retryable", "wait"),
+    [
+        (429, "7", True, 7.0),
+        (429, None, True, None),
+        (503, None, True, None),
+        (500, "2", True, 2.0),
+    ],
+)
+def test_retryable_answers_carry_retry_after(
+    instantly: InstantlyFake,
+    smartlead: SmartleadFake,
+    status: int,
+    retry_after: str | None,
+    retryable: bool,
+    wait: float | None,
+) -> None:
+    for sequencer, fake in ((Instantly, instantly), (Smartlead, smartlead)):
+        fake.fail_next(status, retry_after=retry_after)
+        connection = sequencer(_settings(instantly, smartlead)).connect(KEY)
+        with pytest.raises(AppError) as caught:
+            connection.push(MAILBOX, ExportSettings())
+        assert caught.value.status == status
+        assert caught.value.retryable is retryable
+        assert caught.value.retry_after == wait
+        connection.close()
+
+
+def test_a_bad_key_is_permanent_with_the_apps_message(
+    instantly: InstantlyFake, smartlead: SmartleadFake
+) -> None:
+    bad = AppAccount({"api_key": "bad"})
+    for sequencer, message in (
+        (Instantly, "401: Invalid API key"),
+        (Smartlead, "401: Invalid API Key"),
+    ):
+        connection = sequencer(_settings(instantly, smartlead)).connect(bad)
+        with pytest.raises(AppError) as caught:
+            connection.push(MAILBOX, ExportSettings())
+        assert (caught.value.message, caught.value.retryable) == (message, False)
+        connection.close()
+
+
+def test_the_fakes_refuse_a_missing_or_mistyped_field(
+    instantly: InstantlyFake, smartlead: SmartleadFake
+) -> None:
+    """What the clients are checked against: a fake that would accept anything proves nothing."""
+    body = {name: "x" for name in INSTANTLY_REQUIRED} | {"provider_code": 1, "imap_port": 993}
+    answer = httpx.post(
+        f"{instantly.base_url}/accounts", json=body, headers={"Authorization": "Bearer good-key"}
+    )
+    assert answer.status_code == 400
+    assert answer.json()["message"] == "body must have required property 'smtp_port'"
+    lead = {name: "x" for name in SMARTLEAD_REQUIRED} | {"smtp_port": 1, "imap_port": 2}
+    answer = httpx.post(
+        f"{smartlead.base_url}/email-accounts/save", params={"api_key": "good-key"}, json=lead
+    )
+    assert answer.status_code == 400
+    assert answer.json()["message"] == '"warmup_enabled" is required'
