@@ -14,6 +14,7 @@ from mailfleet.models import ExportApp
 SEQUENCERS: ProviderRegistry[Sequencer] = ProviderRegistry("sequencer", "sequencer")
 SEQUENCERS.register("instantly", "mailfleet.exports.apps.instantly:Instantly")
 SEQUENCERS.register("smartlead", "mailfleet.exports.apps.smartlead:Smartlead")
+SEQUENCERS.register("emailbison", "mailfleet.exports.apps.emailbison:EmailBison")
 
 # What each app's account takes where no client module says it yet.
 DEFAULT_CREDENTIALS: dict[ExportApp, tuple[frozenset[str], ...]] = {
