@@ -12,6 +12,7 @@ from mailfleet.auth.dependencies import Reading
 from mailfleet.auth.ratelimit import RateLimits, windowed_limiter
 from mailfleet.kit.errordocs import errors
 from mailfleet.kit.responses import render
+from mailfleet.models import Role
 from mailfleet.registrars import schemas, service
 from mailfleet.registrars.registry import registrar_for
 
@@ -36,7 +37,7 @@ def _searches(request: Request) -> RateLimits:
 @router.get(
     "/domain-availability",
     response_model=schemas.Offer,
-    openapi_extra=errors(*CODES, "rate_limited"),
+    openapi_extra=errors(*CODES, "rate_limited", "insufficient_role"),
 )
 def check_one(
     request: Request, caller: Reading, name: Annotated[str, Query(min_length=1, max_length=253)]
@@ -49,7 +50,7 @@ def check_one(
 @router.post(
     "/domain-availability",
     response_model=schemas.Offers,
-    openapi_extra=errors(*CODES, "rate_limited"),
+    openapi_extra=errors(*CODES, "rate_limited", "insufficient_role"),
 )
 def check_many(request: Request, caller: Reading, body: schemas.AvailabilityCheck) -> Response:
     """Up to 20 names in one check (one search of the workspace's quota): each AVAILABLE,
@@ -63,6 +64,7 @@ def _check(request: Request, caller: Reading, names: list[object]) -> list[servi
         settings,
         registrar_for(settings),
         _searches(request),
-        workspace_id=caller.workspace(),
+        # A search spends the workspace's quota: members who may buy (EDITOR and up).
+        workspace_id=caller.workspace(Role.EDITOR),
         names=names,
     )
