@@ -38,7 +38,7 @@ from mailfleet.mailboxes import expiry, transitions
 from mailfleet.mailboxes.backends import AUTOMATED, backend_for
 from mailfleet.mailboxes.backends.automated import RESUME, SUSPEND
 from mailfleet.mailboxes.providers.base import MailboxProviderError
-from mailfleet.models import Allocation, Mailbox, MailboxStatus, MailboxType
+from mailfleet.models import Mailbox, MailboxStatus, MailboxType
 
 ACTOR = "system:mailboxes"
 S = MailboxStatus
@@ -180,15 +180,9 @@ def reactivate(
 ) -> list[uuid.UUID]:
     """SUSPENDED -> ACTIVE for the pool's oldest suspended mailboxes the allocation has room for
     again; their renewal date becomes the covering subscription's."""
-    pool = slots.bought(session, workspace_id, now).pool(mailbox_type)
-    # The lock orders take before their quota check (orders.service), for every type of the
-    # pool and in one order: a reactivation and an order cannot both take the last slot.
-    session.execute(
-        select(Allocation.id)
-        .where(Allocation.workspace_id == workspace_id, Allocation.mailbox_type.in_(pool))
-        .order_by(Allocation.mailbox_type)
-        .with_for_update()
-    ).all()
+    # The locks orders take before their quota check (every type of the pool, in one order):
+    # a reactivation and an order cannot both take the last slot.
+    slots.lock_pool(session, workspace_id, mailbox_type, now)
     found = slots.quota(session, workspace_id, mailbox_type, now)
     suspended = list(
         session.execute(
