@@ -50,7 +50,10 @@ def create_installation(body: schemas.InstallationCreate, ctx: Admin) -> Respons
 
 @router.get("/integrations", response_model=Page[schemas.Installation])
 def list_installations(
-    ctx: Viewer, kind: str | None = Query(default=None, max_length=32)
+    ctx: Viewer,
+    kind: str | None = Query(
+        default=None, max_length=32, pattern=r"^[a-z_]+$", description='"dns", "mailbox", ...'
+    ),
 ) -> Response:
     """The workspace's installations, oldest first (never their credentials)."""
     rows = installations.list_installations(ctx.session, ctx.secrets, ctx.workspace(), kind=kind)
