@@ -330,6 +330,11 @@ ERROR_CODES: dict[str, ErrorCode] = {
             "registrar_error": ((502,), "The registrar failed or refused the call."),
             "too_many_names": ((422,), "Too many names in one availability check."),
             "duplicate_names": ((422,), "A name appears twice in the check."),
+            "domain_purchase_status_conflict": ((409,), "The purchase cannot make that move."),
+            "export_status_conflict": ((409,), "The export cannot make that move."),
+            "domain_purchase_not_found": ((404,), "No such domain purchase."),
+            "names_not_for_sale": ((422,), "Some names cannot be bought as asked."),
+            "too_many_years": ((422,), "The registrar registers for fewer years at a time."),
         },
     ),
     **_codes(

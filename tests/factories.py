@@ -28,6 +28,7 @@ from mailfleet.models import (
     DeliveryStatus,
     DnsRecord,
     Domain,
+    DomainPurchase,
     DomainStatus,
     Event,
     LedgerKind,
@@ -381,3 +382,25 @@ def make_addon(
         session.add(addon)
         session.flush()
         return addon.id
+
+
+def make_domain_purchase(
+    db: Database, workspace_id: uuid.UUID, *, name: str | None = None
+) -> uuid.UUID:
+    """A bought name waiting for its registration (no wallet movement, no registrar)."""
+    with db.transaction() as session:
+        purchase = DomainPurchase(
+            workspace_id=workspace_id,
+            name=name or f"{unique('bought')}.com",
+            years=1,
+            registrar="porkbun",
+            registrar_price_cents=1108,
+            price_cents=1330,
+            currency="USD",
+            nameserver_1="ns1.mailfleet.local",
+            nameserver_2="ns2.mailfleet.local",
+            created_by="test",
+        )
+        session.add(purchase)
+        session.flush()
+        return purchase.id

@@ -20,6 +20,8 @@ TRANSITION_MODULES = {
     "mailfleet.billing.subscriptions.transitions",
     "mailfleet.billing.payments.transitions",
     "mailfleet.billing.scheduled.transitions",
+    "mailfleet.registrars.transitions",
+    "mailfleet.exports.transitions",
 }
 # Other entities with a status of their own, which have no transition table (yet).
 OTHER_STATUSES = {
@@ -28,6 +30,7 @@ OTHER_STATUSES = {
     "mailfleet.workspaces.invitations.service": "invitations",
     "mailfleet.mailboxes.providers.google": "an API error's HTTP status",
     "mailfleet.mailboxes.providers.microsoft": "an API error's HTTP status",
+    "mailfleet.exports.apps.protocol": "an app's HTTP status on its error",
     "mailfleet.demo.pipeline": "the demo's report of what the API answered",
     "mailfleet.billing.plans.service": "plans (ACTIVE or RETIRED, one move: retire)",
 }

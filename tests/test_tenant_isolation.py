@@ -23,6 +23,7 @@ from tests.factories import (
     give_slots,
     make_dns_record,
     make_domain,
+    make_domain_purchase,
     make_mailbox,
     make_member,
     make_order,
@@ -52,6 +53,7 @@ NOT_LISTS = {("GET", "/v1/domain-availability")}
 
 SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/domain-availability"): {"names": ["isolation-test.com"]},
+    ("POST", "/v1/domain-purchases"): {"names": ["isolation-test.com"]},
     ("POST", "/v1/wallet/top-ups"): {"amount_cents": 2500},
     ("PUT", "/v1/wallet/auto-recharge"): {"enabled": False},
     ("POST", "/v1/operator/workspaces/{workspace_id}/wallet/adjustments"): {
@@ -199,6 +201,7 @@ class Victim:
             self.invoice_id = session.scalar(
                 select(Invoice.id).where(Invoice.workspace_id == self.owner.workspace_id).limit(1)
             )
+        self.purchase_id = make_domain_purchase(db, self.owner.workspace_id)
         with db.transaction(write=False) as session:
             self.key_id = session.scalar(
                 select(ApiKey.id).where(ApiKey.user_id == self.owner.user_id)
@@ -256,6 +259,7 @@ class Victim:
             "account_id": str(self.account_id),
             "export_id": str(self.export_id),
             "installation_id": str(self.installation_id),
+            "purchase_id": str(self.purchase_id),
         }
 
     def body(self, method: str, path: str) -> Any:

@@ -35,7 +35,14 @@ from mailfleet.kit import clock
 from mailfleet.kit.crypto import SecretBox
 from mailfleet.kit.ids import uuid7
 from mailfleet.kit.pagination import contains_pattern, paginate, split_page
-from mailfleet.models import Domain, DomainBatch, DomainStatus, Mailbox, MailboxType
+from mailfleet.models import (
+    Domain,
+    DomainBatch,
+    DomainSource,
+    DomainStatus,
+    Mailbox,
+    MailboxType,
+)
 from mailfleet.models.enums import DOMAIN_SLOT_STATUSES
 
 # Keeps IN (...) lists under every backend's bound-parameter limit.
@@ -173,6 +180,51 @@ def _live_names(session: Session, names: list[str]) -> dict[str, uuid.UUID]:
         )
         held.update({name: workspace for name, workspace in rows})
     return held
+
+
+def holders(session: Session, names: list[str]) -> dict[str, uuid.UUID]:
+    """Which of `names` (normalised) a workspace holds now, and which one."""
+    return _live_names(session, names)
+
+
+def nameservers_for(settings: Settings, name: str) -> tuple[str, str]:
+    """The pair a domain of this name is (or would be) assigned."""
+    return nameserver_pair(name, settings.nameserver_pairs)
+
+
+def add_purchased(
+    session: Session,
+    settings: Settings,
+    *,
+    workspace_id: uuid.UUID,
+    name: str,
+    nameservers: tuple[str, str],
+    actor: str,
+) -> uuid.UUID:
+    """A domain bought for the workspace (its registrar already delegates to `nameservers`):
+    QUEUED like a submitted one, source PURCHASED, on the normal lifecycle from here."""
+    now = clock.now()
+    found = normalise(name, local_tlds=settings.local_tlds)
+    if isinstance(found, NameError_):
+        raise Unprocessable(found.detail, code=found.code, field="name")
+    row: dict[str, object] = {
+        "id": uuid7(),
+        "workspace_id": workspace_id,
+        "batch_id": None,
+        "name": found.ascii,
+        "unicode_name": found.unicode,
+        "mailbox_type": None,
+        "nameserver_1": nameservers[0],
+        "nameserver_2": nameservers[1],
+        "source": DomainSource.PURCHASED,
+        "tags": [],
+        "created_at": now,
+        "updated_at": now,
+    }
+    lifecycle.queue_new(session, settings, [row])
+    domain_id = cast(uuid.UUID, row["id"])
+    domain_tasks.after_submit(session, settings, [domain_id])
+    return domain_id
 
 
 def _insert_domains(

@@ -34,6 +34,7 @@ class EventType(enum.StrEnum):
     DOMAIN_DNS_DRIFT = "domain.dns_drift"
     DOMAIN_DNS_DRIFT_RESOLVED = "domain.dns_drift_resolved"
     DOMAIN_FORWARDING_REQUESTED = "domain.forwarding_requested"
+    DOMAIN_PURCHASE_STATUS_CHANGED = "domain_purchase.status_changed"
     DOMAIN_SETTINGS_CHANGED = "domain.settings_changed"
     EXPORT_COMPLETED = "export.completed"
     INVITATION_ACCEPTED = "invitation.accepted"

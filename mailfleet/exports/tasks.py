@@ -24,9 +24,7 @@ from sqlalchemy.orm import Session
 
 from mailfleet.config import Settings
 from mailfleet.db import enqueue_after_commit
-from mailfleet.events import service as audit
-from mailfleet.events.types import EventType
-from mailfleet.exports import accounts, csvfiles
+from mailfleet.exports import accounts, csvfiles, transitions
 from mailfleet.exports.apps import registry
 from mailfleet.exports.apps.protocol import (
     AppAccount,
@@ -119,15 +117,12 @@ def _start(
             return None
         account = session.get(ExportAccount, found.account_id) if found.account_id else None
         now = clock.now()
-        found.status = ExportStatus.RUNNING
-        found.started_at = found.started_at or now
+        transitions.move(session, found, ExportStatus.RUNNING)
         found.lease_until = now + _lease(runtime.settings)
         if account is None:
-            found.status = ExportStatus.FAILED
-            found.failure_reason = "The export account was deleted before the export ran."
-            found.finished_at = now
-            _fail_pending(session, found.id, found.failure_reason)
-            _completed_event(session, found)
+            reason = "The export account was deleted before the export ran."
+            _fail_pending(session, found.id, reason)
+            transitions.move(session, found, ExportStatus.FAILED, reason=reason)
             return None
         return accounts.app_account(box, account), ExportSettings(**found.settings), found.app
 
@@ -252,11 +247,8 @@ def _finish(runtime: Runtime, export_id: uuid.UUID, failure: str | None) -> None
             _fail_pending(session, export_id, failure)
         elif counts(session, export_id)["pending"]:
             return  # another run still has some in hand; it finishes the job
-        found.status = ExportStatus.FAILED if failure else ExportStatus.COMPLETED
-        found.failure_reason = failure
-        found.finished_at = clock.now()
-        found.lease_until = None
-        _completed_event(session, found)
+        end = ExportStatus.FAILED if failure else ExportStatus.COMPLETED
+        transitions.move(session, found, end, reason=failure)
 
 
 def _fail_pending(session: Session, export_id: uuid.UUID, reason: str) -> None:
@@ -264,22 +256,6 @@ def _fail_pending(session: Session, export_id: uuid.UUID, reason: str) -> None:
         update(ExportResult)
         .where(ExportResult.job_id == export_id, ExportResult.status == ExportOutcome.PENDING)
         .values(status=ExportOutcome.FAILED, reason=reason, finished_at=clock.now())
-    )
-
-
-def _completed_event(session: Session, found: ExportJob) -> None:
-    # Counts and ids only: credentials never go into events or webhook payloads.
-    audit.record(
-        session,
-        workspace_id=found.workspace_id,
-        type=EventType.EXPORT_COMPLETED,
-        subject_type="export",
-        subject_id=found.id,
-        actor="system",
-        app=found.app.value,
-        account_id=str(found.account_id) if found.account_id else None,
-        status=found.status.value,
-        counts=counts(session, found.id),
     )
 
 

@@ -30,6 +30,7 @@ TASK_MODULES = (
     "mailfleet.webhooks.tasks",
     "mailfleet.billing.renewals.tasks",
     "mailfleet.exports.tasks",
+    "mailfleet.registrars.tasks",
 )
 # Modules that register hooks a lower layer calls, loaded wherever jobs run: an order's status
 # follows its mailboxes' moves (mailboxes.transitions.follow_orders).

@@ -41,6 +41,7 @@ from mailfleet.models.export import (
 )
 from mailfleet.models.integration import ProviderInstallation
 from mailfleet.models.mailbox import Allocation, Mailbox, MailboxOrder, SlotCount
+from mailfleet.models.registrar import DomainPurchase, DomainPurchaseStatus
 from mailfleet.models.shared import RateLimitCounter, SharedCounter
 from mailfleet.models.user import ApiKey, Invitation, Membership, User, Workspace
 from mailfleet.models.webhook import (
@@ -58,6 +59,8 @@ __all__ = [
     "BillingPeriod",
     "DeliveryStatus",
     "DnsRecord",
+    "DomainPurchase",
+    "DomainPurchaseStatus",
     "Domain",
     "DomainBatch",
     "DomainSource",

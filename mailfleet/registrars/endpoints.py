@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import threading
-from typing import Annotated
+import uuid
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from mailfleet.auth.dependencies import Reading
+from mailfleet.auth.dependencies import Reading, Viewer
 from mailfleet.auth.ratelimit import RateLimits, windowed_limiter
 from mailfleet.kit.errordocs import errors
-from mailfleet.kit.responses import render
-from mailfleet.models import Role
-from mailfleet.registrars import schemas, service
+from mailfleet.kit.pagination import CursorParam
+from mailfleet.kit.responses import Limit, render, render_page
+from mailfleet.kit.schemas import Page
+from mailfleet.models import DomainPurchaseStatus, Role
+from mailfleet.registrars import purchases, schemas, service
 from mailfleet.registrars.registry import registrar_for
 
 router = APIRouter(tags=["domain purchase"])
@@ -68,3 +71,88 @@ def _check(request: Request, caller: Reading, names: list[object]) -> list[servi
         workspace_id=caller.workspace(Role.EDITOR),
         names=names,
     )
+
+
+def _purchase(found: Any) -> dict[str, Any]:
+    return {
+        "id": found.id,
+        "name": found.name,
+        "years": found.years,
+        "registrar": found.registrar,
+        "status": found.status,
+        "price_cents": found.price_cents,
+        "currency": found.currency,
+        "nameservers": [found.nameserver_1, found.nameserver_2],
+        "domain_id": found.domain_id,
+        "failure_reason": found.failure_reason,
+        "created_at": found.created_at,
+        "registered_at": found.registered_at,
+    }
+
+
+@router.post(
+    "/domain-purchases",
+    status_code=201,
+    response_model=schemas.Purchases,
+    responses={200: {"model": schemas.PurchaseQuote, "description": "The dry run's quote."}},
+    openapi_extra=errors(
+        *CODES, "names_not_for_sale", "too_many_years", "insufficient_funds", "insufficient_role"
+    ),
+)
+def buy(request: Request, caller: Reading, body: schemas.PurchaseCreate) -> Response:
+    """Buy names for `years`, paid from the wallet at Mailfleet's price (402
+    `insufficient_funds` naming the shortfall otherwise). The registrar prices them first:
+    every name must be AVAILABLE. Registration runs in the worker; a refused one is refunded."""
+    settings = request.app.state.settings
+    workspace_id = caller.workspace(Role.EDITOR)
+    registrar = registrar_for(settings)
+    # Priced with no transaction open: the registrar is a network call.
+    offers = service.check(settings, registrar, None, workspace_id=workspace_id, names=body.names)
+    priced = purchases.quote(offers, body.years, registrar.max_years)
+    if body.dry_run:
+        payload = {
+            "items": priced.offers,
+            "years": priced.years,
+            "total_cents": priced.total_cents,
+            "currency": priced.currency,
+        }
+        return render(schemas.PurchaseQuote, payload)
+    with request.app.state.db.transaction() as session:
+        rows = purchases.purchase(
+            session,
+            settings,
+            priced,
+            registrar=registrar.name,
+            workspace_id=workspace_id,
+            actor=caller.principal.actor,
+        )
+        payload = {
+            "items": [_purchase(row) for row in rows],
+            "total_cents": priced.total_cents,
+            "currency": priced.currency,
+        }
+    return render(schemas.Purchases, payload, status=201)
+
+
+@router.get("/domain-purchases", response_model=Page[schemas.Purchase])
+def list_purchases(
+    ctx: Viewer,
+    cursor: CursorParam = None,
+    limit: Limit = 50,
+    status: Annotated[list[DomainPurchaseStatus] | None, Query()] = None,
+) -> Response:
+    """The workspace's domain purchases, newest first."""
+    rows, next_cursor = purchases.list_purchases(
+        ctx.session, ctx.workspace(), statuses=status, cursor=cursor, limit=limit
+    )
+    return render_page(schemas.Purchase, [_purchase(row) for row in rows], next_cursor)
+
+
+@router.get(
+    "/domain-purchases/{purchase_id}",
+    response_model=schemas.Purchase,
+    openapi_extra=errors("domain_purchase_not_found"),
+)
+def get_purchase(purchase_id: uuid.UUID, ctx: Viewer) -> Response:
+    found = purchases.get_purchase(ctx.session, ctx.workspace(), purchase_id)
+    return render(schemas.Purchase, _purchase(found))

@@ -17,3 +17,11 @@ class TooManyNames(Unprocessable):
 
 class DuplicateNames(Unprocessable):
     code = "duplicate_names"
+
+
+class NamesNotForSale(Unprocessable):
+    code = "names_not_for_sale"
+
+
+class TooManyYears(Unprocessable):
+    code = "too_many_years"

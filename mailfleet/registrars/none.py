@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mailfleet.config import Settings
-from mailfleet.registrars.protocol import Availability, RegistrarNotConfigured
+from mailfleet.registrars.protocol import Availability, RegistrarNotConfigured, Registration
 
 MESSAGE = (
     "This deployment sells no domains (MAILFLEET_REGISTRAR=none): buy them at a registrar "
@@ -15,9 +15,21 @@ MESSAGE = (
 
 class NoRegistrar:
     name = "none"
+    max_years = 10
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
     def check(self, names: Sequence[str]) -> list[Availability]:
+        raise RegistrarNotConfigured(MESSAGE)
+
+    def register(
+        self,
+        name: str,
+        *,
+        years: int,
+        cost_cents: int,
+        nameservers: Sequence[str],
+        idempotency_key: str,
+    ) -> Registration:
         raise RegistrarNotConfigured(MESSAGE)

@@ -5,6 +5,12 @@ body carries `apikey` and `secretapikey`; answers are `{"status": "SUCCESS", ...
 Availability is `POST /domain/checkDomain/{domain}`, one name per call, rate-limited per key
 (its answer's `limits`: `limit` checks per `TTL` seconds). A refused check (HTTP 429 or 503, or
 a message about the limit) is retried after the TTL, up to `registrar_max_wait_seconds` in all.
+
+Registration is `POST /domain/create/{domain}` with the quoted `cost` in integer cents and
+`agreeToTerms: "yes"`, sent with an `Idempotency-Key` header (Porkbun replays the first answer
+for 24 hours: a retried job never buys twice), then `POST /domain/updateNs/{domain}` with the
+pair. Porkbun registers for the TLD's minimum term (one year) with the account's default
+contact and free WHOIS privacy; longer terms are renewals.
 """
 
 from __future__ import annotations
@@ -17,7 +23,13 @@ from typing import Any
 import httpx
 
 from mailfleet.config import Settings
-from mailfleet.registrars.protocol import Availability, RegistrarError, Verdict
+from mailfleet.registrars.protocol import (
+    Availability,
+    RegistrarError,
+    Registration,
+    TransientRegistrarError,
+    Verdict,
+)
 
 # Said of a check refused for the key's rate limit rather than for the name.
 _LIMIT_WORDS = ("limit", "too many", "exceeded")
@@ -38,6 +50,7 @@ def cents(price: object) -> int | None:
 
 class Porkbun:
     name = "porkbun"
+    max_years = 1
 
     def __init__(self, settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> None:
         if not settings.porkbun_api_key.get_secret_value() or not (
@@ -79,13 +92,48 @@ class Porkbun:
                 raise RegistrarError(f"Porkbun: {message}")
             return Availability(name, Verdict.UNSUPPORTED, reason=message)
 
-    def _post(self, path: str, **fields: Any) -> tuple[int, dict[str, Any]]:
+    def register(
+        self,
+        name: str,
+        *,
+        years: int,
+        cost_cents: int,
+        nameservers: Sequence[str],
+        idempotency_key: str,
+    ) -> Registration:
+        if years != 1:
+            raise RegistrarError("Porkbun registers for one year at a time.")
+        status, body = self._post(
+            f"/domain/create/{name}",
+            headers={"Idempotency-Key": idempotency_key},
+            cost=cost_cents,
+            agreeToTerms="yes",
+        )
+        self._raise_unless_success(status, body)
+        order_id = str(body.get("orderId") or body.get("domain") or name)
+        status, body = self._post(f"/domain/updateNs/{name}", ns=list(nameservers))
+        self._raise_unless_success(status, body)
+        return Registration(name, order_id)
+
+    @staticmethod
+    def _raise_unless_success(status: int, body: dict[str, Any]) -> None:
+        if body.get("status") == "SUCCESS":
+            return
+        message = f"Porkbun: {body.get('message') or f'HTTP {status}'}"
+        if status in (429, 502, 503, 504) or status == 0:
+            raise TransientRegistrarError(message, retry_after=_ttl(body))
+        raise RegistrarError(message)
+
+    def _post(
+        self, path: str, headers: dict[str, str] | None = None, **fields: Any
+    ) -> tuple[int, dict[str, Any]]:
         try:
-            response = self._client.post(path, json={**self._auth, **fields})
+            response = self._client.post(path, json={**self._auth, **fields}, headers=headers)
         except httpx.TimeoutException as exc:
-            raise RegistrarError("Porkbun did not answer in time.") from exc
+            raise TransientRegistrarError("Porkbun did not answer in time.") from exc
         except httpx.TransportError as exc:
-            raise RegistrarError(f"Porkbun could not be reached: {type(exc).__name__}.") from exc
+            message = f"Porkbun could not be reached: {type(exc).__name__}."
+            raise TransientRegistrarError(message) from exc
         try:
             body = response.json()
         except ValueError:

@@ -39,14 +39,42 @@ class RegistrarError(Exception):
         self.retry_after = retry_after
 
 
+class TransientRegistrarError(RegistrarError):
+    """The call may have failed for a passing reason (no answer, a rate limit, a 5xx): try
+    again later, with the same idempotency key."""
+
+
 class RegistrarNotConfigured(RegistrarError):
     """The deployment sells no domains (MAILFLEET_REGISTRAR=none)."""
 
 
+@dataclass(frozen=True)
+class Registration:
+    name: str
+    # The registrar's reference for the order (shown to operators, used for support).
+    order_id: str
+
+
 class Registrar(Protocol):
     name: str
+    # The longest registration one call can make, in years.
+    max_years: int
 
     def check(self, names: Sequence[str]) -> list[Availability]:
         """Each name's availability and price, in the order given. Raises RegistrarError when
         the registrar cannot answer at all (a name it refuses is an UNSUPPORTED answer)."""
+        ...
+
+    def register(
+        self,
+        name: str,
+        *,
+        years: int,
+        cost_cents: int,
+        nameservers: Sequence[str],
+        idempotency_key: str,
+    ) -> Registration:
+        """Register `name` at the quoted `cost_cents` (refused if the price changed) with
+        `nameservers` set. A retry with the same `idempotency_key` never registers twice.
+        Raises TransientRegistrarError when trying again may work, RegistrarError when not."""
         ...

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
 
 from pydantic import Field
 
 from mailfleet.kit.schemas import ResponseSchema, Schema
+from mailfleet.models import DomainPurchaseStatus
 from mailfleet.registrars.protocol import Verdict
 
 
@@ -31,3 +34,39 @@ class Offer(ResponseSchema):
 
 class Offers(ResponseSchema):
     items: list[Offer]
+
+
+class PurchaseCreate(Schema):
+    names: list[Any] = Field(min_length=1, max_length=100, examples=[["acme-mail.com"]])
+    years: Annotated[int, Field(ge=1, le=10)] = 1
+    dry_run: bool = Field(
+        default=False, description="Answer the price and the refusals (200), buying nothing."
+    )
+
+
+class PurchaseQuote(ResponseSchema):
+    items: list[Offer]
+    years: int
+    total_cents: int
+    currency: str
+
+
+class Purchase(ResponseSchema):
+    id: uuid.UUID
+    name: str
+    years: int
+    registrar: str
+    status: DomainPurchaseStatus
+    price_cents: int = Field(description="Per year, as paid.")
+    currency: str
+    nameservers: list[str] = Field(description="Set at the registrar; the domain's pair.")
+    domain_id: uuid.UUID | None = Field(description="The domain, once registered.")
+    failure_reason: str | None
+    created_at: datetime
+    registered_at: datetime | None
+
+
+class Purchases(ResponseSchema):
+    items: list[Purchase]
+    total_cents: int
+    currency: str

@@ -88,15 +88,17 @@ def _names(settings: Settings, names: Sequence[object]) -> tuple[list[str], dict
 def check(
     settings: Settings,
     registrar: Registrar,
-    searches: RateLimits,
+    searches: RateLimits | None,
     *,
     workspace_id: uuid.UUID,
     names: Sequence[object],
 ) -> list[Offer]:
     """Each name's offer, in the order given. Names that are no domain are UNSUPPORTED with
-    why; the rest are asked of the registrar. Counts one search of the workspace's quota."""
+    why; the rest are asked of the registrar. Counts one search of the workspace's quota
+    (`searches`; None for a purchase's own pricing)."""
     valid, invalid = _names(settings, names)
-    searches.hit(f"domain-search:{workspace_id}")
+    if searches is not None:
+        searches.hit(f"domain-search:{workspace_id}")
     try:
         answers = iter(registrar.check(valid) if valid else [])
     except RegistrarNotConfigured as exc:

@@ -7,6 +7,12 @@ documented body (`apikey`, `secretapikey`) and answers (`{"status": "SUCCESS", "
 Names are available unless listed in `taken`, `premium` or `unsupported` (the TLD is not
 sold); `limit` checks per key are allowed per window (`ttl` seconds), then it refuses with
 HTTP 503 and a message about the limit until `release()` starts a new window.
+
+`POST /domain/create/{domain}` takes `cost` (integer cents, which must match the price) and
+`agreeToTerms: "yes"`, honours `Idempotency-Key` (the same key replays the first answer) and
+answers `{"status": "SUCCESS", "domain", "cost", "orderId", "balance"}`, debiting the account's
+`balance` (cents): short of it, `{"status": "ERROR", "message": "Insufficient funds."}`.
+`outages` makes the next N creates answer 503. `POST /domain/updateNs/{domain}` takes `ns`.
 """
 
 from __future__ import annotations
@@ -41,6 +47,11 @@ class FakePorkbun(FakeServer):
     ttl: int = 10
     log: list[Request] = field(default_factory=list)
     thread_name = "fake-porkbun"
+    balance: int = 1_000_000
+    outages: int = 0
+    registered: dict[str, dict[str, Any]] = field(default_factory=dict)
+    nameservers: dict[str, list[str]] = field(default_factory=dict)
+    _replays: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     _used: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     base_url: str = ""
@@ -55,13 +66,55 @@ class FakePorkbun(FakeServer):
         with self._lock:
             self._used = 0
 
-    def answer(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def answer(
+        self, path: str, body: dict[str, Any], key: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
         if body.get("apikey") != API_KEY or body.get("secretapikey") != SECRET:
             return 400, {"status": "ERROR", "message": "Invalid API key. (002)"}
-        prefix = "/api/json/v3/domain/checkDomain/"
-        if not path.startswith(prefix):
-            return 404, {"status": "ERROR", "message": "Invalid command."}
-        return self._check(path.removeprefix(prefix).lower())
+        base = "/api/json/v3/domain/"
+        command, _, domain = path.removeprefix(base).partition("/")
+        domain = domain.lower()
+        if command == "checkDomain":
+            return self._check(domain)
+        if command == "create":
+            with self._lock:
+                if key is not None and key in self._replays:
+                    return self._replays[key]
+                answer = self._create(domain, body)
+                if key is not None and answer[0] < 500:
+                    self._replays[key] = answer
+                return answer
+        if command == "updateNs":
+            if domain not in self.registered:
+                return 400, {"status": "ERROR", "message": "Domain not found in your account."}
+            self.nameservers[domain] = list(body.get("ns") or [])
+            return 200, {"status": "SUCCESS"}
+        return 404, {"status": "ERROR", "message": "Invalid command."}
+
+    def _create(self, domain: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if self.outages > 0:
+            self.outages -= 1
+            return 503, {"status": "ERROR", "message": "Service temporarily unavailable."}
+        if body.get("agreeToTerms") != "yes":
+            return 400, {"status": "ERROR", "message": "You must agree to the terms."}
+        tld = domain.rsplit(".", 1)[-1]
+        if tld in self.unsupported_tlds or domain in self.taken or domain in self.registered:
+            return 400, {"status": "ERROR", "message": "Domain is not available."}
+        price = int(PREMIUM_PRICE.replace(".", "")) if domain in self.premium else 1108
+        if body.get("cost") != price:
+            return 400, {"status": "ERROR", "message": "The cost does not match the price."}
+        if self.balance < price:
+            return 400, {"status": "ERROR", "message": "Insufficient funds."}
+        self.balance -= price
+        order_id = 1000 + len(self.registered)
+        self.registered[domain] = {"orderId": order_id, "cost": price}
+        return 200, {
+            "status": "SUCCESS",
+            "domain": domain,
+            "cost": price,
+            "orderId": order_id,
+            "balance": self.balance,
+        }
 
     def _check(self, domain: str) -> tuple[int, dict[str, Any]]:
         with self._lock:
@@ -115,7 +168,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = {}
         fake: FakePorkbun = self.server.fake
         fake.log.append(Request("POST", self.path, body))
-        status, answer = fake.answer(self.path, body)
+        status, answer = fake.answer(self.path, body, self.headers.get("Idempotency-Key"))
         payload = json.dumps(answer).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")

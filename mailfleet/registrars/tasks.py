@@ -1,0 +1,146 @@
+"""The registration job: one purchase at a time, the registrar called with no transaction open.
+
+Claim (PENDING -> REGISTERING with a lease, committed), call the registrar with the purchase's
+id as its idempotency key, record the outcome: REGISTERED with its domain (QUEUED, source
+PURCHASED, then the normal lifecycle), back to PENDING with a retry time when the failure may
+pass, or FAILED and refunded. A worker that dies mid-call leaves REGISTERING past its lease;
+the sweep hands it out again and the registrar replays the first answer to the same key.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailfleet.db import enqueue_after_commit
+from mailfleet.domains import service as domain_service
+from mailfleet.jobs.queue import Runtime, job
+from mailfleet.jobs.worker import sweeper
+from mailfleet.kit import clock
+from mailfleet.models import DomainPurchase, DomainPurchaseStatus
+from mailfleet.registrars import transitions
+from mailfleet.registrars.protocol import RegistrarError, Registration, TransientRegistrarError
+from mailfleet.registrars.purchases import REGISTER, refund
+from mailfleet.registrars.registry import REGISTRARS
+
+log = logging.getLogger(__name__)
+ACTOR = "system:registrar"
+MAX_ATTEMPTS = 6
+SWEEP_CHUNK = 100
+S = DomainPurchaseStatus
+
+
+def _lease(runtime: Runtime) -> timedelta:
+    return timedelta(seconds=runtime.settings.job_lease_seconds)
+
+
+def _claim(runtime: Runtime, purchase_id: uuid.UUID) -> DomainPurchase | None:
+    now = clock.now()
+    with runtime.database.transaction() as session:
+        found = session.get(DomainPurchase, purchase_id, with_for_update=True)
+        if found is None or found.status not in (S.PENDING, S.REGISTERING):
+            return None
+        if found.retry_at is not None and found.retry_at > now and found.attempts:
+            return None  # someone holds it, or its retry time has not come
+        transitions.move(session, found, S.REGISTERING, actor=ACTOR)
+        found.attempts += 1
+        found.retry_at = now + _lease(runtime)
+        session.flush()
+        session.expunge(found)
+        return found
+
+
+@job(REGISTER)
+def register(runtime: Runtime, purchase_id: str) -> None:
+    claimed = _claim(runtime, uuid.UUID(purchase_id))
+    if claimed is None:
+        return
+    registrar = REGISTRARS.get(runtime.settings, claimed.registrar)
+    try:
+        done = registrar.register(
+            claimed.name,
+            years=claimed.years,
+            cost_cents=claimed.registrar_price_cents,
+            nameservers=[claimed.nameserver_1, claimed.nameserver_2],
+            idempotency_key=str(claimed.id),
+        )
+    except TransientRegistrarError as exc:
+        _retry_later(runtime, claimed.id, exc)
+        return
+    except RegistrarError as exc:
+        _fail(runtime, claimed.id, exc.message)
+        return
+    _registered(runtime, claimed.id, done)
+
+
+def _registered(runtime: Runtime, purchase_id: uuid.UUID, done: Registration) -> None:
+    with runtime.database.transaction() as session:
+        found = session.get(DomainPurchase, purchase_id, with_for_update=True)
+        if found is None or found.status != S.REGISTERING:
+            return
+        found.domain_id = domain_service.add_purchased(
+            session,
+            runtime.settings,
+            workspace_id=found.workspace_id,
+            name=found.name,
+            nameservers=(found.nameserver_1, found.nameserver_2),
+            actor=ACTOR,
+        )
+        found.registrar_order_id = done.order_id[:200]
+        found.retry_at = None
+        transitions.move(session, found, S.REGISTERED, actor=ACTOR)
+
+
+def _retry_later(runtime: Runtime, purchase_id: uuid.UUID, error: RegistrarError) -> None:
+    with runtime.database.transaction() as session:
+        found = session.get(DomainPurchase, purchase_id, with_for_update=True)
+        if found is None or found.status != S.REGISTERING:
+            return
+        if found.attempts >= MAX_ATTEMPTS:
+            _failed(session, found, f"{error.message} (after {found.attempts} attempts)")
+            return
+        # 1, 2, 4, 8... minutes, or what the registrar asked for if longer.
+        delay = max(60.0 * 2 ** (found.attempts - 1), error.retry_after or 0.0)
+        found.failure_reason = error.message[:1000]
+        found.retry_at = clock.now() + timedelta(seconds=delay)
+        transitions.move(session, found, S.PENDING, actor=ACTOR, reason=error.message)
+
+
+def _fail(runtime: Runtime, purchase_id: uuid.UUID, reason: str) -> None:
+    with runtime.database.transaction() as session:
+        found = session.get(DomainPurchase, purchase_id, with_for_update=True)
+        if found is not None and found.status == S.REGISTERING:
+            _failed(session, found, reason)
+
+
+def _failed(session: Session, found: DomainPurchase, reason: str) -> None:
+    found.retry_at = None
+    transitions.move(session, found, S.FAILED, actor=ACTOR, reason=reason[:1000])
+    refund(session, found, actor=ACTOR)
+
+
+@sweeper
+def sweep_purchases(runtime: Runtime) -> int:
+    """Purchases due (a retry time passed, a worker's lease ran out, a lost enqueue) are handed
+    out again."""
+    now = clock.now()
+    with runtime.database.transaction() as session:
+        due = session.scalars(
+            select(DomainPurchase)
+            .where(
+                DomainPurchase.status.in_((S.PENDING, S.REGISTERING)),
+                DomainPurchase.retry_at <= now,
+            )
+            .limit(SWEEP_CHUNK)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for found in due:
+            if found.status == S.REGISTERING:
+                # Its worker is gone: let the job claim it again.
+                found.attempts = max(found.attempts, 1)
+            enqueue_after_commit(session, REGISTER, str(found.id))
+        return len(due)
