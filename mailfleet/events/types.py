@@ -24,6 +24,8 @@ class EventType(enum.StrEnum):
     PAYMENT_SUCCEEDED = WebhookEventType.PAYMENT_SUCCEEDED.value
     PAYMENT_FAILED = WebhookEventType.PAYMENT_FAILED.value
     INVOICE_CREATED = WebhookEventType.INVOICE_CREATED.value
+    DOMAIN_PURCHASE_STATUS_CHANGED = WebhookEventType.DOMAIN_PURCHASE_STATUS_CHANGED.value
+    EXPORT_COMPLETED = WebhookEventType.EXPORT_COMPLETED.value
 
     ALLOCATION_CHANGED = "allocation.changed"
     ADDON_SLOTS_ADDED = "addon_slots.added"
@@ -34,9 +36,7 @@ class EventType(enum.StrEnum):
     DOMAIN_DNS_DRIFT = "domain.dns_drift"
     DOMAIN_DNS_DRIFT_RESOLVED = "domain.dns_drift_resolved"
     DOMAIN_FORWARDING_REQUESTED = "domain.forwarding_requested"
-    DOMAIN_PURCHASE_STATUS_CHANGED = "domain_purchase.status_changed"
     DOMAIN_SETTINGS_CHANGED = "domain.settings_changed"
-    EXPORT_COMPLETED = "export.completed"
     INVITATION_ACCEPTED = "invitation.accepted"
     INVITATION_CREATED = "invitation.created"
     INVITATION_REJECTED = "invitation.rejected"

@@ -26,6 +26,8 @@ class WebhookEventType(enum.StrEnum):
     PAYMENT_SUCCEEDED = "payment.succeeded"
     PAYMENT_FAILED = "payment.failed"
     INVOICE_CREATED = "invoice.created"
+    DOMAIN_PURCHASE_STATUS_CHANGED = "domain_purchase.status_changed"
+    EXPORT_COMPLETED = "export.completed"
 
 
 class DeliveryStatus(enum.StrEnum):

@@ -51,6 +51,8 @@ PUBLIC_EVENTS: dict[str, WebhookEventType] = {
     "payment.succeeded": WebhookEventType.PAYMENT_SUCCEEDED,
     "payment.failed": WebhookEventType.PAYMENT_FAILED,
     "invoice.created": WebhookEventType.INVOICE_CREATED,
+    "domain_purchase.status_changed": WebhookEventType.DOMAIN_PURCHASE_STATUS_CHANGED,
+    "export.completed": WebhookEventType.EXPORT_COMPLETED,
 }
 
 # How a payload names the event's subject.
