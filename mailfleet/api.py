@@ -62,4 +62,3 @@ ROUTERS: tuple[APIRouter, ...] = (
     exports_router,
     integrations_router,
 )
-
