@@ -317,7 +317,7 @@ class Settings(BaseSettings):
     topup_max_amount_cents: int = Field(default=1_000_000, ge=1)
 
     # --- Registrars (mailfleet/registrars: domain availability and purchase) ---
-    # "none" (domains are bought elsewhere and connected) or "porkbun".
+    # "none" (domains are bought elsewhere and connected), "porkbun" or "namecheap".
     registrar: str = "none"
     porkbun_api_key: SecretStr = SecretStr("")
     porkbun_secret_api_key: SecretStr = SecretStr("")
@@ -332,6 +332,27 @@ class Settings(BaseSettings):
     domain_search_limit: int = Field(default=10, ge=0)
     domain_search_window_minutes: int = Field(default=30, ge=1)
     domain_search_max_names: int = Field(default=20, ge=1, le=100)
+    # Namecheap's XML API (registrar "namecheap"); sandbox:
+    # https://api.sandbox.namecheap.com/xml.response. Calls come from `namecheap_client_ip`,
+    # which must be whitelisted in the Namecheap account.
+    namecheap_api_base: str = "https://api.namecheap.com/xml.response"
+    namecheap_api_user: str = ""
+    namecheap_api_key: SecretStr = SecretStr("")
+    # The account acted on; empty: the API user's own.
+    namecheap_username: str = ""
+    namecheap_client_ip: str = ""
+    # Namecheap asks callers to cache users.getPricing: one call per TLD per this many seconds.
+    namecheap_pricing_cache_seconds: int = Field(default=3600, ge=0)
+    # Registrant phone ("+1.5555555555") when the workspace's billing details carry none.
+    registrar_contact_phone: str = ""
+    # RDAP pre-filter: names the registry's RDAP server knows (200) are TAKEN without asking
+    # the registrar; a 404 or a failure still asks it. The bootstrap (IANA's dns.json format)
+    # is shipped (mailfleet/registrars/rdap_bootstrap.json) and never downloaded; a file here
+    # replaces it.
+    rdap_enabled: bool = True
+    rdap_bootstrap_file: str = ""
+    rdap_timeout_seconds: float = Field(default=3.0, gt=0)
+    rdap_concurrency: int = Field(default=8, ge=1, le=32)
 
     # --- Exports (mailfleet/exports: sequencer accounts and export jobs) ---
     # Each app's API base URL; tests point them at local fakes (tests/fakes/sequencers).

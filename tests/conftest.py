@@ -54,6 +54,9 @@ def base_settings(tmp: Path, database_url: str, **overrides: Any) -> Settings:
         "dns_resolvers": [loopback_resolver()],
         # The suite's domains are `*.test` (RFC 2606), a TLD outside the public suffix list.
         "local_tlds": ["test"],
+        # The RDAP pre-filter's shipped bootstrap points at the real registries: tests that
+        # want it use tests/fakes/rdap.py's server and their own bootstrap file.
+        "rdap_enabled": False,
     }
     values.update(overrides)
     return Settings(**values)

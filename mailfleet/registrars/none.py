@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mailfleet.config import Settings
-from mailfleet.registrars.protocol import Availability, RegistrarNotConfigured, Registration
+from mailfleet.registrars.protocol import (
+    Availability,
+    Contact,
+    RegistrarNotConfigured,
+    Registration,
+)
 
 MESSAGE = (
     "This deployment sells no domains (MAILFLEET_REGISTRAR=none): buy them at a registrar "
@@ -31,5 +36,7 @@ class NoRegistrar:
         cost_cents: int,
         nameservers: Sequence[str],
         idempotency_key: str,
+        contact: Contact | None = None,
+        attempt: int = 1,
     ) -> Registration:
         raise RegistrarNotConfigured(MESSAGE)

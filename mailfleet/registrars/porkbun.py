@@ -25,6 +25,7 @@ import httpx
 from mailfleet.config import Settings
 from mailfleet.registrars.protocol import (
     Availability,
+    Contact,
     RegistrarError,
     Registration,
     TransientRegistrarError,
@@ -100,6 +101,8 @@ class Porkbun:
         cost_cents: int,
         nameservers: Sequence[str],
         idempotency_key: str,
+        contact: Contact | None = None,
+        attempt: int = 1,
     ) -> Registration:
         if years != 1:
             raise RegistrarError("Porkbun registers for one year at a time.")

@@ -55,6 +55,26 @@ class Registration:
     order_id: str
 
 
+@dataclass(frozen=True)
+class Contact:
+    """The registrant (and admin, tech, billing) contact: the workspace's billing details.
+    Registrars that register with the account's own default contact (Porkbun) ignore it."""
+
+    organization: str
+    email: str
+    address1: str
+    city: str
+    postal_code: str
+    # ISO 3166-1 alpha-2.
+    country: str
+    address2: str = ""
+    state_province: str = ""
+    # "+1.5555555555".
+    phone: str = ""
+    first_name: str = ""
+    last_name: str = ""
+
+
 class Registrar(Protocol):
     name: str
     # The longest registration one call can make, in years.
@@ -73,8 +93,13 @@ class Registrar(Protocol):
         cost_cents: int,
         nameservers: Sequence[str],
         idempotency_key: str,
+        contact: Contact | None = None,
+        attempt: int = 1,
     ) -> Registration:
         """Register `name` at the quoted `cost_cents` (refused if the price changed) with
         `nameservers` set. A retry with the same `idempotency_key` never registers twice.
+        `contact` is the registrant (None: the workspace has no billing details); `attempt`
+        counts this purchase's calls, so a registrar without idempotency keys can look for an
+        earlier attempt's registration first.
         Raises TransientRegistrarError when trying again may work, RegistrarError when not."""
         ...

@@ -16,6 +16,13 @@ REGISTRARS.register(
     credentials={"api_key": "porkbun_api_key", "secret_api_key": "porkbun_secret_api_key"},
 )
 
+REGISTRARS.register(
+    "namecheap",
+    "mailfleet.registrars.namecheap:Namecheap",
+    credentials={"api_key": "namecheap_api_key"},
+    config={"api_user": "namecheap_api_user", "username": "namecheap_username"},
+)
+
 
 def registrar_for(settings: Settings) -> Registrar:
     """The deployment's registrar, built once per Settings."""

@@ -21,9 +21,14 @@ from mailfleet.domains import service as domain_service
 from mailfleet.jobs.queue import Runtime, job
 from mailfleet.jobs.worker import sweeper
 from mailfleet.kit import clock
-from mailfleet.models import DomainPurchase, DomainPurchaseStatus
+from mailfleet.models import DomainPurchase, DomainPurchaseStatus, Workspace
 from mailfleet.registrars import transitions
-from mailfleet.registrars.protocol import RegistrarError, Registration, TransientRegistrarError
+from mailfleet.registrars.protocol import (
+    Contact,
+    RegistrarError,
+    Registration,
+    TransientRegistrarError,
+)
 from mailfleet.registrars.purchases import REGISTER, refund
 from mailfleet.registrars.registry import REGISTRARS
 
@@ -38,7 +43,31 @@ def _lease(runtime: Runtime) -> timedelta:
     return timedelta(seconds=runtime.settings.job_lease_seconds)
 
 
-def _claim(runtime: Runtime, purchase_id: uuid.UUID) -> DomainPurchase | None:
+def _contact(session: Session, workspace_id: uuid.UUID) -> Contact | None:
+    """The registrant: the workspace's billing details (PUT /v1/workspaces/{id}/billing), read
+    in the claim's transaction so the registrar call needs no database. None when unset."""
+    details = session.scalar(select(Workspace.billing_details).where(Workspace.id == workspace_id))
+    if not details:
+        return None
+    return Contact(
+        organization=str(details.get("company_name") or ""),
+        email=str(details.get("contact_email") or ""),
+        address1=str(details.get("address_line1") or ""),
+        address2=str(details.get("address_line2") or ""),
+        city=str(details.get("city") or ""),
+        postal_code=str(details.get("postal_code") or ""),
+        country=str(details.get("country") or ""),
+        # Not asked by the billing API today; read when a deployment stores them.
+        state_province=str(details.get("state_province") or ""),
+        phone=str(details.get("phone") or ""),
+        first_name=str(details.get("first_name") or ""),
+        last_name=str(details.get("last_name") or ""),
+    )
+
+
+def _claim(
+    runtime: Runtime, purchase_id: uuid.UUID
+) -> tuple[DomainPurchase, Contact | None] | None:
     now = clock.now()
     with runtime.database.transaction() as session:
         found = session.get(DomainPurchase, purchase_id, with_for_update=True)
@@ -51,14 +80,15 @@ def _claim(runtime: Runtime, purchase_id: uuid.UUID) -> DomainPurchase | None:
         found.retry_at = now + _lease(runtime)
         session.flush()
         session.expunge(found)
-        return found
+        return found, _contact(session, found.workspace_id)
 
 
 @job(REGISTER)
 def register(runtime: Runtime, purchase_id: str) -> None:
-    claimed = _claim(runtime, uuid.UUID(purchase_id))
-    if claimed is None:
+    claim = _claim(runtime, uuid.UUID(purchase_id))
+    if claim is None:
         return
+    claimed, contact = claim
     registrar = REGISTRARS.get(runtime.settings, claimed.registrar)
     try:
         done = registrar.register(
@@ -67,6 +97,8 @@ def register(runtime: Runtime, purchase_id: str) -> None:
             cost_cents=claimed.registrar_price_cents,
             nameservers=[claimed.nameserver_1, claimed.nameserver_2],
             idempotency_key=str(claimed.id),
+            contact=contact,
+            attempt=claimed.attempts,
         )
     except TransientRegistrarError as exc:
         _retry_later(runtime, claimed.id, exc)
