@@ -100,44 +100,34 @@ class Namecheap:
     # --- availability -------------------------------------------------------------------
 
     def check(self, names: Sequence[str]) -> list[Availability]:
+        # One price lookup per TLD per check, whatever the cache's age.
+        prices = {tld: self._price(tld) for tld in {_tld(name) for name in names}}
         answers: dict[str, Availability] = {}
         sold: list[str] = []
         for name in names:
-            price, _, reason = self._price(_tld(name))
+            price, _, reason = prices[_tld(name)]
             if price is None:
                 answers[name] = Availability(name, Verdict.UNSUPPORTED, reason=reason)
             else:
                 sold.append(name)
         for start in range(0, len(sold), BATCH):
-            answers.update(self._check_batch(sold[start : start + BATCH]))
+            answers.update(self._check_batch(sold[start : start + BATCH], prices))
         return [
             answers.get(name)
             or Availability(name, Verdict.UNSUPPORTED, reason="Namecheap gave no answer.")
             for name in names
         ]
 
-    def _check_batch(self, names: list[str]) -> dict[str, Availability]:
+    def _check_batch(
+        self, names: list[str], prices: dict[str, tuple[int | None, int | None, str]]
+    ) -> dict[str, Availability]:
         root = self._call("namecheap.domains.check", DomainList=",".join(names))
         found: dict[str, Availability] = {}
         for result in root.iter(f"{NS}DomainCheckResult"):
             name = (result.get("Domain") or "").lower()
-            found[name] = self._availability(name, result)
+            price, renewal, _ = prices.get(_tld(name), (None, None, ""))
+            found[name] = _availability(name, result, price, renewal)
         return found
-
-    def _availability(self, name: str, result: ET.Element) -> Availability:
-        price, renewal, _ = self._price(_tld(name))
-        if result.get("ErrorNo", "0") not in ("0", ""):
-            reason = result.get("Description") or f"Namecheap error {result.get('ErrorNo')}."
-            return Availability(name, Verdict.UNSUPPORTED, reason=reason)
-        if not _true(result.get("Available")):
-            return Availability(name, Verdict.TAKEN, reason="Registered already.")
-        if _true(result.get("IsPremiumName")):
-            premium = cents(result.get("PremiumRegistrationPrice"))
-            premium_renewal = cents(result.get("PremiumRenewalPrice"))
-            return Availability(
-                name, Verdict.PREMIUM, premium, premium_renewal, reason="Premium name."
-            )
-        return Availability(name, Verdict.AVAILABLE, price, renewal)
 
     def _price(self, tld: str) -> tuple[int | None, int | None, str]:
         """The TLD's one-year REGISTER and RENEW prices (cents), from the cache when fresh."""
@@ -167,7 +157,9 @@ class Namecheap:
         price = _one_year_price(root, "REGISTER", tld)
         if price is None:
             return None, None, unsupported
-        return price, _one_year_price(root, "RENEW", tld) or price, ""
+        # Asked for REGISTER only (one call per TLD): the renewal price is unknown unless the
+        # answer carries it too.
+        return price, _one_year_price(root, "RENEW", tld), ""
 
     # --- registration -------------------------------------------------------------------
 
@@ -319,6 +311,21 @@ def _error(error: NamecheapError) -> RegistrarError:
     if error.number in TRANSIENT_NUMBERS:
         return _Passing(error, None)
     return _Refused(error)
+
+
+def _availability(
+    name: str, result: ET.Element, price: int | None, renewal: int | None
+) -> Availability:
+    if result.get("ErrorNo", "0") not in ("0", ""):
+        reason = result.get("Description") or f"Namecheap error {result.get('ErrorNo')}."
+        return Availability(name, Verdict.UNSUPPORTED, reason=reason)
+    if not _true(result.get("Available")):
+        return Availability(name, Verdict.TAKEN, reason="Registered already.")
+    if _true(result.get("IsPremiumName")):
+        premium = cents(result.get("PremiumRegistrationPrice"))
+        premium_renewal = cents(result.get("PremiumRenewalPrice"))
+        return Availability(name, Verdict.PREMIUM, premium, premium_renewal, reason="Premium name.")
+    return Availability(name, Verdict.AVAILABLE, price, renewal)
 
 
 def _first_error(root: ET.Element) -> NamecheapError:
