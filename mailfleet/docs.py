@@ -39,16 +39,7 @@ def install_docs(app: FastAPI) -> None:
 
     @app.get(DOCS_URL, include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
-        return get_swagger_ui_html(
-            openapi_url=f"{root}{openapi_url}",
-            title=f"{app.title} - Swagger UI",
-            oauth2_redirect_url=f"{root}{OAUTH2_REDIRECT_URL}",
-            swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
-            swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
-            swagger_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
-            swagger_ui_parameters={**SWAGGER_UI_PARAMETERS, **(app.swagger_ui_parameters or {})},
-        )
+        return swagger_page(app, request, openapi_url, oauth2_redirect=True)
 
     @app.get(OAUTH2_REDIRECT_URL, include_in_schema=False)
     async def swagger_ui_redirect() -> HTMLResponse:
@@ -72,12 +63,20 @@ def install_surface_docs(app: FastAPI, prefix: str) -> None:
 
     @app.get(f"{prefix}/docs", include_in_schema=False)
     async def surface_swagger_ui(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
-        return get_swagger_ui_html(
-            openapi_url=f"{root}{app.openapi_url}",
-            title=f"{app.title} - Swagger UI",
-            swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
-            swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
-            swagger_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
-            swagger_ui_parameters=SWAGGER_UI_PARAMETERS,
-        )
+        return swagger_page(app, request, app.openapi_url or f"{prefix}/openapi.json")
+
+
+def swagger_page(
+    app: FastAPI, request: Request, openapi_url: str, *, oauth2_redirect: bool = False
+) -> HTMLResponse:
+    """Swagger UI on `openapi_url`, its assets served by the root app under /docs/assets."""
+    root = request.scope.get("root_path", "")
+    return get_swagger_ui_html(
+        openapi_url=f"{root}{openapi_url}",
+        title=f"{app.title} - Swagger UI",
+        oauth2_redirect_url=f"{root}{OAUTH2_REDIRECT_URL}" if oauth2_redirect else None,
+        swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
+        swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
+        swagger_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
+        swagger_ui_parameters={**SWAGGER_UI_PARAMETERS, **(app.swagger_ui_parameters or {})},
+    )

@@ -82,10 +82,8 @@ def strict_scalars(annotation: Any) -> Any:
     return annotation
 
 
-class Schema(BaseModel):
-    """A request body: unknown fields refused, JSON scalars taken as their JSON type only."""
-
-    model_config = ConfigDict(from_attributes=True, extra="forbid")
+class StrictScalars(BaseModel):
+    """A request shape whose bool, int and float fields take only JSON's own types."""
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -98,6 +96,12 @@ class Schema(BaseModel):
                 changed = True
         if changed:
             cls.model_rebuild(force=True)
+
+
+class Schema(StrictScalars):
+    """A request body: unknown fields refused, JSON scalars taken as their JSON type only."""
+
+    model_config = ConfigDict(from_attributes=True, extra="forbid")
 
 
 class ResponseSchema(BaseModel):

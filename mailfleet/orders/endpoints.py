@@ -22,20 +22,7 @@ router = APIRouter(tags=["orders"])
     "/mailbox-orders",
     status_code=201,
     response_model=schemas.Order,
-    openapi_extra=errors(
-        "domain_not_found",
-        "too_many_mailboxes",
-        "invalid_username",
-        "duplicate_username",
-        "domain_not_active",
-        "domain_type_mismatch",
-        "microsoft_mailboxes_not_active",
-        "recent_mailbox_creation",
-        "domain_mailbox_limit",
-        "quota_exceeded",
-        "username_taken",
-        "backend_unavailable",
-    ),
+    openapi_extra=errors(*order_service.CREATE_ORDER_ERRORS),
 )
 def create_order(body: schemas.OrderCreate, ctx: Editor) -> Response:
     """Order mailboxes on one ACTIVE domain; nothing is created unless every rule passes."""

@@ -43,6 +43,22 @@ from mailfleet.models import (
 from mailfleet.orders import status as order_status
 from mailfleet.policy import PolicyProfile
 
+# Every code creating an order can answer with, for the routes of every surface that do it.
+CREATE_ORDER_ERRORS = (
+    "domain_not_found",
+    "too_many_mailboxes",
+    "invalid_username",
+    "duplicate_username",
+    "domain_not_active",
+    "domain_type_mismatch",
+    "microsoft_mailboxes_not_active",
+    "recent_mailbox_creation",
+    "domain_mailbox_limit",
+    "quota_exceeded",
+    "username_taken",
+    "backend_unavailable",
+)
+
 
 @dataclass(frozen=True)
 class NewMailbox:

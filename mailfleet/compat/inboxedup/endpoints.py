@@ -36,10 +36,16 @@ CREATED_MESSAGE = "Your mailbox request has been received and is being processed
 
 
 def _json(
-    schema: type[BaseModel], payload: Any, status: int = 200, *, secret: bool = False
+    schema: type[BaseModel],
+    payload: Any,
+    status: int = 200,
+    *,
+    secret: bool = False,
+    only_set: bool = False,
 ) -> Response:
-    # Unset fields are left out: the optional additions (credentials) appear only when asked.
-    body = schema.model_validate(payload).model_dump_json(by_alias=True, exclude_unset=True)
+    # `only_set` leaves out the fields the payload does not set: the optional additions
+    # (credentials) appear only when asked for.
+    body = schema.model_validate(payload).model_dump_json(by_alias=True, exclude_unset=only_set)
     headers = {"Cache-Control": "no-store"} if secret else None
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
@@ -49,14 +55,19 @@ def _data(schema: type[BaseModel], data: Any, status: int = 200) -> Response:
 
 
 def _page(
-    schema: type[BaseModel], items: Sequence[Any], cursor: str | None, limit: int
+    schema: type[BaseModel],
+    items: Sequence[Any],
+    cursor: str | None,
+    limit: int,
+    *,
+    only_set: bool = False,
 ) -> Response:
     payload = {
         "success": True,
         "data": items,
         "pagination": {"limit": limit, "next_cursor": cursor, "has_more": cursor is not None},
     }
-    return _json(schemas.ListEnvelope[schema], payload)  # type: ignore[valid-type]
+    return _json(schemas.ListEnvelope[schema], payload, only_set=only_set)  # type: ignore[valid-type]
 
 
 def _domain_id(ref: str) -> Any:
@@ -256,20 +267,7 @@ def verify_domain(
     tags=["Mailboxes"],
     summary="Request mailboxes",
     response_model=schemas.MailboxRequestCreated,
-    openapi_extra=errors(
-        "domain_not_found",
-        "too_many_mailboxes",
-        "invalid_username",
-        "duplicate_username",
-        "domain_not_active",
-        "domain_type_mismatch",
-        "microsoft_mailboxes_not_active",
-        "recent_mailbox_creation",
-        "domain_mailbox_limit",
-        "quota_exceeded",
-        "username_taken",
-        "backend_unavailable",
-    ),
+    openapi_extra=errors(*order_service.CREATE_ORDER_ERRORS),
 )
 def request_mailboxes(body: schemas.MailboxRequestCreate, ctx: Editor) -> Response:
     """Submit a mailbox provisioning request for a domain. The domain must be ACTIVE. Per-domain
@@ -333,7 +331,7 @@ def list_mailbox_requests(
         ctx.session, workspace_id, {view.order.domain_id for view in views}
     )
     items = [renderings.mailbox_request(v, domains[v.order.domain_id]) for v in views]
-    return _page(schemas.MailboxRequest, items, next_cursor, limit)
+    return _page(schemas.MailboxRequest, items, next_cursor, limit, only_set=True)
 
 
 @router.get(
@@ -370,4 +368,5 @@ def get_mailbox_request(
         schemas.Envelope[schemas.MailboxRequest],
         {"success": True, "data": payload},
         secret=bool(include),
+        only_set=True,
     )

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSche
 from pydantic.alias_generators import to_camel
 
 from mailfleet.config import MailboxType
-from mailfleet.kit.schemas import Name, Text, strict_scalars
+from mailfleet.kit.schemas import Name, StrictScalars, Text
 
 T = TypeVar("T")
 
@@ -46,22 +46,10 @@ class Out(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
 
 
-class In(BaseModel):
+class In(StrictScalars):
     """A request shape: camelCase keys, unknown ones ignored, JSON scalars strict."""
 
     model_config = ConfigDict(alias_generator=to_camel, extra="ignore")
-
-    @classmethod
-    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
-        super().__pydantic_init_subclass__(**kwargs)
-        changed = False
-        for field in cls.__pydantic_fields__.values():
-            strict = strict_scalars(field.annotation)
-            if strict != field.annotation:
-                field.annotation = strict
-                changed = True
-        if changed:
-            cls.model_rebuild(force=True)
 
 
 class Envelope(Out, Generic[T]):
