@@ -156,6 +156,9 @@ def create_orders(
         keys = [(requests[i].workspace_id, requests[i].mailbox_type) for i in round_]
         # One workspace per round: each quota is read once, in bulk when there are many.
         found = slots.quotas(session, keys, now) if len(round_) > 1 else {}
+        # A domain is one workspace's, so it comes once per round: its facts, read for the
+        # whole round in one query per rule, are what its check would read alone.
+        facts, taken = _round_facts(session, profile, requests, ready, round_)
         accepted: dict[int, _Accepted] = {}
         for index, key in zip(round_, keys, strict=True):
             request, (domain_id, usernames) = requests[index], ready[index]
@@ -163,7 +166,16 @@ def create_orders(
             allocation = allocations.get(key)
             try:
                 _check(
-                    session, profile, request, allocation, domain, usernames, now, found.get(key)
+                    session,
+                    profile,
+                    request,
+                    allocation,
+                    domain,
+                    usernames,
+                    now,
+                    found.get(key),
+                    facts[domain_id],
+                    taken[domain_id],
                 )
             except MailfleetError as exc:
                 results[index] = exc
@@ -245,6 +257,24 @@ def _rounds(requests: Sequence[OrderRequest], ready: Collection[int]) -> list[li
     return rounds
 
 
+def _round_facts(
+    session: Session,
+    profile: PolicyProfile,
+    requests: Sequence[OrderRequest],
+    ready: dict[int, tuple[uuid.UUID, list[str]]],
+    round_: list[int],
+) -> tuple[dict[uuid.UUID, rules.DomainFacts], dict[uuid.UUID, set[str]]]:
+    """What the domain and username rules read, for all the round's domains at once."""
+    wanted = {ready[i][0]: ready[i][1] for i in round_}
+    microsoft = {
+        ready[i][0]
+        for i in round_
+        if rules.microsoft_rule_applies(profile, requests[i].mailbox_type)
+    }
+    facts = rules.domain_facts(session, list(wanted), microsoft=microsoft)
+    return facts, rules.taken_usernames(session, wanted)
+
+
 def _check(
     session: Session,
     profile: PolicyProfile,
@@ -254,11 +284,13 @@ def _check(
     usernames: list[str],
     now: datetime,
     quota: slots.Quota | None,
+    facts: rules.DomainFacts,
+    taken: set[str],
 ) -> None:
     count, kind = len(request.mailboxes), request.mailbox_type
-    rules.check_domain_accepts(session, profile, domain, kind, count, now)
+    rules.check_domain_accepts(session, profile, domain, kind, count, now, facts=facts)
     rules.check_quota(session, allocation, request.workspace_id, kind, count, now, found=quota)
-    rules.check_usernames_free(session, domain.id, usernames)
+    rules.check_usernames_free(session, domain.id, usernames, taken=taken)
 
 
 def _write(

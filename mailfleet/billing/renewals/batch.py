@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from mailfleet.billing import charges
 from mailfleet.billing.invoices import service as invoices
@@ -224,28 +225,46 @@ def _open_periods(session: Session, items: list[_Item], now: datetime) -> None:
                 "invoice_id": invoice_id,
             }
         )
-        _move_forward(item)
     # A plain insert: no charge under the key means no period either (both are written in one
     # transaction); the unique key still stands behind it (a clash undoes the chunk, and the
     # one-by-one path then finds the period).
     session.execute(insert(cast(Table, SubscriptionPeriod.__table__)), periods)
-    session.flush()  # the subscriptions' and add-ons' new dates, batched by the unit of work
+    _move_forward(session, items, now)
 
 
-def _move_forward(item: _Item) -> None:
-    """As service._move_forward, for an ACTIVE subscription (no status change)."""
-    subscription, plan = item.subscription, item.plan
-    subscription.plan_id = plan.id
-    subscription.slots = plan.slots
-    subscription.price_cents = plan.price_cents
-    subscription.addon_price_cents = plan.addon_price_cents
-    subscription.mailbox_types = list(plan.mailbox_types)
-    subscription.current_period_start = item.start
-    subscription.current_period_end = item.end
-    subscription.renews_at = item.end
-    subscription.renewal_attempts = 0
-    for addon in item.addons:
-        addon.period_start, addon.period_end = item.start, item.end
+def _move_forward(session: Session, items: list[_Item], now: datetime) -> None:
+    """As service._move_forward, for ACTIVE subscriptions (no status change): one executemany
+    UPDATE of the subscriptions and one of their add-ons (the unit of work's flush of the same
+    changes was a tenth of a chunk). The loaded objects are given the values as committed, so
+    the session holds what the rows hold and has nothing left to flush."""
+    moved: list[tuple[Any, dict[str, Any]]] = []
+    for item in items:
+        plan = item.plan
+        moved.append(
+            (
+                item.subscription,
+                {
+                    "plan_id": plan.id,
+                    "slots": plan.slots,
+                    "price_cents": plan.price_cents,
+                    "addon_price_cents": plan.addon_price_cents,
+                    "mailbox_types": list(plan.mailbox_types),
+                    "current_period_start": item.start,
+                    "current_period_end": item.end,
+                    "renews_at": item.end,
+                    "renewal_attempts": 0,
+                    "updated_at": now,
+                },
+            )
+        )
+        moved += [(a, {"period_start": item.start, "period_end": item.end}) for a in item.addons]
+    for model in (Subscription, AddonSlots):
+        rows = [(obj, values) for obj, values in moved if isinstance(obj, model)]
+        if rows:
+            session.execute(update(model), [{"id": obj.id, **values} for obj, values in rows])
+        for obj, values in rows:
+            for key, value in values.items():
+                set_committed_value(obj, key, value)
 
 
 def _record(session: Session, items: list[_Item]) -> None:
