@@ -423,7 +423,10 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "dnsbl_domain_zones", "dnsbl_ip_zones", "dnsbl_resolvers", "dnsbl_sending_ips",
+        "dnsbl_domain_zones",
+        "dnsbl_ip_zones",
+        "dnsbl_resolvers",
+        "dnsbl_sending_ips",
         mode="before",
     )
     @classmethod
