@@ -29,8 +29,15 @@ class ReputationCheck(RecordMixin, Base):
 
     __tablename__ = "reputation_checks"
     __table_args__ = (
-        Index(None, "subject", unique=True),
         Index(None, "domain_id", unique=True),
+        # One row per sending IP (domain rows are unique by domain: a name can come back).
+        Index(
+            "uq_reputation_checks_ip",
+            "subject",
+            unique=True,
+            sqlite_where=text("domain_id IS NULL"),
+            postgresql_where=text("domain_id IS NULL"),
+        ),
         Index(None, "next_check_at"),
     )
 
@@ -56,7 +63,7 @@ class BlacklistListing(RecordMixin, Base):
         # One current listing per subject and zone; delisted rows stay as history.
         Index(
             "uq_blacklist_listings_current",
-            "subject",
+            "check_id",
             "zone",
             unique=True,
             sqlite_where=text("delisted_at IS NULL"),
@@ -66,6 +73,9 @@ class BlacklistListing(RecordMixin, Base):
         Index(None, "workspace_id", "delisted_at"),
     )
 
+    check_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("reputation_checks.id", ondelete="CASCADE")
+    )
     kind: Mapped[SubjectKind] = mapped_column(enum_type(SubjectKind))
     subject: Mapped[str] = mapped_column(String(253))
     domain_id: Mapped[uuid.UUID | None] = mapped_column(
