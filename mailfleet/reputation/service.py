@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from mailfleet.config import Settings
@@ -82,9 +83,18 @@ def ensure_checks(session: Session, settings: Settings) -> int:
         for ip in dict.fromkeys(settings.dnsbl_sending_ips)
         if ip not in known_ips
     ]
-    if rows:
-        session.execute(insert(ReputationCheck), rows)
-    return len(rows)
+    return len(_insert_new(session, ReputationCheck, rows))
+
+
+def _insert_new(session: Session, model: Any, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+    """Insert `rows`, skipping those a concurrent transaction inserted first (a sweep beside a
+    check now); returns the ids actually inserted, so only those record events."""
+    if not rows:
+        return set()
+    dialect = session.get_bind().dialect.name
+    builder: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = builder(model).on_conflict_do_nothing().returning(model.id)
+    return set(session.scalars(statement, rows))
 
 
 def _check_row(
@@ -158,12 +168,11 @@ def check_for_domain(session: Session, settings: Settings, domain: Domain) -> Su
         raise Conflict(
             "Only ACTIVE domains are checked against blacklists.", code="domain_status_conflict"
         )
-    found = session.scalar(select(ReputationCheck).where(ReputationCheck.domain_id == domain.id))
-    if found is None:
-        now = clock.now()
-        row = _check_row(SubjectKind.DOMAIN, domain.name, domain.id, domain.workspace_id, now)
-        session.execute(insert(ReputationCheck), [row])
-        return Subject(row["id"], SubjectKind.DOMAIN, domain.name, domain.id, domain.workspace_id)
+    row = _check_row(SubjectKind.DOMAIN, domain.name, domain.id, domain.workspace_id, clock.now())
+    _insert_new(session, ReputationCheck, [row])
+    found = session.scalars(
+        select(ReputationCheck).where(ReputationCheck.domain_id == domain.id)
+    ).one()
     return Subject(found.id, found.kind, found.subject, found.domain_id, found.workspace_id)
 
 
@@ -182,17 +191,18 @@ def apply(
         by_subject[verdict.subject].append(verdict)
     current = _current(session, [item.check_id for item in checked])
     new_rows: list[dict[str, Any]] = []
-    delisted: list[uuid.UUID] = []
+    delisted: dict[uuid.UUID, NewEvent] = {}
     changed: list[dict[str, Any]] = []
-    events: list[NewEvent] = []
+    listed: dict[uuid.UUID, NewEvent] = {}
     for item in checked:
         for verdict in by_subject.get(item.subject, []):
             listing = current.get((item.check_id, verdict.zone))
             if verdict.error is not None:
                 continue
             if verdict.listed and listing is None:
-                new_rows.append(_listing_row(item, verdict, now))
-                events.append(_event(item, EventType.DOMAIN_BLACKLISTED, verdict, actor))
+                row = _listing_row(item, verdict, now)
+                new_rows.append(row)
+                listed[row["id"]] = _event(item, EventType.DOMAIN_BLACKLISTED, verdict, actor)
             elif verdict.listed and listing is not None:
                 if (listing.return_code, listing.reason) != (verdict.return_code, verdict.reason):
                     changed.append(
@@ -203,19 +213,25 @@ def apply(
                         }
                     )
             elif listing is not None:
-                delisted.append(listing.id)
-                events.append(_event(item, EventType.DOMAIN_DELISTED, verdict, actor, listing))
-    if new_rows:
-        session.execute(insert(BlacklistListing), new_rows)
+                delisted[listing.id] = _event(
+                    item, EventType.DOMAIN_DELISTED, verdict, actor, listing
+                )
+    # Events only for the rows this transaction changed: a concurrent check of the same subject
+    # (the sweep beside a check now) must not announce a listing twice.
+    inserted = _insert_new(session, BlacklistListing, new_rows)
+    events = [event for row_id, event in listed.items() if row_id in inserted]
     if changed:
         session.execute(update(BlacklistListing), changed)
     if delisted:
-        session.execute(
+        done = session.scalars(
             update(BlacklistListing)
-            .where(BlacklistListing.id.in_(delisted))
+            .where(BlacklistListing.id.in_(list(delisted)), BlacklistListing.delisted_at.is_(None))
             .values(delisted_at=now)
+            .returning(BlacklistListing.id)
             .execution_options(synchronize_session=False)
         )
+        gone = set(done)
+        events += [event for row_id, event in delisted.items() if row_id in gone]
     _mark_checked(session, settings, checked, by_subject, now)
     # Sending IPs have no workspace: their listings show in every summary and the log.
     domain_events = [event for event in events if event.workspace_id is not None]

@@ -103,8 +103,12 @@ def test_listing_then_delisting_between_two_checks(
     assert first.status_code == 200, first.text
     assert [item["zone"] for item in first.json()["listings"]] == ["surbl.test"]
 
-    # Listed again: no second event, no second row.
-    assert bl_client.post(path, headers=owner.headers).status_code == 200
+    # Listed again, with another reason: the listing follows, no second event, no second row.
+    dnsbl.list("burned.com.surbl.test", "127.0.0.4", "Still on SURBL")
+    again = bl_client.post(path, headers=owner.headers).json()
+    assert [(item["return_code"], item["reason"]) for item in again["listings"]] == [
+        ("127.0.0.4", "Still on SURBL")
+    ]
     assert len(_events(db, "domain.blacklisted")) == 1
 
     # The list refuses this time: no verdict, the listing stands.
@@ -118,7 +122,7 @@ def test_listing_then_delisting_between_two_checks(
     second = bl_client.post(path, headers=owner.headers).json()
     assert second["listings"] == []
     assert [(item["zone"], item["return_code"]) for item in second["history"]] == [
-        ("surbl.test", "127.0.0.2")
+        ("surbl.test", "127.0.0.4")
     ]
     assert second["history"][0]["delisted_at"] is not None
     delisted = _events(db, "domain.delisted")
