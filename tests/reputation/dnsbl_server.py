@@ -33,6 +33,10 @@ class DnsblServer:
     listed: dict[str, Entry] = field(default_factory=dict)
     received: list[tuple[str, str, float]] = field(default_factory=list)
     clock: Callable[[], float] = time.monotonic
+    # While `hold` is set, a query is answered only once `release` is: `entered` says one came.
+    hold: bool = False
+    entered: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def list(self, name: str, code: str, reason: str | None = None) -> None:
@@ -55,6 +59,9 @@ class DnsblServer:
         name = question.name.to_text(omit_final_dot=True).lower()
         with self._lock:
             self.received.append((name, dns.rdatatype.to_text(question.rdtype), self.clock()))
+        if self.hold:
+            self.entered.set()
+            self.release.wait(30)
         response = dns.message.make_response(query)
         response.flags |= 0x80  # RA: a resolver
         entry = self.listed.get(name)

@@ -3,6 +3,7 @@ and reason, a Spamhaus refusal that is no listing, listing and delisting events,
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -10,6 +11,7 @@ from sqlalchemy import select
 
 from mailfleet.db import Database
 from mailfleet.jobs.queue import Runtime
+from mailfleet.jobs.worker import SWEEPERS
 from mailfleet.models import BlacklistListing, DomainStatus, Event, Role
 from mailfleet.reputation import tasks
 from tests.factories import Caller, make_domain, make_member, make_tenant
@@ -44,8 +46,9 @@ def test_a_sweep_finds_listed_domains_and_ips_and_records_refusals_as_errors(
     dnsbl.list("7.113.0.203.zen.test", "127.0.0.2", "Listed IP")
     runtime: Runtime = bl_client.app.state.runtime  # type: ignore[attr-defined]
 
-    claimed = tasks.claim_all(runtime)
-    assert sum(len(chunk) for chunk in claimed) == 4  # three ACTIVE domains and the sending IP
+    # The worker's sweep hands out three ACTIVE domains and the sending IP; the jobs check them.
+    assert tasks.sweep_blacklists in SWEEPERS
+    assert tasks.sweep_blacklists(runtime) == 4
     drain(runtime)
 
     names = {name for name, _, _ in dnsbl.received}
@@ -86,7 +89,7 @@ def test_a_sweep_finds_listed_domains_and_ips_and_records_refusals_as_errors(
 
     # Nothing is due again before the interval: a second sweep asks nothing.
     before = dnsbl.count
-    assert tasks.claim_all(runtime) == []
+    assert tasks.sweep_blacklists(runtime) == 0
     drain(runtime)
     assert dnsbl.count == before
 
@@ -169,3 +172,41 @@ def test_check_now_refusals(
         == 404
     )
     assert dnsbl.count == 0
+
+
+def test_a_check_now_holds_no_lock_while_the_lists_answer(
+    db: Database, bl_client: TestClient, dnsbl: DnsblServer
+) -> None:
+    """The DNSBL does not answer until the test lets it; meanwhile writes on the same domain
+    and elsewhere finish. No clock is read: a write that waited could only finish after the
+    release, which `held_throughout` would see."""
+    owner = make_tenant(db)
+    domain = make_domain(db, owner.workspace_id, name="held.com")
+    dnsbl.hold = True
+    answer: dict[str, Any] = {}
+
+    def check() -> None:
+        answer["response"] = bl_client.post(
+            f"/v1/domains/{domain.id}/reputation/check", headers=owner.headers
+        )
+
+    thread = threading.Thread(target=check)
+    thread.start()
+    assert dnsbl.entered.wait(10), "the DNSBL was never asked"
+    try:
+        tagged = bl_client.patch(
+            f"/v1/domains/{domain.id}", json={"tags": ["meanwhile"]}, headers=owner.headers
+        )
+        created = bl_client.post(
+            "/v1/workspaces", json={"name": "Meanwhile"}, headers=owner.headers
+        )
+        held_throughout = not dnsbl.release.is_set()
+    finally:
+        dnsbl.release.set()
+        thread.join(30)
+
+    assert tagged.status_code == 200, tagged.text
+    assert created.status_code == 201, created.text
+    assert held_throughout
+    assert answer["response"].status_code == 200, answer["response"].text
+    assert answer["response"].json()["checked_at"] is not None
