@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 
+from mailfleet.config import Settings
 from mailfleet.db import enqueue_after_commit
 from mailfleet.jobs.queue import Runtime, job
 from mailfleet.jobs.worker import sweeper
@@ -60,27 +61,41 @@ def check_blacklists(runtime: Runtime, check_ids: Sequence[str]) -> None:
     check_now(runtime, [uuid.UUID(value) for value in check_ids])
 
 
+def per_sweep(settings: Settings) -> int:
+    """Subjects one sweep hands out: what the query budget can ask before the next sweep.
+
+    More would only queue behind the budget, each job holding a worker thread while it waits
+    for tokens (and starving provisioning and DNS jobs); the rest stays due for the next sweep.
+    """
+    zones = max(len(settings.dnsbl_domain_zones), len(settings.dnsbl_ip_zones), 1)
+    return max(1, int(settings.dnsbl_queries_per_second * settings.sweep_interval / zones))
+
+
 def claim_all(
-    runtime: Runtime, *, limit: int = CHUNK, enqueue: bool = True
+    runtime: Runtime, *, total: int | None = None, enqueue: bool = True
 ) -> list[list[uuid.UUID]]:
-    """Every due subject, claimed chunk by chunk (each claim commits alone); `enqueue=False`
-    leaves running the chunks to the caller (the benchmark)."""
+    """Due subjects, up to `total`, claimed chunk by chunk (each claim commits alone);
+    `enqueue=False` leaves running the chunks to the caller (the benchmark)."""
     claimed: list[list[uuid.UUID]] = []
+    left = total if total is not None else float("inf")
     with runtime.database.transaction() as session:
         service.ensure_checks(session, runtime.settings)
-    while True:
+    while left > 0:
+        limit = int(min(CHUNK, left))
         with runtime.database.transaction() as session:
             ids = service.claim_due(session, runtime.settings, limit=limit)
             if ids and enqueue:
                 enqueue_after_commit(session, CHECK, [str(i) for i in ids])
         if ids:
             claimed.append(ids)
+        left -= len(ids)
         if len(ids) < limit:
-            return claimed
+            break
+    return claimed
 
 
 @sweeper
 def sweep_blacklists(runtime: Runtime) -> int:
     if not runtime.settings.dnsbl_enabled:
         return 0
-    return sum(len(chunk) for chunk in claim_all(runtime))
+    return sum(len(chunk) for chunk in claim_all(runtime, total=per_sweep(runtime.settings)))

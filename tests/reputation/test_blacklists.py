@@ -15,7 +15,7 @@ from mailfleet.jobs.worker import SWEEPERS
 from mailfleet.models import BlacklistListing, DomainStatus, Event, Role
 from mailfleet.reputation import tasks
 from tests.factories import Caller, make_domain, make_member, make_tenant
-from tests.reputation.conftest import SENDING_IP
+from tests.reputation.conftest import SENDING_IP, dnsbl_settings
 from tests.reputation.dnsbl_server import DnsblServer
 from tests.support.jobs import drain
 
@@ -210,3 +210,22 @@ def test_a_check_now_holds_no_lock_while_the_lists_answer(
     assert held_throughout
     assert answer["response"].status_code == 200, answer["response"].text
     assert answer["response"].json()["checked_at"] is not None
+
+
+def test_a_sweep_hands_out_what_the_budget_can_ask_before_the_next(
+    db: Database, make_client: Any, dnsbl: DnsblServer
+) -> None:
+    """At 1 query a second, two domain zones and a 10 s sweep, a sweep hands out 5 subjects:
+    more would only hold worker threads waiting for tokens. The rest stays due."""
+    client = make_client(
+        **dnsbl_settings(dnsbl, dnsbl_queries_per_second=1.0, dnsbl_sending_ips=[]),
+        sweep_interval=10,
+    )
+    owner = make_tenant(db)
+    for i in range(7):
+        make_domain(db, owner.workspace_id, name=f"budget-{i}.com")
+    runtime: Runtime = client.app.state.runtime
+    assert tasks.sweep_blacklists(runtime) == 5
+    assert tasks.sweep_blacklists(runtime) == 2
+    assert tasks.sweep_blacklists(runtime) == 0
+    assert dnsbl.count == 0  # claimed, not run: the jobs wait in the queue
