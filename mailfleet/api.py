@@ -29,6 +29,7 @@ from mailfleet.mailboxes.endpoints import router as mailboxes_router
 from mailfleet.operator.endpoints import router as operator_router
 from mailfleet.orders.endpoints import router as orders_router
 from mailfleet.registrars.endpoints import router as registrars_router
+from mailfleet.reputation.endpoints import router as reputation_router
 from mailfleet.webhooks.endpoints import router as webhooks_router
 from mailfleet.workspaces.endpoints import router as workspaces_router
 
@@ -61,4 +62,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     registrars_router,
     exports_router,
     integrations_router,
+    reputation_router,
 )

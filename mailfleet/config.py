@@ -161,6 +161,25 @@ class Settings(BaseSettings):
     forwarding_ipv4: str = "127.0.0.1"
     forwarding_ipv6: str = ""
 
+    # --- Blacklists (DNSBL monitoring, mailfleet/reputation) ---
+    dnsbl_enabled: bool = True
+    # Zones asked about each ACTIVE domain (name.zone) and each sending IP (reversed-ip.zone).
+    dnsbl_domain_zones: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["dbl.spamhaus.org", "multi.surbl.org"]
+    )
+    dnsbl_ip_zones: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["zen.spamhaus.org", "b.barracudacentral.org", "bl.spamcop.net"]
+    )
+    # "ip[:port]" resolvers for DNSBL queries; empty means dns_resolvers (then the system's).
+    # Spamhaus refuses queries from public resolvers: use your own recursive resolver.
+    dnsbl_resolvers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # The SMTP backend's public sending addresses, checked against the IP zones.
+    dnsbl_sending_ips: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    dnsbl_interval_hours: float = Field(default=24.0, gt=0)
+    # The lists' query rules: at most this many DNSBL queries per second, across a sweep.
+    dnsbl_queries_per_second: float = Field(default=20.0, gt=0)
+    dnsbl_timeout_seconds: float = Field(default=3.0, gt=0)
+
     # --- Jobs ---
     # "sqlite" (a file in the data directory), "redis", or "memory" (tests).
     job_queue: str = "sqlite"
@@ -401,6 +420,19 @@ class Settings(BaseSettings):
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator(
+        "dnsbl_domain_zones",
+        "dnsbl_ip_zones",
+        "dnsbl_resolvers",
+        "dnsbl_sending_ips",
+        mode="before",
+    )
+    @classmethod
+    def _split_dnsbl_lists(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().rstrip(".") for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("local_tlds", mode="before")

@@ -338,6 +338,12 @@ ERROR_CODES: dict[str, ErrorCode] = {
         },
     ),
     **_codes(
+        "reputation",
+        {
+            "blacklist_checks_disabled": ((409,), "Blacklist checks are turned off."),
+        },
+    ),
+    **_codes(
         "webhooks",
         {
             "webhook_not_found": ((404,), "No such webhook."),

@@ -57,6 +57,9 @@ def base_settings(tmp: Path, database_url: str, **overrides: Any) -> Settings:
         # The RDAP pre-filter's shipped bootstrap points at the real registries: tests that
         # want it use tests/fakes/rdap.py's server and their own bootstrap file.
         "rdap_enabled": False,
+        # Every sweep would ask the DNSBL zones about each ACTIVE domain: tests/reputation
+        # turns the checks on against its own loopback server.
+        "dnsbl_enabled": False,
     }
     values.update(overrides)
     return Settings(**values)

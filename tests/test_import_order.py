@@ -39,6 +39,7 @@ ORDER: tuple[str, ...] = (
     # The domain packages, each on the ones before it.
     "dns",
     "domains",
+    "reputation",
     "billing",
     "registrars",
     "mailboxes",

@@ -26,6 +26,9 @@ class EventType(enum.StrEnum):
     INVOICE_CREATED = WebhookEventType.INVOICE_CREATED.value
     DOMAIN_PURCHASE_STATUS_CHANGED = WebhookEventType.DOMAIN_PURCHASE_STATUS_CHANGED.value
     EXPORT_COMPLETED = WebhookEventType.EXPORT_COMPLETED.value
+    # Blacklist monitoring (mailfleet.reputation): a domain zone listed or delisted the domain.
+    DOMAIN_BLACKLISTED = WebhookEventType.DOMAIN_BLACKLISTED.value
+    DOMAIN_DELISTED = WebhookEventType.DOMAIN_DELISTED.value
 
     ALLOCATION_CHANGED = "allocation.changed"
     ADDON_SLOTS_ADDED = "addon_slots.added"

@@ -42,6 +42,7 @@ from mailfleet.models.export import (
 from mailfleet.models.integration import ProviderInstallation
 from mailfleet.models.mailbox import Allocation, Mailbox, MailboxOrder, SlotCount
 from mailfleet.models.registrar import DomainPurchase, DomainPurchaseStatus
+from mailfleet.models.reputation import BlacklistListing, ReputationCheck, SubjectKind
 from mailfleet.models.shared import RateLimitCounter, SharedCounter
 from mailfleet.models.user import ApiKey, Invitation, Membership, User, Workspace
 from mailfleet.models.webhook import (
@@ -57,6 +58,7 @@ __all__ = [
     "ApiKey",
     "Base",
     "BillingPeriod",
+    "BlacklistListing",
     "DeliveryStatus",
     "DnsRecord",
     "DomainPurchase",
@@ -90,12 +92,14 @@ __all__ = [
     "Plan",
     "PlanStatus",
     "ProviderInstallation",
+    "ReputationCheck",
     "RateLimitCounter",
     "Role",
     "ScheduledMailbox",
     "ScheduledMailboxStatus",
     "SharedCounter",
     "SlotCount",
+    "SubjectKind",
     "Subscription",
     "SubscriptionPeriod",
     "SubscriptionStatus",

@@ -28,6 +28,8 @@ class WebhookEventType(enum.StrEnum):
     INVOICE_CREATED = "invoice.created"
     DOMAIN_PURCHASE_STATUS_CHANGED = "domain_purchase.status_changed"
     EXPORT_COMPLETED = "export.completed"
+    DOMAIN_BLACKLISTED = "domain.blacklisted"
+    DOMAIN_DELISTED = "domain.delisted"
 
 
 class DeliveryStatus(enum.StrEnum):

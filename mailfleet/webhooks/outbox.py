@@ -53,6 +53,8 @@ PUBLIC_EVENTS: dict[str, WebhookEventType] = {
     "invoice.created": WebhookEventType.INVOICE_CREATED,
     "domain_purchase.status_changed": WebhookEventType.DOMAIN_PURCHASE_STATUS_CHANGED,
     "export.completed": WebhookEventType.EXPORT_COMPLETED,
+    "domain.blacklisted": WebhookEventType.DOMAIN_BLACKLISTED,
+    "domain.delisted": WebhookEventType.DOMAIN_DELISTED,
 }
 
 # How a payload names the event's subject.
