@@ -18,6 +18,7 @@ from mailfleet.auth.ratelimit import rate_limiter_for
 from mailfleet.auth.service import LastUsedRecorder
 from mailfleet.background import lifespan
 from mailfleet.compat.inboxedup.surface import inboxedup_surface
+from mailfleet.compat.zapmail.surface import zapmail_surface
 from mailfleet.config import Settings
 from mailfleet.db import Database
 from mailfleet.docs import install_docs
@@ -38,7 +39,7 @@ from mailfleet.surfaces.recipe import (
 )
 
 HEALTH_BODY = b'{"status":"ok"}'
-DEFAULT_SURFACES = (native_surface(), inboxedup_surface())
+DEFAULT_SURFACES = (native_surface(), inboxedup_surface(), zapmail_surface())
 
 
 class ConcurrencyGate:
@@ -77,8 +78,8 @@ def create_app(
     database: Database | None = None,
     surfaces: Sequence[Surface] | None = None,
 ) -> FastAPI:
-    """The app: every surface (the native API and InboxedUp's unless told) mounted under its
-    prefix."""
+    """The app: every surface (the native API, InboxedUp's and Zapmail's unless told) mounted
+    under its prefix."""
     settings = settings or Settings()
     surfaces = tuple(surfaces) if surfaces is not None else DEFAULT_SURFACES
     database = database or Database(settings)

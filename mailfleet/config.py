@@ -96,6 +96,13 @@ class Settings(BaseSettings):
     # turn the two rules its document does not have on for it too.
     inboxedup_recent_creation_rule: RecentCreationRule = RecentCreationRule.OFF
     inboxedup_microsoft_wait_for_active: bool = False
+    # The Zapmail surface (compat.zapmail.surface): its document's rate limits per key, 5 per
+    # second and 20 per minute, counted apart from the other surfaces' (0 turns a window off;
+    # MAILFLEET_RATE_LIMIT_ENABLED=false turns both off); its 24-hour rule's reading (the seed's
+    # "none created in the last 24 hours" by default; "window" is the help pages' reading).
+    zapmail_rate_limit_per_second: int = Field(default=5, ge=0)
+    zapmail_rate_limit_per_minute: int = Field(default=20, ge=0)
+    zapmail_recent_creation_rule: RecentCreationRule = RecentCreationRule.SEED
     # Days between a mailbox's creation and its renewal date.
     renewal_period_days: int = 30
     invitation_ttl_days: int = 7

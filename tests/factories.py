@@ -71,6 +71,16 @@ class Caller:
             **self.extra_headers,
         }
 
+    @property
+    def zapmail_headers(self) -> dict[str, str]:
+        """The Zapmail surface's way: the raw key in x-auth-zapmail, the workspace's id in
+        x-workspace-key."""
+        return {
+            "x-auth-zapmail": self.token,
+            "x-workspace-key": str(self.workspace_id),
+            **self.extra_headers,
+        }
+
 
 def make_user(db: Database, *, operator: bool = False, email: str | None = None) -> User:
     with db.transaction() as session:

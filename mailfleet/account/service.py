@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func, select
@@ -10,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from mailfleet.auth.service import Principal
 from mailfleet.billing import slots
+from mailfleet.billing.subscriptions import service as subscription_service
+from mailfleet.billing.wallet import service as wallet_service
 from mailfleet.exceptions import Conflict
 from mailfleet.kit.passwords import hash_password
 from mailfleet.models import (
@@ -121,3 +125,36 @@ def _workspace_counts(session: Session, workspace_id: uuid.UUID) -> dict[str, in
         "active_domains": int(active),
         "pending_orders": int(pending or 0),
     }
+
+
+@dataclass(frozen=True)
+class UserDetails:
+    """The caller with their plan, slots and balance in the request's workspace."""
+
+    user: User
+    # The newest subscription holding slots now (None without one).
+    active_plan: str | None
+    plan_ends_on: datetime | None
+    purchased_mailboxes: int
+    assigned_mailboxes: int
+    wallet_balance_cents: int
+
+
+def user_details(
+    session: Session, principal: Principal, workspace_id: uuid.UUID | None
+) -> UserDetails:
+    """Slots summed over every mailbox type; zeros without a workspace."""
+    user = session.get_one(User, principal.user_id)
+    if workspace_id is None:
+        return UserDetails(user, None, None, 0, 0, 0)
+    usage = slots.usage(session, workspace_id).values()
+    plan = subscription_service.current_plan(session, workspace_id)
+    purse = wallet_service.find_wallet(session, workspace_id)
+    return UserDetails(
+        user=user,
+        active_plan=plan[0] if plan else None,
+        plan_ends_on=plan[1] if plan else None,
+        purchased_mailboxes=sum(u.allocated for u in usage),
+        assigned_mailboxes=sum(u.used for u in usage),
+        wallet_balance_cents=purse.balance_cents if purse else 0,
+    )

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from mailfleet.auth.dependencies import Admin, Operator, RequestContext, Viewer
 from mailfleet.billing.payments import checkout, refunds, schemas, webhook
 from mailfleet.billing.wallet import service as wallet_service
-from mailfleet.billing.wallet.endpoints import find_wallet
+from mailfleet.billing.wallet.service import find_wallet
 from mailfleet.db import Database
 from mailfleet.kit.errordocs import errors
 from mailfleet.kit.ids import uuid7

@@ -229,6 +229,21 @@ def list_subscriptions(
     return split_page(rows, limit, lambda s: s.id)
 
 
+def current_plan(session: Session, workspace_id: uuid.UUID) -> tuple[str, datetime] | None:
+    """The plan name and period end of the newest subscription holding slots now."""
+    row = session.execute(
+        select(Plan.name, Subscription.current_period_end)
+        .join(Plan, Plan.id == Subscription.plan_id)
+        .where(
+            Subscription.workspace_id == workspace_id,
+            Subscription.status.in_(sorted(transitions.HOLDING_SLOTS)),
+        )
+        .order_by(Subscription.created_at.desc(), Subscription.id.desc())
+        .limit(1)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
 def set_notes(
     session: Session, workspace_id: uuid.UUID, reference: str, notes: str | None, *, actor: str
 ) -> Subscription:

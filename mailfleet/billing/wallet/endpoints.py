@@ -21,14 +21,13 @@ from sqlalchemy import Select, select
 from mailfleet.auth.dependencies import Operator, Viewer
 from mailfleet.billing.wallet import schemas
 from mailfleet.billing.wallet import service as wallet_service
-from mailfleet.config import Settings
 from mailfleet.db import Database
 from mailfleet.exceptions import NotFound
 from mailfleet.kit.errordocs import errors
 from mailfleet.kit.pagination import CursorParam, paginate, split_page
 from mailfleet.kit.responses import Limit, render, render_page
 from mailfleet.kit.schemas import Page
-from mailfleet.models import LedgerKind, Wallet, WalletEntry, Workspace
+from mailfleet.models import LedgerKind, WalletEntry, Workspace
 
 router = APIRouter(tags=["wallet"])
 operator_router = APIRouter(prefix="/operator", tags=["operator"])
@@ -62,41 +61,11 @@ ReferenceFilter = Annotated[
 ]
 
 
-def wallet_view(settings: Settings, purse: Wallet | None) -> dict[str, Any]:
-    if purse is None:
-        return {
-            "balance_cents": 0,
-            "currency": settings.billing_currency,
-            "auto_recharge": {
-                "enabled": False,
-                "threshold_cents": settings.auto_recharge_threshold_cents,
-                "amount_cents": settings.auto_recharge_min_amount_cents,
-            },
-            "has_payment_method": False,
-        }
-    return {
-        "balance_cents": purse.balance_cents,
-        "currency": purse.currency,
-        "auto_recharge": {
-            "enabled": purse.auto_recharge_enabled,
-            "threshold_cents": purse.auto_recharge_threshold_cents,
-            "amount_cents": purse.auto_recharge_amount_cents,
-        },
-        "has_payment_method": purse.default_payment_method_id is not None,
-    }
-
-
-def find_wallet(session: Any, workspace_id: uuid.UUID) -> Wallet | None:
-    return session.scalars(  # type: ignore[no-any-return]
-        select(Wallet).where(Wallet.workspace_id == workspace_id)
-    ).first()
-
-
 @router.get("/wallet", response_model=schemas.Wallet)
 def get_wallet(ctx: Viewer) -> Response:
     """The balance, the auto-recharge settings and whether a card is saved."""
-    purse = find_wallet(ctx.session, ctx.workspace())
-    return render(schemas.Wallet, wallet_view(ctx.settings, purse))
+    purse = wallet_service.find_wallet(ctx.session, ctx.workspace())
+    return render(schemas.Wallet, wallet_service.wallet_view(ctx.settings, purse))
 
 
 def _entries(

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mailfleet.billing.errors import CurrencyMismatch, InvalidAmount, PaymentRequired
+from mailfleet.config import Settings
 from mailfleet.db import insert_ignoring_duplicates
 from mailfleet.events import service as events
 from mailfleet.events.types import EventType
@@ -85,6 +86,36 @@ def wallet_for(session: Session, workspace_id: uuid.UUID) -> Wallet:
         unique=["workspace_id"],
     )
     return session.scalars(select(Wallet).where(Wallet.workspace_id == workspace_id)).one()
+
+
+def wallet_view(settings: Settings, purse: Wallet | None) -> dict[str, Any]:
+    """Balance, auto-recharge settings and whether a card is saved (defaults without a wallet)."""
+    if purse is None:
+        return {
+            "balance_cents": 0,
+            "currency": settings.billing_currency,
+            "auto_recharge": {
+                "enabled": False,
+                "threshold_cents": settings.auto_recharge_threshold_cents,
+                "amount_cents": settings.auto_recharge_min_amount_cents,
+            },
+            "has_payment_method": False,
+        }
+    return {
+        "balance_cents": purse.balance_cents,
+        "currency": purse.currency,
+        "auto_recharge": {
+            "enabled": purse.auto_recharge_enabled,
+            "threshold_cents": purse.auto_recharge_threshold_cents,
+            "amount_cents": purse.auto_recharge_amount_cents,
+        },
+        "has_payment_method": purse.default_payment_method_id is not None,
+    }
+
+
+def find_wallet(session: Session, workspace_id: uuid.UUID) -> Wallet | None:
+    """The workspace's wallet, or None before its first use (a read never makes one)."""
+    return session.scalars(select(Wallet).where(Wallet.workspace_id == workspace_id)).first()
 
 
 def check_amount(amount_cents: object, field: str = "amount_cents") -> int:

@@ -7,49 +7,24 @@ document shows); the keys they do know are checked with JSON's own types.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, Field, WithJsonSchema
 
+from mailfleet.compat.shapes import CamelIn, CamelOut, Timestamp
 from mailfleet.config import MailboxType
-from mailfleet.kit.schemas import Name, StrictScalars, Text
+from mailfleet.kit.schemas import Name, Text
 
 T = TypeVar("T")
 
 
-def iso_ms(value: datetime) -> str:
-    """`2026-03-12T00:00:00.000Z`: UTC, milliseconds, a Z."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return (
-        value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-    )
-
-
-Timestamp = Annotated[
-    datetime,
-    PlainSerializer(iso_ms, return_type=str),
-    WithJsonSchema(
-        {"type": "string", "format": "date-time", "example": "2026-03-12T00:00:00.000Z"}
-    ),
-]
 Type = Annotated[
     MailboxType, WithJsonSchema({"type": "string", "enum": [t.value for t in MailboxType]})
 ]
 
 
-class Out(BaseModel):
-    """A response shape: keys in camelCase unless a field names its own."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
-
-
-class In(StrictScalars):
-    """A request shape: camelCase keys, unknown ones ignored, JSON scalars strict."""
-
-    model_config = ConfigDict(alias_generator=to_camel, extra="ignore")
+Out = CamelOut
+In = CamelIn
 
 
 class Envelope(Out, Generic[T]):

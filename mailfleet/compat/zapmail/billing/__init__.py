@@ -1,0 +1,1 @@
+"""Zapmail's billing endpoints."""

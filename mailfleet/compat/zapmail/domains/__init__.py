@@ -1,0 +1,1 @@
+"""Zapmail's domains endpoints."""

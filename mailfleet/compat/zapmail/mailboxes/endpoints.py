@@ -1,0 +1,7 @@
+"""Zapmail's mailboxes endpoints (v2, and the v1 paths the reference gives)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,1 @@
+"""Zapmail's users endpoints."""

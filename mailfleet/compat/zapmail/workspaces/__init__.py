@@ -1,0 +1,1 @@
+"""Zapmail's workspaces endpoints."""
