@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Query
-from sqlalchemy import Select, bindparam
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from mailfleet.exceptions import BadRequest
@@ -79,3 +79,15 @@ def contains_pattern(text: str) -> str:
     """A LIKE pattern matching `text` anywhere, its wildcards escaped (use escape="\\")."""
     escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def numbered_page(
+    session: Any, statement: Select[Any], *, page: int, limit: int, scalars: bool = True
+) -> tuple[list[Any], int]:
+    """Page `page` (from 1) of `limit` rows of an ordered `statement`, and how many rows the
+    statement has in all: for APIs that page by number (the compat surfaces). Two queries: a
+    count over the statement without its ordering, and the page by OFFSET."""
+    total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    window = statement.offset((page - 1) * limit).limit(limit)
+    rows = list(session.scalars(window)) if scalars else list(session.execute(window))
+    return rows, int(total or 0)
