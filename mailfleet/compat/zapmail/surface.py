@@ -21,6 +21,7 @@ from mailfleet.compat.zapmail.domains.endpoints import router as domains_router
 from mailfleet.compat.zapmail.envelope import Error
 from mailfleet.compat.zapmail.exports.endpoints import router as exports_router
 from mailfleet.compat.zapmail.mailboxes.endpoints import router as mailboxes_router
+from mailfleet.compat.zapmail.registration.endpoints import router as registration_router
 from mailfleet.compat.zapmail.subscriptions.endpoints import router as subscriptions_router
 from mailfleet.compat.zapmail.users.endpoints import router as users_router
 from mailfleet.compat.zapmail.workspaces.endpoints import router as workspaces_router
@@ -39,6 +40,7 @@ ROUTERS = (
     subscriptions_router,
     exports_router,
     domains_router,
+    registration_router,
     dns_router,
 )
 BULK_ROUTES = (("POST", "/api/v2/mailboxes"), ("POST", "/api/v1/mailbox/assign-new"))

@@ -1,0 +1,1 @@
+"""Zapmail's domain search, purchase and quick setup endpoints."""
