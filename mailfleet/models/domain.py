@@ -70,6 +70,9 @@ class Domain(RecordMixin, TenantMixin, Base):
     email_forwards: Mapped[dict[str, str] | None] = mapped_column(JSON, default=dict)
     auto_renew: Mapped[bool] = mapped_column(default=True)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Google OAuth client ids a sequencer signs this domain's mailboxes in with, per app
+    # (INSTANTLY, EMAILBISON...): Zapmail's add-client-id.
+    google_client_ids: Mapped[dict[str, str] | None] = mapped_column(JSON)
     source: Mapped[DomainSource] = mapped_column(
         enum_type(DomainSource), default=DomainSource.CONNECTED
     )
