@@ -65,6 +65,22 @@ def base_settings(tmp: Path, database_url: str, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A `postgres_only` test runs on the PostgreSQL backend only: its SQLite parameter is
+    deselected (nothing to observe there), never reported as a skip."""
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_sqlite = callspec is not None and callspec.params.get("backend") == "sqlite"
+        if on_sqlite and item.get_closest_marker("postgres_only") is not None:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     with postgres_server() as url:

@@ -120,6 +120,7 @@ def test_a_unified_plan_pools_google_and_microsoft(
     assert found.allocated - found.used == 1
 
 
+@pytest.mark.postgres_only
 def test_a_google_and_a_microsoft_order_race_for_the_last_pooled_slot(
     db: Database, make_client: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -127,8 +128,6 @@ def test_a_google_and_a_microsoft_order_race_for_the_last_pooled_slot(
     MICROSOFT order waits for the GOOGLE one, held inside its transaction after its quota
     check, and then finds the slot taken. (PostgreSQL: SQLite's write lock serialises
     writers already, and has no lock wait to observe.)"""
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("row locks are PostgreSQL's; SQLite serialises every writer")
     seed_plans(db, billing_unified_provider=True)
     owner = make_tenant(db)
     make_subscription(db, owner.workspace_id, "microsoft_starter_monthly")  # 10 pooled slots
