@@ -1,0 +1,86 @@
+"""Mailboxes grouped by their domain, a page of domains at a time, with the workspace's slot
+totals: the shape of listings that show a domain with its mailboxes (Zapmail's mailbox list).
+
+Three queries per page whatever its size: the page of domains (and their count), their live
+mailboxes, and the totals.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from mailfleet.billing import slots
+from mailfleet.kit.pagination import contains_pattern, numbered_page
+from mailfleet.models import Domain, Mailbox, MailboxStatus
+
+
+@dataclass
+class DomainMailboxes:
+    domain: Domain
+    mailboxes: list[Mailbox] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GroupedPage:
+    items: list[DomainMailboxes]
+    # Domains holding live mailboxes (that match `contains`), over every page.
+    total: int
+    # The workspace's slots, every type: owned, in use by live mailboxes, and ACTIVE ones.
+    purchased: int
+    assigned: int
+    active: int
+
+    @property
+    def available(self) -> int:
+        return max(0, self.purchased - self.assigned)
+
+
+def _live(workspace_id: uuid.UUID) -> Select[Any]:
+    return select(Mailbox.domain_id).where(
+        Mailbox.workspace_id == workspace_id, Mailbox.status != MailboxStatus.REMOVED
+    )
+
+
+def by_domain(
+    session: Session, workspace_id: uuid.UUID, *, contains: str | None, page: int, limit: int
+) -> GroupedPage:
+    """Domains with live (not REMOVED) mailboxes, by name; `contains` matches the domain's
+    name or a mailbox's address."""
+    statement = select(Domain).where(
+        Domain.workspace_id == workspace_id, Domain.id.in_(_live(workspace_id))
+    )
+    if contains and contains.strip():
+        pattern = contains_pattern(contains)
+        matching = _live(workspace_id).where(Mailbox.address.ilike(pattern, escape="\\"))
+        statement = statement.where(
+            or_(Domain.name.ilike(pattern, escape="\\"), Domain.id.in_(matching))
+        )
+    domains, total = numbered_page(
+        session, statement.order_by(Domain.name, Domain.id), page=page, limit=limit
+    )
+    grouped = {d.id: DomainMailboxes(d) for d in domains}
+    if grouped:
+        for mailbox in session.scalars(
+            select(Mailbox)
+            .where(Mailbox.domain_id.in_(grouped), Mailbox.status != MailboxStatus.REMOVED)
+            .order_by(Mailbox.domain_id, Mailbox.username)
+        ):
+            grouped[mailbox.domain_id].mailboxes.append(mailbox)
+    usage = slots.usage(session, workspace_id).values()
+    active = session.scalar(
+        select(func.count())
+        .select_from(Mailbox)
+        .where(Mailbox.workspace_id == workspace_id, Mailbox.status == MailboxStatus.ACTIVE)
+    )
+    return GroupedPage(
+        items=list(grouped.values()),
+        total=total,
+        purchased=sum(u.allocated for u in usage),
+        assigned=sum(u.used for u in usage),
+        active=int(active or 0),
+    )
