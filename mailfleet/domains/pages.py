@@ -1,0 +1,104 @@
+"""Domains a page at a time by number, with how many mailboxes each holds: the listings of
+the compat surfaces (Zapmail's domain lists). A bounded number of queries per page: the page
+and its count, and the pages' mailboxes when asked for."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import String, and_, case, cast, false, func, or_, select
+from sqlalchemy.orm import Session
+
+from mailfleet.kit.pagination import contains_pattern, numbered_page
+from mailfleet.models import Domain, DomainStatus, Mailbox, MailboxStatus, MailboxType
+from mailfleet.models.enums import DOMAIN_SLOT_STATUSES
+
+
+@dataclass
+class DomainEntry:
+    domain: Domain
+    # Mailboxes holding one of the domain's places (live: not failed, not removed).
+    assigned: int
+    mailboxes: list[Mailbox] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DomainFilter:
+    statuses: Collection[DomainStatus] | None = None
+    contains: str | None = None
+    # Any of these tags.
+    tags: Collection[str] | None = None
+    # Only ACTIVE domains with a free place under these per-type limits (a domain without a
+    # type yet counts under `default_type`'s).
+    free_under: Mapping[MailboxType, int] | None = None
+    default_type: MailboxType = MailboxType.GOOGLE
+
+
+def _assigned_counts() -> Any:
+    return (
+        select(Mailbox.domain_id, func.count().label("assigned"))
+        .where(Mailbox.status.in_(DOMAIN_SLOT_STATUSES))
+        .group_by(Mailbox.domain_id)
+        .subquery()
+    )
+
+
+def page_of_domains(
+    session: Session,
+    workspace_id: uuid.UUID,
+    wanted: DomainFilter,
+    *,
+    page: int,
+    limit: int,
+    with_mailboxes: bool = False,
+) -> tuple[list[DomainEntry], int]:
+    """Live (not REMOVED) domains of the workspace by name, and how many match in all."""
+    counts = _assigned_counts()
+    assigned = func.coalesce(counts.c.assigned, 0)
+    statement = (
+        select(Domain, assigned)
+        .outerjoin(counts, counts.c.domain_id == Domain.id)
+        .where(Domain.workspace_id == workspace_id, Domain.status != DomainStatus.REMOVED)
+    )
+    if wanted.statuses is not None:
+        chosen = list(wanted.statuses)
+        statement = statement.where(Domain.status.in_(chosen) if chosen else false())
+    if wanted.contains and wanted.contains.strip():
+        statement = statement.where(
+            Domain.name.ilike(contains_pattern(wanted.contains), escape="\\")
+        )
+    if wanted.tags:
+        # Tags are a JSON list: a tag is in it when its JSON string is (both backends store
+        # the list as text; the JSON quoting keeps "a" from matching "ab").
+        text = cast(Domain.tags, String)
+        statement = statement.where(
+            or_(*(text.contains(json.dumps(tag), autoescape=True) for tag in wanted.tags))
+        )
+    if wanted.free_under is not None:
+        limits = wanted.free_under
+        limit_of = case(
+            *((Domain.mailbox_type == kind, value) for kind, value in limits.items()),
+            else_=limits[wanted.default_type],
+        )
+        statement = statement.where(and_(Domain.status == DomainStatus.ACTIVE, assigned < limit_of))
+    rows, total = numbered_page(
+        session, statement.order_by(Domain.name, Domain.id), page=page, limit=limit, scalars=False
+    )
+    entries = [DomainEntry(domain, int(count)) for domain, count in rows]
+    if with_mailboxes and entries:
+        _attach_mailboxes(session, entries)
+    return entries, total
+
+
+def _attach_mailboxes(session: Session, entries: Sequence[DomainEntry]) -> None:
+    by_id = {entry.domain.id: entry for entry in entries}
+    for mailbox in session.scalars(
+        select(Mailbox)
+        .where(Mailbox.domain_id.in_(by_id), Mailbox.status != MailboxStatus.REMOVED)
+        .order_by(Mailbox.domain_id, Mailbox.username)
+    ):
+        by_id[mailbox.domain_id].mailboxes.append(mailbox)
