@@ -176,3 +176,16 @@ def issue_many(session: Session, drafts: list[Draft], *, actor: str) -> list[uui
         ),
     )
     return [row["id"] for row in rows]
+
+
+def latest_for_subscription(
+    session: Session, workspace_id: uuid.UUID, subscription_id: uuid.UUID
+) -> Invoice | None:
+    """The newest invoice of a subscription (its purchase, renewals, add-ons), in the
+    workspace."""
+    return session.scalars(
+        select(Invoice)
+        .where(Invoice.workspace_id == workspace_id, Invoice.subscription_id == subscription_id)
+        .order_by(Invoice.issued_at.desc(), Invoice.id.desc())
+        .limit(1)
+    ).first()

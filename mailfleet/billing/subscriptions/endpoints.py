@@ -17,8 +17,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from mailfleet.auth.dependencies import Admin, RequestContext, Viewer
-from mailfleet.billing.payments import service as payments
-from mailfleet.billing.subscriptions import addons, schemas, service, upgrades
+from mailfleet.billing.subscriptions import addons, paying, schemas, service, upgrades
 from mailfleet.billing.subscriptions.quotes import Quote
 from mailfleet.kit.errordocs import errors
 from mailfleet.kit.pagination import CursorParam
@@ -53,27 +52,10 @@ def _quote(quote: Quote) -> Response:
 
 
 def _pay(ctx: RequestContext, request: Request, price: Callable[[], Quote]) -> None:
-    """Top the wallet up when it is short and auto-recharge is on; the caller prices again.
-
-    Other refusals are raised at once; a short wallet without auto-recharge is left for the
-    charge to refuse (402 naming the shortfall).
-    """
-    quote = price()
-    if quote.errors:
-        raise quote.errors[0]
-    if quote.shortfall_cents <= 0 or not quote.purse.auto_recharge:
-        return
     workspace_id = ctx.workspace(Role.ADMIN)
-    # No provider call under the write lock: end this transaction (nothing written yet).
-    ctx.session.commit()
-    outcome = payments.recharge_for(
-        request.app.state.db, ctx.settings, workspace_id, quote.shortfall_cents, ctx.actor
+    paying.pay_shortfall(
+        ctx.session, request.app.state.db, ctx.settings, workspace_id, price, actor=ctx.actor
     )
-    if not outcome.credited:
-        short = quote.short()
-        if short is not None:
-            short.detail = f"{short.detail} Auto-recharge: {outcome.message or outcome.status}."
-            raise short
 
 
 def detail(ctx: RequestContext, subscription: Subscription) -> dict[str, Any]:

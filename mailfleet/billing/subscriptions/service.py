@@ -38,6 +38,7 @@ from mailfleet.kit.pagination import contains_pattern, paginate, split_page
 from mailfleet.models import (
     Allocation,
     LedgerKind,
+    MailboxType,
     Plan,
     Subscription,
     SubscriptionPeriod,
@@ -242,6 +243,24 @@ def current_plan(session: Session, workspace_id: uuid.UUID) -> tuple[str, dateti
         .limit(1)
     ).first()
     return (row[0], row[1]) if row else None
+
+
+def newest_holding(
+    session: Session, workspace_id: uuid.UUID, mailbox_type: MailboxType | None = None
+) -> Subscription | None:
+    """The newest subscription holding slots now, covering `mailbox_type` when one is named."""
+    rows = session.scalars(
+        select(Subscription)
+        .where(
+            Subscription.workspace_id == workspace_id,
+            Subscription.status.in_(sorted(transitions.HOLDING_SLOTS)),
+        )
+        .order_by(Subscription.created_at.desc(), Subscription.id.desc())
+    )
+    for subscription in rows:
+        if mailbox_type is None or mailbox_type.value in subscription.mailbox_types:
+            return subscription
+    return None
 
 
 def set_notes(
