@@ -84,3 +84,22 @@ def by_domain(
         assigned=sum(u.used for u in usage),
         active=int(active or 0),
     )
+
+
+def live_of_types(
+    session: Session, workspace_id: uuid.UUID, types: list[str], *, limit: int = 10_000
+) -> list[Mailbox]:
+    """The workspace's live (not REMOVED, not FAILED) mailboxes of `types`, by address: the
+    mailboxes a subscription covering those types holds slots for."""
+    return list(
+        session.scalars(
+            select(Mailbox)
+            .where(
+                Mailbox.workspace_id == workspace_id,
+                Mailbox.mailbox_type.in_(types),
+                Mailbox.status.not_in((MailboxStatus.REMOVED, MailboxStatus.FAILED)),
+            )
+            .order_by(Mailbox.address)
+            .limit(limit)
+        )
+    )

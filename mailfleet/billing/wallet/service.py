@@ -88,6 +88,13 @@ def wallet_for(session: Session, workspace_id: uuid.UUID) -> Wallet:
     return session.scalars(select(Wallet).where(Wallet.workspace_id == workspace_id)).one()
 
 
+def balance_cents(session: Session, workspace_id: uuid.UUID) -> int:
+    """The balance as stored now (movements are UPDATE statements: a loaded Wallet object may
+    hold an older one); 0 before the wallet's first use."""
+    found = session.scalar(select(Wallet.balance_cents).where(Wallet.workspace_id == workspace_id))
+    return int(found or 0)
+
+
 def wallet_view(settings: Settings, purse: Wallet | None) -> dict[str, Any]:
     """Balance, auto-recharge settings and whether a card is saved (defaults without a wallet)."""
     if purse is None:
