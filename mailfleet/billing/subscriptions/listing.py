@@ -49,9 +49,7 @@ def listed(
             )
         )
     rows = session.execute(
-        statement.order_by(Subscription.created_at.desc(), Subscription.id.desc()).limit(
-            MAX_LISTED
-        )
+        statement.order_by(Subscription.created_at.desc(), Subscription.id.desc()).limit(MAX_LISTED)
     ).all()
     ids = [row[0].id for row in rows]
     newest = _newest_invoices(session, workspace_id, ids) if ids else {}
