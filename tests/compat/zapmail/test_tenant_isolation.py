@@ -41,8 +41,23 @@ class Call:
     read: bool = False
 
 
+BILLING = {
+    "firstName": "A",
+    "lastName": "B",
+    "company": "Intruder Ltd",
+    "addressLineOne": "1 Main St",
+    "city": "Berlin",
+    "state": "BE",
+    "country": "DE",
+    "postalCode": "10115",
+    "phoneCc": "49",
+    "phone": "301234567",
+    "languagePreference": "en",
+}
+
+
 class Victim:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, client: TestClient) -> None:
         seed_plans(db)
         self.owner = make_tenant(db)
         self.domain = make_domain(
@@ -53,6 +68,13 @@ class Victim:
         self.record = make_dns_record(db, self.domain)
         fund_wallet(db, self.owner.workspace_id, 100_000)
         self.subscription = make_subscription(db, self.owner.workspace_id)
+        invited = client.post(
+            f"/v1/workspaces/{self.owner.workspace_id}/invitations",
+            json={"email": "invitee@example.com", "role": "EDITOR"},
+            headers=self.owner.headers,
+        )
+        assert invited.status_code == 201, invited.text
+        self.invitation = invited.json()["id"]
 
     def secrets(self) -> set[str]:
         return {
@@ -77,7 +99,36 @@ class Victim:
         ]
         record = {"host": "x", "value": "203.0.113.9", "recordType": "A"}
         none = Call(names_victim=False)
+        w, u = str(self.owner.workspace_id), str(self.owner.user_id)
         return {
+            ("GET", "/api/v2/workspaces"): lambda: none,
+            ("GET", "/api/v1/workspace/list"): lambda: none,
+            # Anyone may create a workspace of their own, a VIEWER elsewhere too.
+            ("POST", "/api/v2/workspaces"): lambda: Call(
+                body={"name": "Mine", "billingDetails": BILLING}, names_victim=False, read=True
+            ),
+            ("POST", "/api/v1/workspace/create"): lambda: Call(
+                body={"name": "Mine v1"}, names_victim=False, read=True
+            ),
+            ("PUT", "/api/v2/workspaces"): lambda: Call(body={"id": w, "name": "Stolen"}),
+            ("DELETE", "/api/v2/workspaces"): lambda: Call({"id": w}),
+            ("POST", "/api/v2/billing"): lambda: Call(body=BILLING, names_victim=False),
+            ("PUT", "/api/v2/billing"): lambda: Call(body=BILLING, names_victim=False),
+            ("POST", "/api/v1/billing-details/add-or-update"): lambda: Call(
+                body={**BILLING, "workspaceId": w}
+            ),
+            ("GET", "/api/v2/workspaces/members"): lambda: none,
+            ("PUT", "/api/v2/workspaces/members"): lambda: Call(
+                {"memberId": u}, body={"role": "VIEWER"}
+            ),
+            ("DELETE", "/api/v2/workspaces/members"): lambda: Call({"memberId": u}),
+            ("POST", "/api/v2/workspaces/invitations"): lambda: Call(
+                body={"email": "someone@example.com", "role": "VIEWER"}, names_victim=False
+            ),
+            ("GET", "/api/v2/workspaces/invitations"): lambda: none,
+            ("DELETE", "/api/v2/workspaces/invitations"): lambda: Call(
+                {"invitationId": str(self.invitation)}
+            ),
             ("GET", "/api/v2/users"): lambda: none,
             ("GET", "/api/v1/user/details"): lambda: none,
             ("GET", "/api/v2/mailboxes/list"): lambda: none,
@@ -172,7 +223,7 @@ def _samples(victim: Victim, client: TestClient) -> list[tuple[str, str, Call]]:
 def test_every_operation_naming_an_object_hides_other_accounts(
     db: Database, client: TestClient
 ) -> None:
-    victim = Victim(db)
+    victim = Victim(db, client)
     intruder = make_tenant(db)
     give_slots(db, intruder.workspace_id, MailboxType.GOOGLE, 10)
     checked = 0
@@ -189,7 +240,7 @@ def test_every_operation_naming_an_object_hides_other_accounts(
 
 
 def test_a_viewer_cannot_write(db: Database, client: TestClient) -> None:
-    victim = Victim(db)
+    victim = Victim(db, client)
     viewer = make_member(db, victim.owner, Role.VIEWER)
     checked = 0
     for method, path, call in _samples(victim, client):
@@ -205,7 +256,7 @@ def test_a_viewer_cannot_write(db: Database, client: TestClient) -> None:
 
 
 def test_no_list_shows_another_accounts_objects(db: Database, client: TestClient) -> None:
-    victim = Victim(db)
+    victim = Victim(db, client)
     intruder = make_tenant(db)
     secrets = victim.secrets()
     for method, path, call in _samples(victim, client):
