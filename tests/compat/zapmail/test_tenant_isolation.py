@@ -39,6 +39,9 @@ class Call:
     names_victim: bool = True
     # A read sent as POST (the document's list-by-filters and lookups): a VIEWER may call it.
     read: bool = False
+    # Answers about the outside world (a registrar's availability), not the caller's objects:
+    # not walked by the list check.
+    listing: bool = True
 
 
 BILLING = {
@@ -101,6 +104,22 @@ class Victim:
         none = Call(names_victim=False)
         w, u = str(self.owner.workspace_id), str(self.owner.user_id)
         return {
+            # Domain search and purchase name no object of anyone's; the registrar decides.
+            ("POST", "/api/v2/domains/available"): lambda: Call(
+                body={"domainName": "example.com"}, names_victim=False, read=True, listing=False
+            ),
+            ("POST", "/api/v2/domains/available-bulk"): lambda: Call(
+                body={"domainNames": ["example.com"]}, names_victim=False, read=True, listing=False
+            ),
+            ("POST", "/api/v2/domains/buy"): lambda: Call(
+                body={"domains": [{"domainName": "example.com"}]},
+                names_victim=False,
+                read=True,
+                listing=False,
+            ),
+            ("POST", "/api/v2/quick-setup"): lambda: Call(
+                body={}, names_victim=False, read=True, listing=False
+            ),
             ("GET", "/api/v2/workspaces"): lambda: none,
             ("GET", "/api/v1/workspace/list"): lambda: none,
             # Anyone may create a workspace of their own, a VIEWER elsewhere too.
@@ -260,7 +279,7 @@ def test_no_list_shows_another_accounts_objects(db: Database, client: TestClient
     intruder = make_tenant(db)
     secrets = victim.secrets()
     for method, path, call in _samples(victim, client):
-        if call.names_victim or not (method == "GET" or call.read):
+        if call.names_victim or not call.listing or not (method == "GET" or call.read):
             continue
         response = _call(client, method, path, call, intruder.zapmail_headers)
         assert response.status_code == 200, f"{method} {path}: {response.text}"
