@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from typing import Annotated, Any
 
@@ -10,31 +9,22 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from mailfleet.auth.dependencies import Reading, Viewer
-from mailfleet.auth.ratelimit import RateLimits, windowed_limiter
+from mailfleet.auth.ratelimit import RateLimits
 from mailfleet.kit.errordocs import errors
 from mailfleet.kit.pagination import CursorParam
 from mailfleet.kit.responses import Limit, render, render_page
 from mailfleet.kit.schemas import Page
 from mailfleet.models import DomainPurchaseStatus, Role
-from mailfleet.registrars import purchases, schemas, service
+from mailfleet.registrars import purchases, quota, schemas, service
 from mailfleet.registrars.registry import registrar_for
 
 router = APIRouter(tags=["domain purchase"])
 CODES = ("registrar_not_configured", "registrar_error", "too_many_names", "duplicate_names")
-_lock = threading.Lock()
 
 
 def _searches(request: Request) -> RateLimits:
-    """The workspace search quota's counter, one per app (in memory, Redis or the database)."""
-    state = request.app.state
-    with _lock:
-        limiter: RateLimits | None = getattr(state, "domain_search_limiter", None)
-        if limiter is None:
-            settings = state.settings
-            windows = [(settings.domain_search_window_minutes * 60, settings.domain_search_limit)]
-            limiter = windowed_limiter(settings, windows if settings.domain_search_limit else [])
-            state.domain_search_limiter = limiter
-        return limiter
+    """The workspace search quota's counter, shared with the compat surfaces."""
+    return quota.searches(request.app.state)
 
 
 @router.get(
