@@ -26,6 +26,14 @@ from mailfleet.exceptions import ERROR_CODES
 
 JSON = "application/json"
 RATE_LIMITED_BODY = {"status": 429, "message": "Too many requests"}
+RATE_LIMITED_SCHEMA = {
+    "type": "object",
+    "required": ["status", "message"],
+    "properties": {
+        "status": {"type": "integer", "examples": [429]},
+        "message": {"type": "string", "examples": ["Too many requests"]},
+    },
+}
 # Codes whose Zapmail status differs from the native one.
 STATUS_OVERRIDES = {
     "validation_error": 422,
@@ -66,4 +74,8 @@ def document_error(response: dict[str, Any], status: int, codes: Sequence[str]) 
     """A status documented with the `Error` schema and the codes it may carry."""
     lines = "\n".join(f"- `{code}`: {ERROR_CODES[code].meaning}" for code in codes)
     response["description"] = f"The `code` is one of:\n\n{lines}"
+    if set(codes) == {"rate_limited"}:
+        # render_error answers the documented body, which has no `code` (nor `data`).
+        response.setdefault("content", {})[JSON] = {"schema": RATE_LIMITED_SCHEMA}
+        return
     response.setdefault("content", {})[JSON] = {"schema": {"$ref": "#/components/schemas/Error"}}
