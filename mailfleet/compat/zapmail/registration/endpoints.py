@@ -118,3 +118,30 @@ def buy(body: schemas.Buy, caller: Reading, request: Request) -> Response:
         else "Payment link generated successfully"
     )
     return respond(Envelope[schemas.BuyAnswer], message, outcome)
+
+
+QUICK_SETUP_NOTE = (
+    "Mailboxes are not placed by quick setup yet: assign them with POST /v2/mailboxes "
+    "once each domain is ACTIVE."
+)
+
+
+@router.post(
+    "/api/v2/quick-setup",
+    summary="Quick Setup",
+    response_model=Envelope[schemas.QuickSetupAnswer],
+    openapi_extra=errors(*BUY_ERRORS, "insufficient_role"),
+)
+def quick_setup(body: schemas.QuickSetup, caller: Reading, request: Request) -> Response:
+    """The purchase part of quick setup (as `domains/buy`); the mailboxes asked for are counted
+    in the answer but not placed (Mailfleet has no order-on-activation yet), nor exported."""
+    try:
+        outcome: dict[str, Any] = buying.buy(request, caller, body)
+    except MailfleetError as exc:
+        raise renamed(exc, lambda i: f"domains[{i}].domainName") from None
+    outcome["mailboxes"] = [
+        {"domainName": name, "requested": len(wanted), "placed": 0}
+        for name, wanted in body.mailboxes.items()
+    ]
+    done = "Domains purchased." if outcome["paidFromWallet"] else "Payment link generated."
+    return respond(Envelope[schemas.QuickSetupAnswer], f"{done} {QUICK_SETUP_NOTE}", outcome)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from mailfleet.compat.shapes import CamelIn, CamelOut
 
@@ -68,6 +68,35 @@ class Buy(CamelIn):
     enable_dns_shield: bool = Field(default=False, description="Accepted; no effect.")
 
 
+class MailboxIn(CamelIn):
+    first_name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    last_name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    mailbox_username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class QuickSetup(Buy):
+    mailboxes: dict[Name, list[MailboxIn]] = Field(
+        default_factory=dict,
+        description="Per bought domain name, the mailboxes wanted on it (not placed yet).",
+    )
+    apps: list[str] | None = Field(default=None, max_length=20)
+    third_party_account_id: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _mailboxes_on_bought_domains(self) -> QuickSetup:
+        bought = {item.domain_name.lower() for item in self.domains}
+        strangers = [name for name in self.mailboxes if name.lower() not in bought]
+        if strangers:
+            raise ValueError(f"mailboxes names domains not in `domains`: {', '.join(strangers)}")
+        return self
+
+
+class MailboxesWanted(CamelOut):
+    domain_name: str
+    requested: int
+    placed: int = Field(description="0: quick setup does not place mailboxes yet.")
+
+
 class Offer(CamelOut):
     domain_name: str
     available: bool
@@ -115,6 +144,10 @@ class BuyAnswer(CamelOut):
     paid_from_wallet: bool
     payment_link: str | None
     wallet_balance: WalletMove | None
+
+
+class QuickSetupAnswer(BuyAnswer):
+    mailboxes: list[MailboxesWanted]
 
 
 def dollars(cents: int | None) -> float | None:
