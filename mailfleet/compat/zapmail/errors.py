@@ -40,6 +40,8 @@ STATUS_OVERRIDES = {
     "malformed_json": 422,
     "quota_exceeded": 400,
     "insufficient_funds": 400,
+    # Rule R11: an export or update that must name its account is refused like a rule.
+    "export_account_required": 400,
 }
 # Conflicts that are not rule refusals: they keep their 409.
 KEPT_CONFLICTS = frozenset({"idempotency_key_in_progress"})
