@@ -20,6 +20,7 @@ from mailfleet.background import lifespan
 from mailfleet.compat.inboxedup.surface import inboxedup_surface
 from mailfleet.compat.zapmail.surface import zapmail_surface
 from mailfleet.config import Settings
+from mailfleet.console.surface import console_surface
 from mailfleet.db import Database
 from mailfleet.docs import install_docs
 from mailfleet.forwarding.middleware import ForwardingMiddleware
@@ -39,7 +40,7 @@ from mailfleet.surfaces.recipe import (
 )
 
 HEALTH_BODY = b'{"status":"ok"}'
-DEFAULT_SURFACES = (native_surface(), inboxedup_surface(), zapmail_surface())
+DEFAULT_SURFACES = (native_surface(), inboxedup_surface(), zapmail_surface(), console_surface())
 
 
 class ConcurrencyGate:

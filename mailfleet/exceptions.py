@@ -356,6 +356,13 @@ ERROR_CODES: dict[str, ErrorCode] = {
             "null_value": ((422,), "The field may not be null."),
         },
     ),
+    **_codes(
+        "console",
+        {
+            "console_sign_in_required": ((401,), "Sign in to the console first."),
+            "csrf_failed": ((403,), "The form's CSRF token is missing or wrong."),
+        },
+    ),
 }
 
 

@@ -55,6 +55,7 @@ ORDER: tuple[str, ...] = (
     "api",
     "surfaces",
     "compat",
+    "console",
     "app",
     "demo",
     "cli",

@@ -88,6 +88,12 @@ class HeaderCredentials:
         return Unauthorized(self.how, code="missing_credentials")
 
 
+# How a surface whose credential is not an API key (the console's session cookie) finds who
+# sends it: the Principal (its api_key_id is then the id of that credential's own row, what the
+# rate limit counts by), or None for an unknown, expired or revoked one.
+PrincipalResolver = Callable[[Session, str], Principal | None]
+
+
 @dataclass(frozen=True)
 class SurfaceAuth:
     """What a surface decides about its callers: credentials, rate limit and rule profile."""
@@ -97,6 +103,8 @@ class SurfaceAuth:
     limiter_key: str
     profile: PolicyProfile
     limiter_prefix: str = ""
+    # None: the credential is an API key (authenticated and cached as `auth.service` says).
+    resolve: PrincipalResolver | None = None
 
 
 BEARER = HeaderCredentials()
@@ -255,9 +263,24 @@ def _count_call(request: Request, principal: Principal, surface: SurfaceAuth) ->
         request.scope.setdefault("state", {})["ratelimit"] = quota
 
 
+def _resolve(
+    session: Session, surface: SurfaceAuth, resolve: PrincipalResolver, token: str
+) -> Principal:
+    """A surface's own credential: resolved on every request (no auth cache, so a revoked
+    session is refused at once), and no API key's last use to record."""
+    principal = resolve(session, token)
+    if principal is None:
+        raise surface.credentials.missing()
+    return principal
+
+
 def _identify(
     request: Request, session: Session, surface: SurfaceAuth, token: str, *, write: bool
 ) -> Caller:
+    if surface.resolve is not None:
+        principal = _resolve(session, surface, surface.resolve, token)
+        _count_call(request, principal, surface)
+        return Caller(principal, *_pick_workspace(request, session, principal, surface.credentials))
     app_state = request.app.state
     cache = auth_cache(request)
     principal = cache.principal(token) or _authenticate(session, cache, token)
@@ -325,6 +348,12 @@ async def get_caller(request: Request) -> Caller:
     surface = surface_auth(request)
     credentials = surface.credentials
     token = _token(request, credentials)
+    if surface.resolve is not None:
+        return await run_in_threadpool(
+            _in_read_session,
+            database,
+            lambda session: _identify(request, session, surface, token, write=False),
+        )
     principal = cache.principal(token)
     if principal is None:
         principal = await run_in_threadpool(

@@ -13,6 +13,7 @@ from mailfleet.models.billing import (
     Wallet,
     WalletEntry,
 )
+from mailfleet.models.console import ConsoleSession, PasswordReset
 from mailfleet.models.domain import DnsRecord, Domain, DomainBatch
 from mailfleet.models.enums import (
     BillingPeriod,
@@ -59,6 +60,7 @@ __all__ = [
     "Base",
     "BillingPeriod",
     "BlacklistListing",
+    "ConsoleSession",
     "DeliveryStatus",
     "DnsRecord",
     "DomainPurchase",
@@ -92,6 +94,7 @@ __all__ = [
     "Plan",
     "PlanStatus",
     "ProviderInstallation",
+    "PasswordReset",
     "ReputationCheck",
     "RateLimitCounter",
     "Role",

@@ -28,7 +28,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mailfleet import exception_handlers
-from mailfleet.auth.dependencies import CredentialScheme, SurfaceAuth
+from mailfleet.auth.dependencies import CredentialScheme, PrincipalResolver, SurfaceAuth
 from mailfleet.auth.ratelimit import RateLimits, rate_limiter_for
 from mailfleet.config import Settings
 from mailfleet.docs import install_surface_docs
@@ -109,6 +109,8 @@ class Surface:
     document_error: ErrorDocumenter = describe_codes
     # The status the surface answers a code with, given the native one (its renderer's rule).
     status_of: Callable[[str, int], int] = native_status
+    # A credential that is not an API key (the console's session cookie): who sends it.
+    resolve_principal: PrincipalResolver | None = None
 
     def owns(self, path: str) -> bool:
         return path == self.prefix or path.startswith(self.prefix + "/")
@@ -212,7 +214,11 @@ def build_surface(spec: Surface, parent: FastAPI, *, version: str) -> SurfaceApp
     if not hasattr(parent.state, spec.rate_limit.state_key):
         setattr(parent.state, spec.rate_limit.state_key, spec.rate_limit.build(settings, profile))
     app.surface_auth = SurfaceAuth(
-        spec.credentials, spec.rate_limit.state_key, profile, spec.rate_limit.key_prefix
+        spec.credentials,
+        spec.rate_limit.state_key,
+        profile,
+        spec.rate_limit.key_prefix,
+        spec.resolve_principal,
     )
     exception_handlers.register(app, spec.render_error)
     install_surface_docs(app, spec.prefix)
