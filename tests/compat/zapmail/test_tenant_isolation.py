@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from mailfleet.db import Database
 from mailfleet.models import DomainStatus, MailboxType, Role
 from tests.factories import (
+    Caller,
     fund_wallet,
     give_slots,
     make_dns_record,
@@ -78,6 +79,7 @@ class Victim:
         )
         assert invited.status_code == 201, invited.text
         self.invitation = invited.json()["id"]
+        self.export_account, self.export_number = _export_objects(client, self.owner, self.mailbox)
 
     def secrets(self) -> set[str]:
         return {
@@ -212,7 +214,49 @@ class Victim:
             ("POST", "/api/v2/subscriptions/mailboxes"): lambda: Call(
                 body={"subscriptionId": str(self.subscription)}, read=True
             ),
+            **self.export_samples(),
         }
+
+    def export_samples(self) -> dict[tuple[str, str], Callable[[], Call]]:
+        a, m = self.export_account, str(self.mailbox)
+        export = {"apps": ["INSTANTLY"], "ids": [m], "thirdPartyAccountId": a}
+        login = {"email": "intruder@example.com", "password": "pw", "app": "INSTANTLY"}
+        return {
+            ("POST", "/api/v2/exports/mailboxes"): lambda: Call(body=export),
+            ("POST", "/api/v1/exports/export-mailboxes"): lambda: Call(body=export),
+            ("GET", "/api/v2/exports/status"): lambda: Call({"exportId": self.export_number}),
+            ("POST", "/api/v2/exports/accounts/third-party"): lambda: Call(
+                body=login, names_victim=False
+            ),
+            ("POST", "/api/v1/exports/add-third-party-account"): lambda: Call(
+                body=login, names_victim=False
+            ),
+            ("PUT", "/api/v2/exports/accounts/third-party"): lambda: Call(
+                body={**login, "accountId": a}
+            ),
+            ("POST", "/api/v1/exports/update-third-party-account"): lambda: Call(
+                body={**login, "accountId": a}
+            ),
+            ("GET", "/api/v2/exports/accounts/third-party"): lambda: Call(
+                {"app": "INSTANTLY"}, names_victim=False
+            ),
+            ("GET", "/api/v2/exports/fetch-workspaces"): lambda: Call(
+                {"app": "INSTANTLY", "accountId": a}
+            ),
+        }
+
+
+def _export_objects(client: TestClient, owner: Caller, mailbox: object) -> tuple[str, str]:
+    """A third-party account and an export (number 1) of the victim's, through the surface."""
+    login = {"email": "victim@example.com", "password": "key", "app": "INSTANTLY"}
+    headers = owner.zapmail_headers
+    added = client.post("/zapmail/api/v2/exports/accounts/third-party", json=login, headers=headers)
+    assert added.status_code == 200, added.text
+    account = client.get("/v1/export-accounts", headers=owner.headers).json()["items"][0]["id"]
+    body = {"apps": ["INSTANTLY"], "ids": [str(mailbox)]}
+    exported = client.post("/zapmail/api/v2/exports/mailboxes", json=body, headers=headers)
+    assert exported.status_code == 200, exported.text
+    return account, exported.headers["X-Export-Ids"]
 
 
 def _routes(client: TestClient) -> list[tuple[str, str]]:
