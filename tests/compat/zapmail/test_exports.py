@@ -318,3 +318,17 @@ def test_a_viewer_may_not_export(api: TestClient, db: Database, owner: Caller) -
     assert native_jobs(api, owner) == []
     # Reading the status is allowed.
     assert status(api, viewer, 1).status_code == 404
+
+
+def test_several_apps_are_all_or_nothing(api: TestClient, db: Database, owner: Caller) -> None:
+    add_account(api, owner)
+    add_account(api, owner, "LEMLIST")
+    ids = [str(i) for i in ready_mailboxes(db, owner.workspace_id, 1)]
+
+    refused = export(api, owner, apps=["INSTANTLY", "LEMLIST"], ids=ids)
+
+    # Lemlist has no API client yet: its CSV works, its API export does not.
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["code"] == "export_app_not_supported"
+    assert native_jobs(api, owner) == []
+    assert status(api, owner, 1).status_code == 404
