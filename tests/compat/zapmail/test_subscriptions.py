@@ -86,7 +86,16 @@ def test_purchase_from_the_wallet_reports_the_move(db: Database, client: TestCli
         "amountDeducted": 39.0,
         "currentBalance": 61.0,
     }
+    assert list(data) == ["subscription", "invoice", "walletBalance"]
     assert data["subscription"]["plan"] == "Google Starter (monthly)"
+    invoice = data["invoice"]
+    assert list(invoice) == ["invoiceId", "number", "invoiceUrl", "amount", "currency", "status"]
+    assert (invoice["amount"], invoice["currency"], invoice["status"]) == (39.0, "USD", "paid")
+    assert invoice["invoiceUrl"].endswith(f"/v1/invoices/{invoice['invoiceId']}.html")
+    assert data["subscription"]["invoiceDetails"] == invoice["invoiceUrl"]
+    page = client.get(invoice["invoiceUrl"], headers=owner.headers)
+    assert page.status_code == 200
+    assert invoice["number"] in page.text
     users = client.get(f"{API}/v2/users", headers=owner.zapmail_headers).json()["data"]
     assert (users["activePlan"], users["purchasedMailboxes"]) == ("Google Starter (monthly)", 10)
 
@@ -184,3 +193,53 @@ def test_mailboxes_in_a_subscription(db: Database, client: TestClient) -> None:
         headers=stranger.zapmail_headers,
     )
     assert hidden.status_code == 404
+
+
+def test_purchase_by_plan_name_cycle_and_provider(db: Database, client: TestClient) -> None:
+    seed_plans(db)
+    owner = make_tenant(db)
+    fund_wallet(db, owner.workspace_id, 50_000)
+    headers = {**owner.zapmail_headers, "x-service-provider": "MICROSOFT"}
+
+    by_header = client.post(
+        f"{API}/v2/subscriptions/purchase",
+        json={"planName": "starter", "billingCycle": "QUARTERLY"},
+        headers=headers,
+    )
+    by_body = client.post(
+        f"{API}/v2/subscriptions/purchase",
+        json={"planName": "GROWTH", "billingCycle": "MONTHLY", "serviceProvider": "GOOGLE"},
+        headers=headers,
+    )
+
+    assert by_header.status_code == 200, by_header.text
+    bought = by_header.json()["data"]
+    assert bought["subscription"]["lookupKey"] == "microsoft_starter_quarterly"
+    assert bought["walletBalance"]["amountDeducted"] == 105.0
+    assert by_body.status_code == 200, by_body.text
+    assert by_body.json()["data"]["subscription"]["lookupKey"] == "google_growth_monthly"
+
+
+def test_a_purchase_naming_no_plan_is_422_and_charges_nothing(
+    db: Database, client: TestClient
+) -> None:
+    seed_plans(db)
+    owner = make_tenant(db)
+    fund_wallet(db, owner.workspace_id, 50_000)
+    entries = _count(db, WalletEntry)
+
+    for body in ({}, {"planName": "STARTER"}, {"planName": "GIANT", "billingCycle": "MONTHLY"}):
+        refused = client.post(
+            f"{API}/v2/subscriptions/purchase", json=body, headers=owner.zapmail_headers
+        )
+        assert refused.status_code == 422, refused.text
+    unknown = client.post(
+        f"{API}/v2/subscriptions/purchase",
+        json={"lookupKey": "nope_monthly"},
+        headers=owner.zapmail_headers,
+    )
+
+    assert unknown.status_code == 404, unknown.text
+    assert unknown.json()["code"] == "plan_not_found"
+    assert _count(db, Subscription) == 0
+    assert _count(db, WalletEntry) == entries

@@ -9,18 +9,20 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from mailfleet.auth.dependencies import Admin, RequestContext, Viewer
+from mailfleet.billing.invoices import service as invoice_service
+from mailfleet.billing.plans import seed as plan_seed
 from mailfleet.billing.subscriptions import listing, paying, upgrades
 from mailfleet.billing.subscriptions import service as subscription_service
 from mailfleet.billing.subscriptions.quotes import Quote
 from mailfleet.billing.wallet import service as wallet_service
-from mailfleet.compat.zapmail.envelope import Contains, Envelope, respond
+from mailfleet.compat.zapmail.envelope import Contains, Envelope, ServiceProvider, respond
 from mailfleet.compat.zapmail.mailboxes.schemas import ListedMailbox, listed
 from mailfleet.compat.zapmail.subscriptions import schemas
 from mailfleet.domains import service as domain_service
 from mailfleet.exceptions import Unprocessable
 from mailfleet.kit.errordocs import errors
 from mailfleet.mailboxes import grouped
-from mailfleet.models.enums import Role, SubscriptionStatus
+from mailfleet.models.enums import BillingPeriod, MailboxType, Role, SubscriptionStatus
 
 router = APIRouter(tags=["subscriptions"])
 PLAN_REFUSALS = ("plan_not_found", "plan_retired", "currency_mismatch", "insufficient_funds")
@@ -37,6 +39,19 @@ def _rendered(ctx: RequestContext, request: Request, subscription_id: object) ->
         if item.subscription.id == subscription_id:
             return schemas.subscription(item, _invoice_url(request, item.latest_invoice_id))
     raise AssertionError("the subscription just written is listed")
+
+
+def _plan_key(body: schemas.Purchase, provider: MailboxType | None) -> str:
+    """The lookup key given, else the seeded plan of that name, cycle and provider."""
+    if body.lookup_key:
+        return body.lookup_key
+    # The schema requires the key, or the name and the cycle.
+    assert body.plan_name is not None
+    assert body.billing_cycle is not None
+    chosen = MailboxType(body.service_provider) if body.service_provider else provider
+    return plan_seed.lookup_key(
+        chosen or MailboxType.GOOGLE, body.plan_name, BillingPeriod(body.billing_cycle)
+    )
 
 
 @router.get(
@@ -79,26 +94,39 @@ def list_subscriptions(
     response_model=Envelope[schemas.Purchased],
     openapi_extra=errors(*PLAN_REFUSALS),
 )
-def purchase(body: schemas.Purchase, ctx: Admin, request: Request) -> Response:
-    """Buy a plan by its lookup key, paid from the wallet only."""
+def purchase(
+    body: schemas.Purchase, ctx: Admin, request: Request, provider: ServiceProvider
+) -> Response:
+    """Buy a plan by its lookup key (or name, billing cycle and provider), paid from the wallet
+    only; the answer is modelled on the document's placement-test purchase."""
     workspace_id = ctx.workspace(Role.ADMIN)
     currency = ctx.settings.billing_currency
+    key = _plan_key(body, provider)
 
     def price() -> Quote:
-        return subscription_service.quote_purchase(
-            ctx.session, workspace_id, body.lookup_key, currency
-        )[1]
+        return subscription_service.quote_purchase(ctx.session, workspace_id, key, currency)[1]
 
     paying.pay_shortfall(
         ctx.session, request.app.state.db, ctx.settings, workspace_id, price, actor=ctx.actor
     )
     before = wallet_service.balance_cents(ctx.session, workspace_id)
     bought = subscription_service.purchase(
-        ctx.session, workspace_id, body.lookup_key, default_currency=currency, actor=ctx.actor
+        ctx.session, workspace_id, key, default_currency=currency, actor=ctx.actor
     )
     after = wallet_service.balance_cents(ctx.session, workspace_id)
+    invoice = invoice_service.latest_for_subscription(ctx.session, workspace_id, bought.id)
     data = {
         "subscription": _rendered(ctx, request, bought.id),
+        "invoice": None
+        if invoice is None
+        else {
+            "invoiceId": invoice.id,
+            "number": invoice.number,
+            "invoiceUrl": _invoice_url(request, invoice.id),
+            "amount": invoice.total_cents / 100,
+            "currency": invoice.currency,
+            "status": "paid",
+        },
         "walletBalance": {
             "previousBalance": before / 100,
             "amountDeducted": (before - after) / 100,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -53,12 +53,38 @@ class Upgrade(CamelIn):
 
 
 class Purchase(CamelIn):
-    lookup_key: str = Field(
+    """A plan by its lookup key, or by its name, billing cycle and provider."""
+
+    lookup_key: str | None = Field(
+        default=None,
         min_length=1,
         max_length=100,
         examples=["google_starter_monthly"],
         description="The plan's lookup key (GET /v1/plans lists them).",
     )
+    plan_name: Literal["STARTER", "GROWTH", "PRO"] | None = Field(
+        default=None, description="With billingCycle, instead of lookupKey."
+    )
+    billing_cycle: Literal["MONTHLY", "QUARTERLY", "YEARLY"] | None = None
+    service_provider: Literal["GOOGLE", "MICROSOFT"] | None = Field(
+        default=None, description="Default: the x-service-provider header, else GOOGLE."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upper(cls, data: Any) -> Any:
+        # The document writes these in capitals; a client sending "starter" means the same.
+        if isinstance(data, dict):
+            for key in ("planName", "billingCycle", "serviceProvider"):
+                if isinstance(data.get(key), str):
+                    data = {**data, key: data[key].strip().upper()}
+        return data
+
+    @model_validator(mode="after")
+    def _one_plan(self) -> Purchase:
+        if not self.lookup_key and not (self.plan_name and self.billing_cycle):
+            raise ValueError("lookupKey (or planName and billingCycle) is required")
+        return self
 
 
 class SubscriptionRefBody(CamelIn):
@@ -71,8 +97,18 @@ class WalletMove(CamelOut):
     current_balance: float
 
 
+class PurchaseInvoice(CamelOut):
+    invoice_id: uuid.UUID
+    number: str = Field(description="The invoice's number as printed on it.")
+    invoice_url: str
+    amount: float = Field(description="USD charged.")
+    currency: str = Field(examples=["USD"])
+    status: str = Field(examples=["paid"], description="Always paid: the wallet paid it.")
+
+
 class Purchased(CamelOut):
     subscription: Subscription
+    invoice: PurchaseInvoice | None
     wallet_balance: WalletMove
 
 
