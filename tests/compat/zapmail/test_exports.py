@@ -332,3 +332,18 @@ def test_several_apps_are_all_or_nothing(api: TestClient, db: Database, owner: C
     assert refused.json()["code"] == "export_app_not_supported"
     assert native_jobs(api, owner) == []
     assert status(api, owner, 1).status_code == 404
+
+
+def test_the_export_headers_and_status_are_in_the_surface_document(client: TestClient) -> None:
+    paths = client.get("/zapmail/openapi.json").json()["paths"]
+
+    for path in ("/zapmail/api/v2/exports/mailboxes", "/zapmail/api/v1/exports/export-mailboxes"):
+        headers = paths[path]["post"]["responses"]["200"]["headers"]
+        assert set(headers) == {"X-Export-Ids", "X-Export-Csv-Url"}
+    status_op = paths["/zapmail/api/v2/exports/status"]["get"]
+    [param] = [p for p in status_op["parameters"] if p["in"] == "query"]
+    assert (param["name"], param["required"], param["schema"]["type"]) == (
+        "exportId",
+        True,
+        "integer",
+    )

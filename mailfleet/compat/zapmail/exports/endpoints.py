@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -40,6 +40,20 @@ JOB_STATUS = {"PENDING": "PENDING", "RUNNING": "IN_PROGRESS", "COMPLETED": "COMP
 # A MANUAL export by ids carries them in the CSV link: few enough to keep the header small.
 MAX_CSV_IDS = 100
 ACCOUNT_REFUSALS = ("export_account_not_found", "export_account_required", "invalid_export_account")
+EXPORT_HEADERS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "headers": {
+            "X-Export-Ids": {
+                "description": "Mailfleet addition: the exports' integer ids, one per app.",
+                "schema": {"type": "string", "example": "7"},
+            },
+            "X-Export-Csv-Url": {
+                "description": "Mailfleet addition, MANUAL only: the selection's CSV.",
+                "schema": {"type": "string"},
+            },
+        }
+    }
+}
 AppName = Annotated[str, Query(min_length=1, max_length=40, examples=["INSTANTLY"])]
 
 
@@ -132,6 +146,7 @@ def _csv_url(request: Request, body: schemas.ExportMailboxes) -> str:
     "/api/v2/exports/mailboxes",
     summary="Export mailboxes",
     response_model=Envelope[None],
+    responses=EXPORT_HEADERS,
     openapi_extra=errors(
         *ACCOUNT_REFUSALS, "export_app_not_supported", "no_mailbox_selected", "export_limit_reached"
     ),
@@ -140,6 +155,7 @@ def _csv_url(request: Request, body: schemas.ExportMailboxes) -> str:
     "/api/v1/exports/export-mailboxes",
     summary="Export mailboxes (v1)",
     response_model=Envelope[None],
+    responses=EXPORT_HEADERS,
 )
 def export_mailboxes(body: schemas.ExportMailboxes, ctx: Editor, request: Request) -> Response:
     """One export job per app, run by the worker; its integer id in `X-Export-Ids` (one per
