@@ -361,6 +361,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
         {
             "console_sign_in_required": ((401,), "Sign in to the console first."),
             "csrf_failed": ((403,), "The form's CSRF token is missing or wrong."),
+            "user_not_found": ((404,), "No user with that email."),
         },
     ),
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from mailfleet.cli import admin, server
+from mailfleet.cli.console import console_cli
 from mailfleet.cli.plans import plans as plans_cli
 from mailfleet.cli.wallet import wallet as wallet_cli
 from mailfleet.demo import cli as demo_cli
@@ -31,6 +32,7 @@ app.add_typer(admin.keys, name="key")
 app.add_typer(admin.allocations, name="allocation")
 app.add_typer(wallet_cli, name="wallet")
 app.add_typer(plans_cli, name="plans")
+app.add_typer(console_cli, name="console")
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import JSONResponse, Response
 
-from mailfleet.auth.dependencies import Viewer
+from mailfleet.auth.dependencies import Context, Viewer
 from mailfleet.console import summary
 from mailfleet.console.web import PREFIX, PostedForm, page, redirect
 from mailfleet.domains import service as domain_service
@@ -39,9 +39,11 @@ def _uuid(raw: str, what: str) -> uuid.UUID:
 
 
 @router.get("/")
-def overview(ctx: Viewer) -> Response:
-    workspace_id = ctx.workspace()
-    return page(ctx, "overview.html", summary=summary.overview(ctx.session, workspace_id))
+def overview(ctx: Context) -> Response:
+    if ctx.workspace_id is None:
+        # Signed in, but a member of no workspace yet (an invitation or the CLI makes one).
+        return page(ctx, "overview.html", summary=None)
+    return page(ctx, "overview.html", summary=summary.overview(ctx.session, ctx.workspace()))
 
 
 @router.get("/domains")

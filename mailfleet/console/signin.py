@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from mailfleet.console import service
+from mailfleet.console import resets, service
 from mailfleet.console.web import (
     CSRF_FIELD,
     LOGIN_CSRF_COOKIE,
@@ -32,8 +32,9 @@ from mailfleet.console.web import (
     workspaces_of,
 )
 from mailfleet.db import Database
-from mailfleet.exceptions import Forbidden, NotFound, RateLimited
+from mailfleet.exceptions import Forbidden, NotFound, RateLimited, Unprocessable
 from mailfleet.kit.crypto import new_token
+from mailfleet.kit.passwords import hash_password
 
 router = APIRouter(include_in_schema=False)
 
@@ -71,8 +72,13 @@ def _login_form(
 
 
 @router.get("/login")
-def login_page(request: Request, next: Annotated[str | None, Query()] = None) -> Response:
-    return _login_form(request, next_path=safe_next(next))
+def login_page(
+    request: Request,
+    next: Annotated[str | None, Query()] = None,
+    reset: Annotated[str | None, Query()] = None,
+) -> Response:
+    message = "Your password is changed. Sign in with it." if reset == "done" else None
+    return _login_form(request, next_path=safe_next(next), message=message)
 
 
 @router.post("/login")
@@ -134,4 +140,42 @@ def switch_workspace(request: Request, form: PostedForm) -> Response:
         raise NotFound("No such workspace.", code="workspace_not_found")
     response = redirect(f"{PREFIX}/")
     set_cookie(response, request, WORKSPACE_COOKIE, str(wanted))
+    return response
+
+
+def _reset_form(
+    request: Request, token: str, *, message: str | None = None, status: int = 200
+) -> Response:
+    csrf = cookies_of(request.headers).get(LOGIN_CSRF_COOKIE) or new_token(32)
+    response = html("reset.html", status, csrf_token=csrf, token=token, message=message)
+    set_cookie(response, request, LOGIN_CSRF_COOKIE, csrf)
+    return response
+
+
+@router.get("/reset/{token}")
+def reset_page(request: Request, token: str) -> Response:
+    """The form of a one-time reset link (404 once used or expired)."""
+    database: Database = request.app.state.db
+    with database.transaction(write=False) as session:
+        if resets.find_link(session, token) is None:
+            raise NotFound("This reset link is unknown, used or expired.", code="not_found")
+    return _reset_form(request, token)
+
+
+@router.post("/reset/{token}")
+def reset(request: Request, token: str, fields: FormFields) -> Response:
+    if not same_token(fields.get(CSRF_FIELD), cookies_of(request.headers).get(LOGIN_CSRF_COOKIE)):
+        raise Forbidden("The reset form is stale; reload it and retry.", code="csrf_failed")
+    password = fields.get("password", "")
+    try:
+        resets.check_new_password(password, fields.get("password_again", ""))
+    except Unprocessable as exc:
+        return _reset_form(request, token, message=exc.detail, status=422)
+    # Hashed before the write transaction: argon2 is slow on purpose.
+    password_hash = hash_password(password)
+    database: Database = request.app.state.db
+    with database.transaction() as session:
+        resets.use_link(session, token, password_hash)
+    response = redirect(f"{PREFIX}/login?reset=done")
+    clear_cookie(response, request, SESSION_COOKIE)
     return response

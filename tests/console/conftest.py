@@ -13,6 +13,7 @@ from sqlalchemy import update
 from mailfleet.db import Database
 from mailfleet.kit.passwords import hash_password
 from mailfleet.models import User
+from tests.cli.conftest import cli, run_cli  # noqa: F401 (fixtures for test_reset)
 from tests.factories import Caller, make_tenant
 
 PASSWORD = "correct horse battery staple"

@@ -122,3 +122,17 @@ def test_a_member_without_a_password_cannot_sign_in(client: TestClient, db: Data
     )
     assert answer.status_code == 401
     set_password(db, tenant.user_id)
+
+
+def test_a_user_in_no_workspace_sees_that_rather_than_an_error(
+    client: TestClient, db: Database
+) -> None:
+    from tests.factories import make_user
+
+    loner = make_user(db)
+    set_password(db, loner.id)
+    sign_in(client, loner.email)
+    page = client.get("/console/")
+    assert page.status_code == 200
+    assert 'id="no-workspace"' in page.text
+    assert client.get("/console/domains").status_code == 404
