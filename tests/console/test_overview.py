@@ -17,6 +17,7 @@ from tests.factories import (
     make_domain,
     make_mailbox,
     make_tenant,
+    make_user,
 )
 
 
@@ -127,8 +128,6 @@ def test_a_member_without_a_password_cannot_sign_in(client: TestClient, db: Data
 def test_a_user_in_no_workspace_sees_that_rather_than_an_error(
     client: TestClient, db: Database
 ) -> None:
-    from tests.factories import make_user
-
     loner = make_user(db)
     set_password(db, loner.id)
     sign_in(client, loner.email)
