@@ -84,8 +84,11 @@ def check_password(session: Session, email: str, password: str) -> User | None:
     return user if verify_password(user.password_hash, password) else None
 
 
-def sign_in(session: Session, user_id: uuid.UUID, *, replacing: str | None = None) -> SignedIn:
-    """A new session for the user; the browser's previous one (`replacing`) is revoked."""
+def sign_in(
+    session: Session, user_id: uuid.UUID, *, replacing: str | None = None, pending: bool = False
+) -> SignedIn:
+    """A new session for the user; the browser's previous one (`replacing`) is revoked. A
+    `pending` one waits for the second factor (console.second_factor) before it opens pages."""
     if replacing:
         sign_out(session, replacing)
     token = new_token(32)
@@ -96,7 +99,7 @@ def sign_in(session: Session, user_id: uuid.UUID, *, replacing: str | None = Non
         csrf_token=new_token(32),
         last_seen_at=now,
         expires_at=now + SESSION_LIFETIME,
-        second_factor_done=True,
+        second_factor_done=not pending,
     )
     session.add(row)
     session.flush()

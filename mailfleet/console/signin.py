@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
@@ -107,11 +108,16 @@ def login(request: Request, fields: FormFields) -> Response:
     with database.transaction(write=False) as session:
         user = service.check_password(session, email, fields.get("password", ""))
         user_id = user.id if user is not None else None
+        pending = user is not None and user.totp_enabled_at is not None
     if user_id is None:
         message = "Wrong email or password."
         return _login_form(request, next_path=next_path, email=email, message=message, status=401)
     with database.transaction() as session:
-        signed = service.sign_in(session, user_id, replacing=cookies.get(SESSION_COOKIE))
+        signed = service.sign_in(
+            session, user_id, replacing=cookies.get(SESSION_COOKIE), pending=pending
+        )
+    if pending:
+        next_path = f"{PREFIX}/login/second-factor?next={quote(next_path, safe='/')}"
     response = redirect(next_path)
     lifetime = int(service.SESSION_LIFETIME.total_seconds())
     set_cookie(response, request, SESSION_COOKIE, signed.token, max_age=lifetime)

@@ -8,12 +8,19 @@ from the API surfaces'. The rules are the deployment's, as on /v1.
 
 from __future__ import annotations
 
-from mailfleet.console import assets, operating, pages, service, signin
+from mailfleet.console import assets, operating, pages, security, service, signin
 from mailfleet.console.web import PREFIX, CookieCredentials, render_error
 from mailfleet.idempotency.middleware import IdempotencyPolicy
 from mailfleet.surfaces.recipe import RateLimitPolicy, Surface
 
-ROUTERS = (assets.router, signin.router, pages.router, operating.router, pages.json_router)
+ROUTERS = (
+    assets.router,
+    signin.router,
+    security.router,
+    pages.router,
+    operating.router,
+    pages.json_router,
+)
 # A pasted list of up to 10,000 domain names.
 BULK_ROUTES = (("POST", "/domains"),)
 

@@ -22,6 +22,9 @@ class User(RecordMixin, Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str | None] = mapped_column(String(200))
     is_operator: Mapped[bool] = mapped_column(default=False)
+    # The console's optional second factor: the TOTP secret (encrypted), in use once confirmed.
+    totp_secret_enc: Mapped[str | None]
+    totp_enabled_at: Mapped[datetime | None]
 
 
 class Workspace(RecordMixin, Base):
