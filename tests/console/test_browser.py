@@ -112,8 +112,12 @@ def test_sign_in_submit_watch_the_status_change_and_sign_out(
         # Survives only if the page is not reloaded.
         page.evaluate("window.stillTheSamePage = true")
 
-        # The worker's first step: the zone is made and the domain waits for delegation.
-        drain(app.state.runtime)
+        # The worker's first step: the zone is made and the domain waits for delegation. In a
+        # thread of its own: Playwright's sync API keeps an event loop running in this one, and
+        # the jobs start loops of their own.
+        worker = threading.Thread(target=drain, args=(app.state.runtime,))
+        worker.start()
+        worker.join()
         expect(status).to_have_text("PENDING_NS")
 
         api = TestClient(app)
