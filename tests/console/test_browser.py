@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,6 +44,17 @@ CHROMIUM_ARGS = [
 ]
 # How long the browser waits for a page or a change (a wait, never an assertion on time).
 WAIT_MS = 30_000
+# Each page's screenshot, kept for CI's artefacts (MAILFLEET_SCREENSHOTS_DIR moves them).
+SCREENSHOTS = Path(
+    os.environ.get(
+        "MAILFLEET_SCREENSHOTS_DIR", Path(__file__).resolve().parents[2] / "artifacts" / "console"
+    )
+)
+
+
+def shoot(page: Any, name: str, backend: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{backend}-{name}.png"), full_page=True)
 
 
 @contextmanager
@@ -82,6 +95,7 @@ def browser() -> Iterator[Any]:
 def test_sign_in_submit_watch_the_status_change_and_sign_out(
     browser: Any, db: Database, make_settings: Callable[..., Settings]
 ) -> None:
+    backend = db.engine.dialect.name
     from playwright.sync_api import expect
 
     # An operator, so the test can move the domain on through the operator API as a person
@@ -95,10 +109,12 @@ def test_sign_in_submit_watch_the_status_change_and_sign_out(
         page.goto(f"{base}/console/domains")
         # Not signed in: the sign-in form, which then lands on the page asked for.
         expect(page.get_by_label("Email")).to_be_visible()
+        shoot(page, "1-sign-in", backend)
         page.get_by_label("Email").fill(owner.email)
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("heading", name="Domains", exact=True)).to_be_visible()
+        shoot(page, "2-domains", backend)
 
         page.get_by_label("Domain names").fill("browser-test.com")
         page.get_by_role("button", name="Submit domains").click()
@@ -119,6 +135,7 @@ def test_sign_in_submit_watch_the_status_change_and_sign_out(
         worker.start()
         worker.join()
         expect(status).to_have_text("PENDING_NS")
+        shoot(page, "3-batch-pending", backend)
 
         api = TestClient(app)
         domain_id = status.get_attribute("data-domain-status")
@@ -132,6 +149,10 @@ def test_sign_in_submit_watch_the_status_change_and_sign_out(
         expect(status).to_have_text("ACTIVE")
         expect(page.locator("#batch-status")).to_have_text("DONE")
         assert page.evaluate("window.stillTheSamePage") is True
+        shoot(page, "4-batch-done", backend)
+        page.goto(f"{base}/console/")
+        expect(page.get_by_role("heading", name=re.compile("^Overview"))).to_be_visible()
+        shoot(page, "5-overview", backend)
 
         page.get_by_role("button", name="Sign out").click()
         expect(page.get_by_role("button", name="Sign in")).to_be_visible()
