@@ -117,6 +117,13 @@ def create_app(
         """Liveness: answers without touching the database."""
         return Response(HEALTH_BODY, media_type="application/json")
 
+    if "console" in mounted:
+
+        @app.get("/console", include_in_schema=False)
+        async def console_root() -> Response:
+            """The console's pages live under /console/ (its surface's prefix and a slash)."""
+            return Response(status_code=308, headers={"Location": "/console/"})
+
     app.add_middleware(
         SurfaceDispatch,
         surfaces=[(surface.prefix, mounted[surface.name]) for surface in surfaces],

@@ -204,3 +204,9 @@ def test_an_unknown_console_page_is_an_html_404(console: TestClient) -> None:
     assert answer.status_code == 404
     assert "text/html" in answer.headers["content-type"]
     assert "404" in answer.text
+
+
+def test_the_console_without_its_slash_redirects_there(client: TestClient) -> None:
+    answer = client.get("/console", follow_redirects=False)
+    assert answer.status_code == 308
+    assert answer.headers["location"] == "/console/"
