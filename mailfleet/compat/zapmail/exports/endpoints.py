@@ -156,6 +156,9 @@ def _csv_url(request: Request, body: schemas.ExportMailboxes) -> str:
     summary="Export mailboxes (v1)",
     response_model=Envelope[None],
     responses=EXPORT_HEADERS,
+    openapi_extra=errors(
+        *ACCOUNT_REFUSALS, "export_app_not_supported", "no_mailbox_selected", "export_limit_reached"
+    ),
 )
 def export_mailboxes(body: schemas.ExportMailboxes, ctx: Editor, request: Request) -> Response:
     """One export job per app, run by the worker; its integer id in `X-Export-Ids` (one per
@@ -236,6 +239,7 @@ def _credentials(
     "/api/v1/exports/add-third-party-account",
     summary="Add third party account details (v1)",
     response_model=Envelope[None],
+    openapi_extra=errors("invalid_export_account"),
 )
 def add_account(body: schemas.AddAccount, ctx: Admin) -> Response:
     """Stored encrypted; labelled with its email. EMAILBISON takes url, clientId and
@@ -266,6 +270,7 @@ def add_account(body: schemas.AddAccount, ctx: Admin) -> Response:
     "/api/v1/exports/update-third-party-account",
     summary="Update third party account details (v1)",
     response_model=Envelope[None],
+    openapi_extra=errors(*ACCOUNT_REFUSALS),
 )
 def update_account(body: schemas.UpdateAccount, ctx: Admin) -> Response:
     """New credentials (and label) for `accountId`, or the app's only account."""
