@@ -35,20 +35,7 @@ def list_records(domain_id: uuid.UUID, ctx: Viewer) -> Response:
     "/domains/{domain_id}/dns/records",
     status_code=201,
     response_model=schemas.DnsRecord,
-    openapi_extra=errors(
-        "domain_not_found",
-        "invalid_record_name",
-        "record_name_outside_zone",
-        "unsupported_record_type",
-        "priority_required",
-        "cname_at_apex",
-        "managed_record",
-        "invalid_record_content",
-        "duplicate_record",
-        "cname_conflict",
-        "spf_exists",
-        "dns_provider_error",
-    ),
+    openapi_extra=errors(*schemas.RECORD_ERRORS),
 )
 def add_record(
     domain_id: uuid.UUID, body: schemas.DnsRecordIn, ctx: Editor, request: Request
@@ -64,21 +51,7 @@ def add_record(
 @router.put(
     "/domains/{domain_id}/dns/records/{record_id}",
     response_model=schemas.DnsRecord,
-    openapi_extra=errors(
-        "domain_not_found",
-        "dns_record_not_found",
-        "invalid_record_name",
-        "record_name_outside_zone",
-        "unsupported_record_type",
-        "priority_required",
-        "cname_at_apex",
-        "managed_record",
-        "invalid_record_content",
-        "duplicate_record",
-        "cname_conflict",
-        "spf_exists",
-        "dns_provider_error",
-    ),
+    openapi_extra=errors("dns_record_not_found", *schemas.RECORD_ERRORS),
 )
 def update_record(
     domain_id: uuid.UUID,

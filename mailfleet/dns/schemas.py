@@ -9,6 +9,23 @@ from pydantic import Field
 from mailfleet.kit.schemas import ResponseSchema, Schema, Text
 from mailfleet.models import DomainStatus
 
+# What adding or changing a record can answer with (every surface serving records documents
+# these): the domain, the record's checks, the managed records' protection, the provider.
+RECORD_ERRORS = (
+    "domain_not_found",
+    "invalid_record_name",
+    "record_name_outside_zone",
+    "unsupported_record_type",
+    "priority_required",
+    "cname_at_apex",
+    "managed_record",
+    "invalid_record_content",
+    "duplicate_record",
+    "cname_conflict",
+    "spf_exists",
+    "dns_provider_error",
+)
+
 RecordType = Literal["A", "AAAA", "CNAME", "MX", "TXT", "NS", "SRV", "CAA"]
 
 

@@ -106,6 +106,31 @@ def record_payment(
     return payment
 
 
+def start_topup(
+    session: Session,
+    database: Database,
+    settings: Settings,
+    purse: Wallet,
+    amount_cents: int,
+    *,
+    actor: str,
+) -> Opened:
+    """A top-up of `amount_cents` (already checked): its OPEN payment committed, then its
+    Checkout opened. Committed before the provider is called: no write lock is held across
+    the call, and a crash leaves an OPEN payment, never a charge we have no row for."""
+    payment = record_payment(
+        session,
+        settings,
+        purse,
+        purpose=PaymentPurpose.TOPUP,
+        amount_cents=amount_cents,
+        actor=actor,
+    )
+    payment_id = payment.id
+    session.commit()
+    return open_checkout(database, settings, payment_id)
+
+
 def open_checkout(database: Database, settings: Settings, payment_id: uuid.UUID) -> Opened:
     """Make the provider's Checkout for a committed OPEN payment and record its link.
 

@@ -26,7 +26,7 @@ from mailfleet.db import Database
 from mailfleet.kit.errordocs import errors
 from mailfleet.kit.ids import uuid7
 from mailfleet.kit.responses import render
-from mailfleet.models import PaymentPurpose, Role
+from mailfleet.models import Role
 
 router = APIRouter(tags=["wallet"])
 
@@ -68,19 +68,9 @@ def create_top_up(
         }
         ctx.session.rollback()  # a dry run leaves nothing behind, not even a new wallet
         return render(schemas.TopUp, quote)
-    payment = checkout.record_payment(
-        ctx.session,
-        ctx.settings,
-        purse,
-        purpose=PaymentPurpose.TOPUP,
-        amount_cents=amount,
-        actor=ctx.actor,
+    opened = checkout.start_topup(
+        ctx.session, _database(request), ctx.settings, purse, amount, actor=ctx.actor
     )
-    payment_id = payment.id
-    # Committed before the provider is called: no write lock is held across the call, and a
-    # crash leaves an OPEN payment, never a charge we have no row for.
-    ctx.session.commit()
-    opened = checkout.open_checkout(_database(request), ctx.settings, payment_id)
     return render(schemas.TopUp, opened.__dict__, status=201)
 
 

@@ -25,7 +25,7 @@ from mailfleet.billing.wallet import service as wallet_service
 from mailfleet.compat.zapmail.billing import schemas
 from mailfleet.compat.zapmail.envelope import Envelope, ServiceProvider, respond, respond_flat
 from mailfleet.kit.errordocs import errors
-from mailfleet.models.enums import MailboxType, PaymentPurpose, Role
+from mailfleet.models.enums import MailboxType, Role
 
 router = APIRouter(tags=["payments & wallet"])
 
@@ -44,17 +44,9 @@ def add_balance(body: schemas.AddBalance, ctx: Admin, request: Request) -> Respo
     amount = checkout.check_topup_amount(ctx.settings, schemas.cents(body.amount))
     checkout.require_provider(ctx.settings)
     purse = wallet_service.wallet_for(ctx.session, workspace_id)
-    payment = checkout.record_payment(
-        ctx.session,
-        ctx.settings,
-        purse,
-        purpose=PaymentPurpose.TOPUP,
-        amount_cents=amount,
-        actor=ctx.actor,
+    opened = checkout.start_topup(
+        ctx.session, request.app.state.db, ctx.settings, purse, amount, actor=ctx.actor
     )
-    payment_id = payment.id
-    ctx.session.commit()
-    opened = checkout.open_checkout(request.app.state.db, ctx.settings, payment_id)
     return respond_flat(
         schemas.PaymentLink,
         {"message": "Checkout session created successfully", "paymentLink": opened.url},

@@ -15,25 +15,11 @@ from mailfleet.compat.zapmail.dns import schemas
 from mailfleet.compat.zapmail.envelope import Envelope, respond
 from mailfleet.dns import delivery
 from mailfleet.dns import service as dns_service
+from mailfleet.dns.schemas import RECORD_ERRORS
 from mailfleet.domains import service as domain_service
 from mailfleet.kit.errordocs import errors
 
 router = APIRouter(tags=["dns"])
-
-RECORD_ERRORS = (
-    "domain_not_found",
-    "invalid_record_name",
-    "record_name_outside_zone",
-    "unsupported_record_type",
-    "priority_required",
-    "cname_at_apex",
-    "managed_record",
-    "invalid_record_content",
-    "duplicate_record",
-    "cname_conflict",
-    "spf_exists",
-    "dns_provider_error",
-)
 
 
 def _deliver(ctx: RequestContext, request: Request, changes: list[delivery.Change]) -> None:

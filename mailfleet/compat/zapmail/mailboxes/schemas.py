@@ -53,7 +53,7 @@ class MailboxPage(PageOf):
     domains: list[ListedDomain]
 
 
-class MailboxDetails(CamelOut):
+class _MailboxFields(CamelOut):
     id: uuid.UUID
     username: str
     first_name: str
@@ -65,25 +65,17 @@ class MailboxDetails(CamelOut):
     assigned_on: Timestamp
     expire_on: Timestamp
     created_at: Timestamp
+
+
+class MailboxDetails(_MailboxFields):
     app_password: str | None
     secret: str | None = Field(description="The TOTP seed, as the authenticator app takes it.")
     service_provider: str
 
 
-class MailboxDetailsV1(CamelOut):
+class MailboxDetailsV1(_MailboxFields):
     """v1 leaves out the app password and the TOTP secret."""
 
-    id: uuid.UUID
-    username: str
-    first_name: str
-    last_name: str
-    status: str
-    profile_picture: str | None
-    domain: str
-    domain_id: uuid.UUID
-    assigned_on: Timestamp
-    expire_on: Timestamp
-    created_at: Timestamp
     service_provider: str
 
 
