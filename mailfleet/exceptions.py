@@ -240,6 +240,13 @@ ERROR_CODES: dict[str, ErrorCode] = {
             "mailbox_type_fixed": ((409,), "The domain's mailbox type is fixed by its mailboxes."),
             "domain_has_mailboxes": ((409,), "The domain still has mailboxes."),
             "invalid_username": ((422,), "The username breaks the username rule."),
+            "domain_purchased": ((409,), "A domain bought here cannot be removed."),
+            "auto_renew_not_applicable": (
+                (409,),
+                "Auto-renew applies to active domains bought here.",
+            ),
+            "client_id_google_only": ((400,), "A Google client id is for Google domains."),
+            "connection_completed": ((409,), "The domain is connected already."),
         },
     ),
     **_codes(

@@ -235,3 +235,13 @@ def reconcile_later(runtime: Runtime, change: Change) -> None:
     """Enqueue the safety net right after the commit, before the provider is called."""
     keys = [list(key) for key in sorted(change.keys)]
     runtime.enqueue_in(RECONCILE, (str(change.domain_id), keys), delay=RECONCILE_DELAY_SECONDS)
+
+
+def deliver_later(runtime: Runtime, changes: Iterable[Change]) -> None:
+    """After the commit of many domains' changes (a bulk call): each one is sent by a job, so
+    the request does not wait on one provider call per domain. A refusal is retried by the job
+    and shows as drift in the health check; nothing is put back."""
+    for change in changes:
+        if change.provider != BuiltinDnsProvider.name:
+            keys = [list(key) for key in sorted(change.keys)]
+            runtime.enqueue(RECONCILE, (str(change.domain_id), keys))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +15,14 @@ from sqlalchemy import String, and_, case, cast, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from mailfleet.kit.pagination import contains_pattern, numbered_page
-from mailfleet.models import Domain, DomainStatus, Mailbox, MailboxStatus, MailboxType
+from mailfleet.models import (
+    Domain,
+    DomainSource,
+    DomainStatus,
+    Mailbox,
+    MailboxStatus,
+    MailboxType,
+)
 from mailfleet.models.enums import DOMAIN_SLOT_STATUSES
 
 
@@ -36,6 +44,9 @@ class DomainFilter:
     # type yet counts under `default_type`'s).
     free_under: Mapping[MailboxType, int] | None = None
     default_type: MailboxType = MailboxType.GOOGLE
+    source: DomainSource | None = None
+    # Whether the delegation was checked at least once (None: either).
+    checked: bool | None = None
 
 
 def _assigned_counts() -> Any:
@@ -57,13 +68,41 @@ def page_of_domains(
     with_mailboxes: bool = False,
 ) -> tuple[list[DomainEntry], int]:
     """Live (not REMOVED) domains of the workspace by name, and how many match in all."""
+    rows, total = numbered_page(
+        session,
+        matching(workspace_id, wanted).order_by(Domain.name, Domain.id),
+        page=page,
+        limit=limit,
+        scalars=False,
+    )
+    entries = [DomainEntry(domain, int(count)) for domain, count in rows]
+    if with_mailboxes and entries:
+        _attach_mailboxes(session, entries)
+    return entries, total
+
+
+def matching_ids(
+    session: Session, workspace_id: uuid.UUID, wanted: DomainFilter
+) -> list[uuid.UUID]:
+    """Every live domain `wanted` picks, by name: what a bulk action by filter acts on."""
+    picked = matching(workspace_id, wanted).order_by(Domain.name, Domain.id).subquery()
+    return list(session.scalars(select(picked.c.id)))
+
+
+def matching(workspace_id: uuid.UUID, wanted: DomainFilter) -> Any:
+    """The workspace's live domains `wanted` picks, with their assigned counts."""
     counts = _assigned_counts()
-    assigned = func.coalesce(counts.c.assigned, 0)
+    assigned = func.coalesce(counts.c.assigned, 0).label("assigned")
     statement = (
         select(Domain, assigned)
         .outerjoin(counts, counts.c.domain_id == Domain.id)
         .where(Domain.workspace_id == workspace_id, Domain.status != DomainStatus.REMOVED)
     )
+    if wanted.source is not None:
+        statement = statement.where(Domain.source == wanted.source)
+    if wanted.checked is not None:
+        checked = Domain.last_checked_at.is_not(None)
+        statement = statement.where(checked if wanted.checked else ~checked)
     if wanted.statuses is not None:
         chosen = list(wanted.statuses)
         statement = statement.where(Domain.status.in_(chosen) if chosen else false())
@@ -85,13 +124,7 @@ def page_of_domains(
             else_=limits[wanted.default_type],
         )
         statement = statement.where(and_(Domain.status == DomainStatus.ACTIVE, assigned < limit_of))
-    rows, total = numbered_page(
-        session, statement.order_by(Domain.name, Domain.id), page=page, limit=limit, scalars=False
-    )
-    entries = [DomainEntry(domain, int(count)) for domain, count in rows]
-    if with_mailboxes and entries:
-        _attach_mailboxes(session, entries)
-    return entries, total
+    return statement
 
 
 def _attach_mailboxes(session: Session, entries: Sequence[DomainEntry]) -> None:
@@ -102,3 +135,31 @@ def _attach_mailboxes(session: Session, entries: Sequence[DomainEntry]) -> None:
         .order_by(Mailbox.domain_id, Mailbox.username)
     ):
         by_id[mailbox.domain_id].mailboxes.append(mailbox)
+
+
+def tag_counts(session: Session, workspace_id: uuid.UUID) -> list[tuple[str, int]]:
+    """Every tag on the workspace's live domains, by name, with how many domains carry it."""
+    counted: Counter[str] = Counter()
+    for tags in session.scalars(
+        select(Domain.tags).where(
+            Domain.workspace_id == workspace_id, Domain.status != DomainStatus.REMOVED
+        )
+    ):
+        counted.update(set(tags or ()))
+    return sorted(counted.items())
+
+
+def by_names(
+    session: Session, workspace_id: uuid.UUID, names: Collection[str]
+) -> dict[str, Domain]:
+    """The workspace's live domains among `names` (normalised ASCII names), by name."""
+    if not names:
+        return {}
+    found = session.scalars(
+        select(Domain).where(
+            Domain.workspace_id == workspace_id,
+            Domain.name.in_(list(names)),
+            Domain.status != DomainStatus.REMOVED,
+        )
+    )
+    return {domain.name: domain for domain in found}

@@ -365,14 +365,29 @@ def domain_reputation(session: Session, domain: Domain) -> dict[str, Any]:
     }
 
 
-def workspace_summary(session: Session, workspace_id: uuid.UUID) -> dict[str, Any]:
-    """Every ACTIVE domain's score, counted by band, and the domains listed now."""
-    domains = session.execute(
-        select(Domain.id, Domain.name, Domain.health_report).where(
-            Domain.workspace_id == workspace_id, Domain.status == DomainStatus.ACTIVE
-        )
-    ).all()
-    ids = [row.id for row in domains]
+@dataclass(frozen=True)
+class Scored:
+    domain_id: uuid.UUID
+    domain: str
+    score: score.Score
+    listings: list[BlacklistListing]
+    checked_at: datetime | None
+
+
+def scored_domains(
+    session: Session, workspace_id: uuid.UUID, domain_ids: Sequence[uuid.UUID] | None = None
+) -> list[Scored]:
+    """The health score of each ACTIVE domain of the workspace (or of those among
+    `domain_ids`), by name, with its current listings: a fixed number of queries."""
+    statement = (
+        select(Domain.id, Domain.name, Domain.health_report, ReputationCheck.checked_at)
+        .outerjoin(ReputationCheck, ReputationCheck.domain_id == Domain.id)
+        .where(Domain.workspace_id == workspace_id, Domain.status == DomainStatus.ACTIVE)
+        .order_by(Domain.name)
+    )
+    if domain_ids is not None:
+        statement = statement.where(Domain.id.in_(domain_ids))
+    domains = session.execute(statement).all()
     listed: dict[uuid.UUID, list[BlacklistListing]] = defaultdict(list)
     for row in session.scalars(
         select(BlacklistListing)
@@ -383,19 +398,33 @@ def workspace_summary(session: Session, workspace_id: uuid.UUID) -> dict[str, An
     ):
         if row.domain_id is not None:
             listed[row.domain_id].append(row)
-    records = _records(session, ids)
+    records = _records(session, [row.id for row in domains])
+    return [
+        Scored(
+            domain_id,
+            name,
+            score.compute(name, report, records[domain_id], len(listed[domain_id])),
+            listed[domain_id],
+            checked_at,
+        )
+        for domain_id, name, report, checked_at in domains
+    ]
+
+
+def workspace_summary(session: Session, workspace_id: uuid.UUID) -> dict[str, Any]:
+    """Every ACTIVE domain's score, counted by band, and the domains listed now."""
+    domains = scored_domains(session, workspace_id)
     bands = {"good": 0, "fair": 0, "poor": 0}
     listed_domains = []
-    for domain_id, name, report in domains:
-        result = score.compute(name, report, records[domain_id], len(listed[domain_id]))
-        bands[result.band] += 1
-        if listed[domain_id]:
+    for item in domains:
+        bands[item.score.band] += 1
+        if item.listings:
             listed_domains.append(
                 {
-                    "domain_id": domain_id,
-                    "domain": name,
-                    "score": result.total,
-                    "listings": [_listing_json(row) for row in listed[domain_id]],
+                    "domain_id": item.domain_id,
+                    "domain": item.domain,
+                    "score": item.score.total,
+                    "listings": [_listing_json(row) for row in item.listings],
                 }
             )
     last = session.scalar(

@@ -10,6 +10,7 @@ delegation IN_PROGRESS, a failed or removed one INACTIVE, an expired registratio
 
 from __future__ import annotations
 
+from mailfleet.exceptions import Unprocessable
 from mailfleet.models.enums import DomainStatus, MailboxStatus
 
 MAILBOX = {
@@ -40,7 +41,81 @@ def domain_status(status: DomainStatus) -> str:
     return DOMAIN.get(status, status.value)
 
 
+DOMAIN_FILTER = ("ACTIVE", "INACTIVE", "PENDING", "IN_PROGRESS", "EXPIRED")
+
+
+def domain_filter(zapmail: str | None) -> list[DomainStatus] | None:
+    """A `status` filter of the domain calls: None when absent, else its Mailfleet statuses
+    (422 for a status the document does not list)."""
+    if not zapmail:
+        return None
+    if zapmail.strip().upper() not in DOMAIN_FILTER:
+        raise Unprocessable(
+            f"status must be one of {', '.join(DOMAIN_FILTER)}.",
+            code="validation_error",
+            field="status",
+        )
+    return domain_statuses(zapmail)
+
+
 def domain_statuses(zapmail: str) -> list[DomainStatus]:
     """The Mailfleet statuses a Zapmail domain status filter means."""
     wanted = zapmail.strip().upper()
     return [status for status in DomainStatus if domain_status(status) == wanted]
+
+
+# Connection requests (reference 3.5): a connected domain on its way to ACTIVE. The document's
+# enum is longer than Mailfleet's steps; its other values are accepted as filters and match none.
+CONNECTION_STATUSES = (
+    "PENDING",
+    "CHECKING_IF_DOMAIN_IS_REGISTERED",
+    "DOMAIN_NOT_REGISTERED",
+    "DOMAIN_ALREADY_REGISTERED",
+    "CHECKING_EXISTING_WORKSPACE_STATUS",
+    "WORKSPACE_ALREADY_EXISTS",
+    "CHECKING_NS_IN_WHOIS",
+    "NS_NOT_CHANGED",
+    "NS_VERIFIED",
+    "CREATING_ZONE",
+    "SUCCESS",
+    "FAILED",
+    "CHECKING_CLOUDFLARE_PERMISSIONS",
+    "PERMISSION_REQUIRED",
+    "ENABLE_DNS_SHIELD",
+)
+# Zapmail status -> (Mailfleet status, whether the delegation was checked yet; None: either).
+CONNECTION_FILTER: dict[str, tuple[DomainStatus, bool | None]] = {
+    "PENDING": (DomainStatus.QUEUED, None),
+    "CHECKING_NS_IN_WHOIS": (DomainStatus.PENDING_NS, False),
+    "NS_NOT_CHANGED": (DomainStatus.PENDING_NS, True),
+    "SUCCESS": (DomainStatus.ACTIVE, None),
+    "FAILED": (DomainStatus.FAILED, None),
+}
+# Without a status filter: the requests still open or failed (not the connected ones).
+OPEN_CONNECTIONS = (DomainStatus.QUEUED, DomainStatus.PENDING_NS, DomainStatus.FAILED)
+
+
+def connection_status(status: DomainStatus, checked: bool) -> str:
+    if status == DomainStatus.PENDING_NS:
+        return "NS_NOT_CHANGED" if checked else "CHECKING_NS_IN_WHOIS"
+    return {
+        DomainStatus.QUEUED: "PENDING",
+        DomainStatus.ACTIVE: "SUCCESS",
+    }.get(status, "FAILED")
+
+
+def connection_filter(zapmail: str | None) -> tuple[list[DomainStatus], bool | None]:
+    """The Mailfleet statuses (and checked flag) a connection-request status filter means."""
+    if not zapmail:
+        return list(OPEN_CONNECTIONS), None
+    wanted = zapmail.strip().upper()
+    if wanted not in CONNECTION_STATUSES:
+        raise Unprocessable(
+            f"status must be one of {', '.join(CONNECTION_STATUSES)}.",
+            code="validation_error",
+            field="status",
+        )
+    if wanted not in CONNECTION_FILTER:
+        return [], None
+    status, checked = CONNECTION_FILTER[wanted]
+    return [status], checked

@@ -17,7 +17,10 @@ from mailfleet.auth.dependencies import HeaderCredentials
 from mailfleet.compat.zapmail import errors
 from mailfleet.compat.zapmail.billing.endpoints import router as billing_router
 from mailfleet.compat.zapmail.dns.endpoints import router as dns_router
+from mailfleet.compat.zapmail.domains.checks import router as domain_checks_router
+from mailfleet.compat.zapmail.domains.connections import router as connections_router
 from mailfleet.compat.zapmail.domains.endpoints import router as domains_router
+from mailfleet.compat.zapmail.domains.settings import router as domain_settings_router
 from mailfleet.compat.zapmail.envelope import Error
 from mailfleet.compat.zapmail.exports.endpoints import router as exports_router
 from mailfleet.compat.zapmail.mailboxes.endpoints import router as mailboxes_router
@@ -40,6 +43,9 @@ ROUTERS = (
     subscriptions_router,
     exports_router,
     domains_router,
+    domain_settings_router,
+    connections_router,
+    domain_checks_router,
     registration_router,
     dns_router,
 )

@@ -174,6 +174,46 @@ class Victim:
             ("GET", "/api/v1/domain/list"): lambda: none,
             ("POST", "/api/v2/domains"): lambda: Call(body={}, names_victim=False, read=True),
             ("GET", "/api/v2/domains/assignable"): lambda: none,
+            ("GET", "/api/v2/domains/tags"): lambda: none,
+            ("POST", "/api/v2/domains/dmarc"): lambda: Call(
+                body={"domainIds": [d], "email": "reports@intruder.example"}
+            ),
+            ("POST", "/api/v2/domains/forwarding"): lambda: Call(
+                body={"domainIds": [d], "forwardTo": "intruder.example"}
+            ),
+            ("POST", "/api/v2/domains/email-forwarding"): lambda: Call(
+                body={"domainIds": [d], "email": "copy@intruder.example"}
+            ),
+            ("DELETE", "/api/v2/domains/email-forwarding"): lambda: Call(body={"domainIds": [d]}),
+            ("POST", "/api/v2/domains/catch-all"): lambda: Call(
+                body={"domainIds": [d], "email": "all@intruder.example"}
+            ),
+            ("DELETE", "/api/v2/domains/catch-all"): lambda: Call(body={"domainIds": [d]}),
+            ("POST", "/api/v2/domains/add-client-id"): lambda: Call(
+                body={"domainIds": [d], "clientId": "1-x.apps.googleusercontent.com", "app": "X"}
+            ),
+            ("POST", "/api/v2/domains/update-auto-renew"): lambda: Call(
+                body={"domainIds": [d], "autoRenew": False}
+            ),
+            ("POST", "/api/v2/workspaces/update-domain-renewal-settings"): lambda: Call(
+                body={"domainRenewalSettings": False}, names_victim=False
+            ),
+            ("DELETE", "/api/v2/domains"): lambda: Call(body={"ids": [d]}),
+            ("GET", "/api/v2/domains/health-score"): lambda: Call({"domainId": d}),
+            ("POST", "/api/v2/domains/check-dns"): lambda: Call(body={"domainIds": [d]}),
+            # Names are free to try: a name another account holds is refused, never shown.
+            ("POST", "/api/v2/domains/name-servers"): lambda: Call(
+                body={"domainName": self.domain.name, "maskForwarding": False},
+                names_victim=False,
+            ),
+            ("POST", "/api/v2/domains/name-servers/verify"): lambda: Call(
+                body={"domainName": self.domain.name}
+            ),
+            ("POST", "/api/v2/domains/connect-domain"): lambda: Call(
+                body={"domainNames": [self.domain.name]}, names_victim=False
+            ),
+            ("GET", "/api/v2/domains/connection-requests"): lambda: none,
+            ("DELETE", "/api/v2/domains/connection-requests"): lambda: Call(body={"ids": [d]}),
             ("GET", "/api/v2/dns"): lambda: Call({"id": d}),
             ("POST", "/api/v2/dns"): lambda: Call(
                 body={"assignedDomainId": d, "records": [record]}

@@ -15,13 +15,11 @@ from mailfleet.compat.zapmail.envelope import (
     page_counters,
     respond,
 )
-from mailfleet.compat.zapmail.statuses import domain_statuses
+from mailfleet.compat.zapmail.statuses import domain_filter
 from mailfleet.domains.pages import DomainFilter, page_of_domains
-from mailfleet.exceptions import Unprocessable
 
 router = APIRouter(tags=["domains"])
 FETCHED = "Domains fetched successfully"
-STATUSES = ("ACTIVE", "INACTIVE", "PENDING", "IN_PROGRESS", "EXPIRED")
 
 
 def _page(ctx: RequestContext, wanted: DomainFilter, page: int, limit: int) -> Response:
@@ -59,16 +57,9 @@ def search_domains(
     body: schemas.DomainSearch, ctx: Viewer, page: PageNumber = 1, limit: PageLimit = 10
 ) -> Response:
     """Domains by status (ACTIVE, INACTIVE, PENDING, IN_PROGRESS, EXPIRED), name and tags."""
-    statuses = None
-    if body.status:
-        if body.status.strip().upper() not in STATUSES:
-            raise Unprocessable(
-                f"status must be one of {', '.join(STATUSES)}.",
-                code="validation_error",
-                field="status",
-            )
-        statuses = domain_statuses(body.status)
-    wanted = DomainFilter(statuses=statuses, contains=body.contains, tags=body.tag_ids)
+    wanted = DomainFilter(
+        statuses=domain_filter(body.status), contains=body.contains, tags=body.tag_ids
+    )
     return _page(ctx, wanted, body.page or page, body.limit or limit)
 
 
