@@ -208,9 +208,10 @@ def make_mailbox(
     *,
     status: MailboxStatus = MailboxStatus.ACTIVE,
     mailbox_type: MailboxType = MailboxType.GOOGLE,
+    username: str | None = None,
 ) -> uuid.UUID:
     """A bare mailbox row on `domain`, straight into the table (no provisioning)."""
-    username = unique("box")
+    username = username or unique("box")
     with db.transaction() as session:
         mailbox = Mailbox(
             workspace_id=domain.workspace_id,

@@ -14,7 +14,7 @@ from mailfleet.compat.zapmail.envelope import Envelope, respond
 from mailfleet.dns import verification
 from mailfleet.domains import bulk
 from mailfleet.domains import service as domain_service
-from mailfleet.exceptions import NotFound
+from mailfleet.exceptions import Conflict, NotFound
 from mailfleet.kit.errordocs import errors
 from mailfleet.reputation.service import Scored, scored_domains
 
@@ -51,7 +51,7 @@ def health_score(
     domain_service.get_domain(ctx.session, workspace_id=ctx.workspace(), domain_id=domain_id)
     scored = scored_domains(ctx.session, ctx.workspace(), [domain_id])
     if not scored:
-        raise NotFound(
+        raise Conflict(
             "The domain is not active yet: it has no health score.",
             code="domain_status_conflict",
             field="domainId",

@@ -169,15 +169,24 @@ def connect_domain(body: schemas.ConnectIn, ctx: Editor, provider: ServiceProvid
     """Legacy body `{domainName, nameServers}`: connects one domain (`data: null`). New body
     `{domainNames: [...]}`: one connection request per name, and the names refused."""
     if body.domain_names:
-        names = [_name(ctx, raw, f"domainNames[{i}]") for i, raw in enumerate(body.domain_names)]
-        rejected = _submit(ctx, names, provider)
+        names: list[str] = []
+        invalid: list[dict[str, Any]] = []
+        for raw in body.domain_names:
+            parsed = normalise(raw, local_tlds=ctx.settings.local_tlds)
+            if isinstance(parsed, NameError_):
+                invalid.append({"domainName": raw, "code": parsed.code, "reason": parsed.detail})
+            else:
+                names.append(parsed.ascii)
+        rejected = invalid + _submit(ctx, names, provider)
         held = by_names(ctx.session, ctx.workspace(), names)
-        data = {
-            "connectionRequests": [
-                request_of(ctx, held[n]) for n in dict.fromkeys(names) if n in held
-            ],
-            "rejected": rejected,
-        }
+        requests = [request_of(ctx, held[n]) for n in dict.fromkeys(names) if n in held]
+        if not requests:
+            raise Unprocessable(
+                "No domain of the list could be connected.",
+                code="no_domain_accepted",
+                field="domainNames",
+            )
+        data = {"connectionRequests": requests, "rejected": rejected}
         message = "Domain connection requests created successfully"
         return respond(Envelope[schemas.Connected], message, data)
     if not body.domain_name:
