@@ -247,6 +247,11 @@ ERROR_CODES: dict[str, ErrorCode] = {
             ),
             "client_id_google_only": ((400,), "A Google client id is for Google domains."),
             "connection_completed": ((409,), "The domain is connected already."),
+            "quick_setup_status_conflict": (
+                (409,),
+                "The quick setup's status does not allow this.",
+            ),
+            "quick_setup_not_found": ((404,), "No such quick setup."),
         },
     ),
     **_codes(

@@ -45,6 +45,7 @@ ORDER: tuple[str, ...] = (
     "mailboxes",
     "orders",
     "exports",
+    "setups",
     "account",
     "operator",
     "webhooks",

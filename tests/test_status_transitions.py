@@ -22,6 +22,7 @@ TRANSITION_MODULES = {
     "mailfleet.billing.scheduled.transitions",
     "mailfleet.registrars.transitions",
     "mailfleet.exports.transitions",
+    "mailfleet.setups.transitions",
 }
 # Other entities with a status of their own, which have no transition table (yet).
 OTHER_STATUSES = {

@@ -32,6 +32,7 @@ TASK_MODULES = (
     "mailfleet.exports.tasks",
     "mailfleet.registrars.tasks",
     "mailfleet.reputation.tasks",
+    "mailfleet.setups.tasks",
 )
 # Modules that register hooks a lower layer calls, loaded wherever jobs run: an order's status
 # follows its mailboxes' moves (mailboxes.transitions.follow_orders).

@@ -44,6 +44,7 @@ from mailfleet.models.integration import ProviderInstallation
 from mailfleet.models.mailbox import Allocation, Mailbox, MailboxOrder, SlotCount
 from mailfleet.models.registrar import DomainPurchase, DomainPurchaseStatus
 from mailfleet.models.reputation import BlacklistListing, ReputationCheck, SubjectKind
+from mailfleet.models.setup import QuickSetup, QuickSetupStatus
 from mailfleet.models.shared import RateLimitCounter, SharedCounter
 from mailfleet.models.user import ApiKey, Invitation, Membership, User, Workspace
 from mailfleet.models.webhook import (
@@ -65,6 +66,8 @@ __all__ = [
     "DnsRecord",
     "DomainPurchase",
     "DomainPurchaseStatus",
+    "QuickSetup",
+    "QuickSetupStatus",
     "Domain",
     "DomainBatch",
     "DomainSource",

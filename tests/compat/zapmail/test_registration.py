@@ -5,10 +5,9 @@ a payment link (Stripe fake) otherwise, and refused requests that change nothing
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -16,51 +15,12 @@ from mailfleet.db import Database
 from mailfleet.models import DomainPurchase, Role, Wallet, WalletEntry
 from tests.billing.payments.conftest import post_event
 from tests.factories import fund_wallet, make_member, make_tenant
-from tests.fakes.porkbun import API_KEY, SECRET, FakePorkbun
-from tests.support.fake_stripe import API_KEY as STRIPE_KEY
-from tests.support.fake_stripe import WEBHOOK_SECRET, FakeStripe
+from tests.fakes.porkbun import FakePorkbun
+from tests.support.fake_stripe import FakeStripe
 
 API = "/zapmail/api"
 # The fake's price of a free name is $11.08; with a 25% markup Mailfleet sells it at $13.85.
 PRICE = 13.85
-
-
-@pytest.fixture
-def porkbun() -> Iterator[FakePorkbun]:
-    with FakePorkbun(taken={"taken.com"}, premium={"gold.com"}) as fake:
-        yield fake
-
-
-@pytest.fixture
-def stripe_fake() -> Iterator[FakeStripe]:
-    with FakeStripe() as fake:
-        yield fake
-
-
-@pytest.fixture
-def selling(
-    make_client: Callable[..., TestClient], porkbun: FakePorkbun, stripe_fake: FakeStripe
-) -> Callable[..., TestClient]:
-    def build(**overrides: Any) -> TestClient:
-        settings: dict[str, Any] = {
-            "registrar": "porkbun",
-            "porkbun_api_key": API_KEY,
-            "porkbun_secret_api_key": SECRET,
-            "porkbun_api_base": porkbun.base_url,
-            "domain_price_markup_percent": 25,
-            "payments_provider": "stripe",
-            "stripe_api_key": STRIPE_KEY,
-            "stripe_webhook_secret": WEBHOOK_SECRET,
-            "stripe_api_base": stripe_fake.base_url,
-        }
-        return make_client(**{**settings, **overrides})
-
-    return build
-
-
-@pytest.fixture
-def api(selling: Callable[..., TestClient]) -> TestClient:
-    return selling()
 
 
 def balance(db: Database, workspace_id: uuid.UUID) -> int:

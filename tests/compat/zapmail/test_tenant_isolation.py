@@ -9,6 +9,7 @@ no list shows another account's objects.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from mailfleet.db import Database
-from mailfleet.models import DomainStatus, MailboxType, Role
+from mailfleet.models import DomainStatus, MailboxType, QuickSetup, QuickSetupStatus, Role
 from tests.factories import (
     Caller,
     fund_wallet,
@@ -80,6 +81,7 @@ class Victim:
         assert invited.status_code == 201, invited.text
         self.invitation = invited.json()["id"]
         self.export_account, self.export_number = _export_objects(client, self.owner, self.mailbox)
+        self.quick_setup = _quick_setup(db, self.owner)
 
     def secrets(self) -> set[str]:
         return {
@@ -175,6 +177,7 @@ class Victim:
             ("POST", "/api/v2/domains"): lambda: Call(body={}, names_victim=False, read=True),
             ("GET", "/api/v2/domains/assignable"): lambda: none,
             ("GET", "/api/v2/domains/tags"): lambda: none,
+            ("GET", "/api/v2/quick-setup/status"): lambda: Call({"id": str(self.quick_setup)}),
             ("POST", "/api/v2/domains/dmarc"): lambda: Call(
                 body={"domainIds": [d], "email": "reports@intruder.example"}
             ),
@@ -284,6 +287,25 @@ class Victim:
                 {"app": "INSTANTLY", "accountId": a}
             ),
         }
+
+
+def _quick_setup(db: Database, owner: Caller) -> uuid.UUID:
+    """A finished quick setup row of the victim's (made here: this client sells no domains)."""
+    with db.transaction() as session:
+        setup = QuickSetup(
+            workspace_id=owner.workspace_id,
+            status=QuickSetupStatus.DONE,
+            mailbox_type=MailboxType.GOOGLE,
+            offers=[],
+            registrar="none",
+            total_cents=0,
+            mailboxes={},
+            profile={},
+            created_by="test",
+        )
+        session.add(setup)
+        session.flush()
+        return setup.id
 
 
 def _export_objects(client: TestClient, owner: Caller, mailbox: object) -> tuple[str, str]:

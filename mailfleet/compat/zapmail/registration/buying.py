@@ -1,26 +1,27 @@
-"""`POST /v2/domains/buy`: priced at the registrar (no transaction open), then either paid from
-the wallet through the native purchase (one debit per registration term, registration in the
-worker) or answered with a payment link for the amount (a Checkout Session opened after the
-commit; the wallet is credited by the provider's signed webhook).
+"""`POST /v2/domains/buy` and quick setup: priced at the registrar (no transaction open), then
+started as a quick setup (`mailfleet.setups`): paid from the wallet through the native purchase
+(one debit per registration term, registration in the worker), or answered with a payment link
+for the amount, after whose credit the purchase goes ahead by itself.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from itertools import groupby
 from typing import Any
 
 from fastapi import Request
 
-from mailfleet.auth.dependencies import Caller
-from mailfleet.billing.payments import checkout
-from mailfleet.billing.wallet import service as wallet_service
+from mailfleet.auth.dependencies import Caller, surface_auth
 from mailfleet.compat.zapmail.registration import schemas
-from mailfleet.config import Settings
-from mailfleet.models.enums import PaymentPurpose, Role
+from mailfleet.config import MailboxType, Settings
+from mailfleet.models.enums import Role
 from mailfleet.registrars import purchases, service
 from mailfleet.registrars.errors import TooManyYears
 from mailfleet.registrars.registry import registrar_for
+from mailfleet.setups import starting
+from mailfleet.setups.service import Wanted
 
 
 def terms(offers: list[service.Offer], years: list[int], max_years: int) -> list[purchases.Quote]:
@@ -41,7 +42,18 @@ def terms(offers: list[service.Offer], years: list[int], max_years: int) -> list
     return quotes
 
 
-def buy(request: Request, caller: Caller, body: schemas.Buy) -> dict[str, Any]:
+def buy(
+    request: Request,
+    caller: Caller,
+    body: schemas.Buy,
+    *,
+    mailboxes: Mapping[str, Sequence[Wanted]] | None = None,
+    provider: MailboxType | None = None,
+    apps: Sequence[str] = (),
+    account_id: uuid.UUID | None = None,
+) -> tuple[dict[str, Any], starting.Started]:
+    """Priced at the registrar with no transaction open, then started as a quick setup: paid
+    now from the wallet, or a payment link after which the purchase goes ahead by itself."""
     settings: Settings = request.app.state.settings
     workspace_id = caller.workspace(Role.EDITOR)
     registrar = registrar_for(settings)
@@ -49,92 +61,40 @@ def buy(request: Request, caller: Caller, body: schemas.Buy) -> dict[str, Any]:
     # Priced with no transaction open: the registrar is a network call (no search quota spent).
     offers = service.check(settings, registrar, None, workspace_id=workspace_id, names=names)
     quotes = terms(offers, [item.years for item in body.domains], registrar.max_years)
-    total = sum(q.total_cents for q in quotes)
-    currency = quotes[0].currency
-    if body.use_wallet:
-        paid = _from_wallet(request, caller, workspace_id, offers, quotes, total, registrar.name)
-        if paid is not None:
-            return paid
-    return _payment_link(request, caller, workspace_id, offers, body, total, currency)
+    wanted = starting.Request(
+        workspace_id=workspace_id,
+        quotes=quotes,
+        registrar=registrar.name,
+        mailbox_type=provider or MailboxType.GOOGLE,
+        mailboxes=mailboxes or {},
+        profile=surface_auth(request).profile,
+        use_wallet=body.use_wallet,
+        apps=apps,
+        export_account_id=account_id,
+    )
+    started = starting.start(request.app.state.db, settings, wanted, actor=caller.principal.actor)
+    return _answer(started, offers, body, quotes[0].currency), started
 
 
-def _from_wallet(
-    request: Request,
-    caller: Caller,
-    workspace_id: uuid.UUID,
-    offers: list[service.Offer],
-    quotes: list[purchases.Quote],
-    total: int,
-    registrar: str,
-) -> dict[str, Any] | None:
-    """The purchase paid from the wallet; None when the wallet is short (nothing written)."""
-    order = {offer.name: index for index, offer in enumerate(offers)}
-    with request.app.state.db.transaction() as session:
-        before = wallet_service.balance_cents(session, workspace_id)
-        if before < total:
-            return None
-        rows = []
-        for priced in quotes:
-            rows += purchases.purchase(
-                session,
-                request.app.state.settings,
-                priced,
-                registrar=registrar,
-                workspace_id=workspace_id,
-                actor=caller.principal.actor,
-            )
-        after = wallet_service.balance_cents(session, workspace_id)
-        # Answered in the body's order (the quotes are grouped by term).
-        rows.sort(key=lambda row: order[row.name])
-        return {
-            "domains": [schemas.purchased(row) for row in rows],
-            "totalAmount": total / 100,
-            "currency": quotes[0].currency,
-            "paidFromWallet": True,
-            "paymentLink": None,
-            "walletBalance": {
-                "previousBalance": before / 100,
-                "amountDeducted": (before - after) / 100,
-                "currentBalance": after / 100,
-            },
-        }
-
-
-def _payment_link(
-    request: Request,
-    caller: Caller,
-    workspace_id: uuid.UUID,
-    offers: list[service.Offer],
-    body: schemas.Buy,
-    total: int,
-    currency: str,
+def _answer(
+    started: starting.Started, offers: list[service.Offer], body: schemas.Buy, currency: str
 ) -> dict[str, Any]:
-    """A Checkout Session for the amount still missing (all of it without `useWallet`)."""
-    settings: Settings = request.app.state.settings
-    checkout.require_provider(settings)
-    database = request.app.state.db
-    with database.transaction() as session:
-        held = wallet_service.balance_cents(session, workspace_id) if body.use_wallet else 0
-        purse = wallet_service.wallet_for(session, workspace_id)
-        payment = checkout.record_payment(
-            session,
-            settings,
-            purse,
-            purpose=PaymentPurpose.TOPUP,
-            amount_cents=total - max(0, held),
-            actor=caller.principal.actor,
-        )
-        payment_id = payment.id
-    # After the commit: no provider call while the write lock is held.
-    opened = checkout.open_checkout(database, settings, payment_id)
-    return {
-        "domains": [
-            schemas.offer(offer, item.years)
-            for offer, item in zip(offers, body.domains, strict=True)
-        ],
-        "totalAmount": total / 100,
+    answer: dict[str, Any] = {
+        "totalAmount": started.total_cents / 100,
         "currency": currency,
-        "paidFromWallet": False,
-        "paymentLink": opened.url,
+        "paidFromWallet": started.paid,
+        "paymentLink": started.payment_link,
         "walletBalance": None,
     }
+    if not started.paid:
+        priced = [
+            schemas.offer(o, item.years) for o, item in zip(offers, body.domains, strict=True)
+        ]
+        return {"domains": priced, **answer}
+    before, after = started.balance_before, started.balance_after
+    answer["walletBalance"] = {
+        "previousBalance": before / 100,
+        "amountDeducted": (before - after) / 100,
+        "currentBalance": after / 100,
+    }
+    return {"domains": [schemas.purchased(row) for row in started.purchases], **answer}

@@ -9,20 +9,22 @@ handlers take the caller without a session (`Reading`) and open their own transa
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
-from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from mailfleet.auth.dependencies import Caller, Reading
-from mailfleet.compat.zapmail.envelope import Envelope, respond
+from mailfleet.auth.dependencies import Caller, Reading, Viewer
+from mailfleet.compat.zapmail.envelope import Envelope, ServiceProvider, respond
 from mailfleet.compat.zapmail.registration import buying, schemas, searching
 from mailfleet.exceptions import FieldError, MailfleetError
 from mailfleet.kit.errordocs import errors
 from mailfleet.models.enums import Role
 from mailfleet.registrars import quota, service
 from mailfleet.registrars.registry import registrar_for
+from mailfleet.setups.service import Wanted
+from mailfleet.setups.views import status_view
 
 router = APIRouter(tags=["domains"])
 
@@ -109,7 +111,7 @@ def buy(body: schemas.Buy, caller: Reading, request: Request) -> Response:
     """`useWallet: true` pays from the wallet (registration runs in the worker); otherwise, or
     when the wallet is short, the answer is a payment link for the amount."""
     try:
-        outcome: dict[str, Any] = buying.buy(request, caller, body)
+        outcome, _ = buying.buy(request, caller, body)
     except MailfleetError as exc:
         raise renamed(exc, lambda i: f"domains[{i}].domainName") from None
     message = (
@@ -120,28 +122,66 @@ def buy(body: schemas.Buy, caller: Reading, request: Request) -> Response:
     return respond(Envelope[schemas.BuyAnswer], message, outcome)
 
 
-QUICK_SETUP_NOTE = (
-    "Mailboxes are not placed by quick setup yet: assign them with POST /v2/mailboxes "
-    "once each domain is ACTIVE."
-)
-
-
 @router.post(
     "/api/v2/quick-setup",
     summary="Quick Setup",
     response_model=Envelope[schemas.QuickSetupAnswer],
-    openapi_extra=errors(*BUY_ERRORS, "insufficient_role"),
+    openapi_extra=errors(
+        *BUY_ERRORS,
+        "insufficient_role",
+        "validation_error",
+        "invalid_username",
+        "subscription_not_found",
+        "subscription_not_active",
+        "addon_type_not_covered",
+    ),
 )
-def quick_setup(body: schemas.QuickSetup, caller: Reading, request: Request) -> Response:
-    """The purchase part of quick setup (as `domains/buy`); the mailboxes asked for are counted
-    in the answer but not placed (Mailfleet has no order-on-activation yet), nor exported."""
+def quick_setup(
+    body: schemas.QuickSetup, caller: Reading, request: Request, provider: ServiceProvider
+) -> Response:
+    """Buy the domains (wallet, or a payment link) and the slots the mailboxes lack (R16);
+    each domain's mailboxes are placed once it is ACTIVE, then exported to `apps`."""
+    wanted = {
+        name.lower(): [Wanted(m.mailbox_username, m.first_name, m.last_name) for m in items]
+        for name, items in body.mailboxes.items()
+    }
     try:
-        outcome: dict[str, Any] = buying.buy(request, caller, body)
+        outcome, started = buying.buy(
+            request,
+            caller,
+            body,
+            mailboxes=wanted,
+            provider=provider,
+            apps=[app.strip().upper() for app in body.apps or []],
+            account_id=body.third_party_account_id,
+        )
     except MailfleetError as exc:
         raise renamed(exc, lambda i: f"domains[{i}].domainName") from None
-    outcome["mailboxes"] = [
-        {"domainName": name, "requested": len(wanted), "placed": 0}
-        for name, wanted in body.mailboxes.items()
-    ]
-    done = "Domains purchased." if outcome["paidFromWallet"] else "Payment link generated."
-    return respond(Envelope[schemas.QuickSetupAnswer], f"{done} {QUICK_SETUP_NOTE}", outcome)
+    outcome |= {
+        "quickSetupId": started.setup_id,
+        "addonMailboxes": started.addon_slots,
+        "addonAmount": started.addon_cents / 100,
+        "mailboxes": [
+            {"domainName": name, "requested": len(items), "placed": 0}
+            for name, items in wanted.items()
+        ],
+    }
+    message = (
+        "Quick setup started successfully"
+        if outcome["paidFromWallet"]
+        else "Payment link generated successfully"
+    )
+    return respond(Envelope[schemas.QuickSetupAnswer], message, outcome)
+
+
+@router.get(
+    "/api/v2/quick-setup/status",
+    summary="Quick Setup status (Mailfleet addition)",
+    response_model=Envelope[schemas.QuickSetupStatus],
+    openapi_extra=errors("quick_setup_not_found"),
+)
+def quick_setup_status(ctx: Viewer, setup_id: uuid.UUID = Query(alias="id")) -> Response:
+    """Where a quick setup is: waiting for its payment, its domains or its mailboxes, done (with
+    the mailboxes placed and what was skipped, and why), or failed."""
+    view = schemas.setup_status(status_view(ctx.session, ctx.workspace(), setup_id))
+    return respond(Envelope[schemas.QuickSetupStatus], "Quick setup fetched successfully", view)

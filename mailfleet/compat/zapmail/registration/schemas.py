@@ -12,7 +12,9 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from mailfleet.compat.shapes import CamelIn, CamelOut
+from mailfleet.compat.shapes import CamelIn, CamelOut, Timestamp
+from mailfleet.compat.zapmail.statuses import domain_status
+from mailfleet.models.enums import DomainStatus
 
 MAX_NAMES = 20
 MAX_YEARS = 10
@@ -77,7 +79,7 @@ class MailboxIn(CamelIn):
 class QuickSetup(Buy):
     mailboxes: dict[Name, list[MailboxIn]] = Field(
         default_factory=dict,
-        description="Per bought domain name, the mailboxes wanted on it (not placed yet).",
+        description="Per bought domain name, the mailboxes placed on it once it is ACTIVE.",
     )
     apps: list[str] | None = Field(default=None, max_length=20)
     third_party_account_id: uuid.UUID | None = None
@@ -94,7 +96,7 @@ class QuickSetup(Buy):
 class MailboxesWanted(CamelOut):
     domain_name: str
     requested: int
-    placed: int = Field(description="0: quick setup does not place mailboxes yet.")
+    placed: int = Field(description="Placed so far: 0 at the start (placed once ACTIVE).")
 
 
 class Offer(CamelOut):
@@ -147,7 +149,65 @@ class BuyAnswer(CamelOut):
 
 
 class QuickSetupAnswer(BuyAnswer):
+    quick_setup_id: uuid.UUID = Field(description="Follow it at GET /v2/quick-setup/status.")
+    addon_mailboxes: int = Field(description="Slots bought for the mailboxes lacking one (R16).")
+    addon_amount: float = Field(description="What those slots cost, USD (in totalAmount).")
     mailboxes: list[MailboxesWanted]
+
+
+class SetupDomain(CamelOut):
+    domain_name: str
+    purchase_status: str = Field(
+        examples=["ACTIVE"], description="PENDING, IN_PROGRESS, ACTIVE, FAILED."
+    )
+    domain_status: str | None = Field(examples=["ACTIVE"])
+    requested: int
+    placed: int
+    skipped: str | None = Field(description="Why its mailboxes were not placed, if so.")
+
+
+class QuickSetupStatus(CamelOut):
+    id: uuid.UUID
+    status: str = Field(
+        examples=["WAITING_FOR_DOMAINS"],
+        description="AWAITING_PAYMENT, WAITING_FOR_DOMAINS, WAITING_FOR_MAILBOXES, DONE, FAILED.",
+    )
+    service_provider: str
+    total_amount: float
+    addon_mailboxes: int
+    domains: list[SetupDomain]
+    export_ids: list[str] = Field(description="Mailfleet's export job ids, once exported.")
+    failure_reason: str | None
+    created_at: Timestamp
+    completed_at: Timestamp | None
+
+
+def setup_status(view: Any) -> dict[str, Any]:
+    """A `setups.views.SetupView` in Zapmail's casing and vocabulary."""
+    return {
+        "id": view.id,
+        "status": view.status,
+        "serviceProvider": view.mailbox_type,
+        "totalAmount": view.total_cents / 100,
+        "addonMailboxes": view.addon_slots,
+        "domains": [
+            {
+                "domainName": d.name,
+                "purchaseStatus": PURCHASE_STATUS.get(d.purchase_status, d.purchase_status),
+                "domainStatus": None
+                if d.domain_status is None
+                else domain_status(DomainStatus(d.domain_status)),
+                "requested": d.requested,
+                "placed": d.placed,
+                "skipped": d.skipped,
+            }
+            for d in view.domains
+        ],
+        "exportIds": view.export_ids,
+        "failureReason": view.failure_reason,
+        "createdAt": view.created_at,
+        "completedAt": view.completed_at,
+    }
 
 
 def dollars(cents: int | None) -> float | None:

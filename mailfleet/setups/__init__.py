@@ -1,0 +1,1 @@
+"""Quick setups: domains bought, then their mailboxes placed and exported once ACTIVE."""
