@@ -2,7 +2,8 @@
 surface: integer export ids, page-numbered account lists). The caller commits.
 
 A job's number is its rank among its workspace's jobs in creation order (ids are time-ordered
-uuid7s), from 1. Jobs are never deleted, so a number, once answered, keeps naming the same job.
+uuid7s), from 1. Jobs are never deleted, and a workspace's jobs are created one at a time (its
+row is locked first, `service.create`), so a number, once answered, keeps naming the same job.
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ from mailfleet.models import (
     ExportOutcome,
     ExportResult,
     ExportStatus,
+    Workspace,
 )
 
 RUN = "exports.run"
@@ -94,6 +95,10 @@ def create(
     )
     if not candidates:
         raise NoMailboxSelected("No mailbox of this workspace matches the selection.")
+    # Jobs are numbered per workspace in id order (`exports.numbers`): taking the workspace's
+    # row first makes its creates one at a time, so no job gets an id below one committed
+    # before it and an answered number never changes (SQLite's write lock does this already).
+    session.execute(select(Workspace.id).where(Workspace.id == workspace_id).with_for_update())
     now = clock.now()
     exportable = [c.id for c in candidates if c.skip is None]
     refused = limits.refusals(session, settings, exportable, now)
