@@ -30,6 +30,7 @@ from mailfleet.operator.endpoints import router as operator_router
 from mailfleet.orders.endpoints import router as orders_router
 from mailfleet.registrars.endpoints import router as registrars_router
 from mailfleet.reputation.endpoints import router as reputation_router
+from mailfleet.setups.endpoints import router as setups_router
 from mailfleet.webhooks.endpoints import router as webhooks_router
 from mailfleet.workspaces.endpoints import router as workspaces_router
 
@@ -60,6 +61,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     wallet_operator_router,
     scheduled_router,
     registrars_router,
+    setups_router,
     exports_router,
     integrations_router,
     reputation_router,

@@ -38,6 +38,8 @@ from mailfleet.models import (
     MailboxType,
     Membership,
     OrderStatus,
+    QuickSetup,
+    QuickSetupStatus,
     Role,
     Subscription,
     User,
@@ -415,3 +417,22 @@ def make_domain_purchase(
         session.add(purchase)
         session.flush()
         return purchase.id
+
+
+def make_quick_setup(db: Database, workspace_id: uuid.UUID) -> uuid.UUID:
+    """A finished quick setup row (made here: most test clients sell no domains)."""
+    with db.transaction() as session:
+        setup = QuickSetup(
+            workspace_id=workspace_id,
+            status=QuickSetupStatus.DONE,
+            mailbox_type=MailboxType.GOOGLE,
+            offers=[],
+            registrar="none",
+            total_cents=0,
+            mailboxes={},
+            profile={},
+            created_by="test",
+        )
+        session.add(setup)
+        session.flush()
+        return setup.id

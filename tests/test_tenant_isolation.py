@@ -27,6 +27,7 @@ from tests.factories import (
     make_mailbox,
     make_member,
     make_order,
+    make_quick_setup,
     make_subscription,
     make_tenant,
     make_webhook,
@@ -54,6 +55,7 @@ NOT_LISTS = {("GET", "/v1/domain-availability")}
 SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/domain-availability"): {"names": ["isolation-test.com"]},
     ("POST", "/v1/domain-purchases"): {"names": ["isolation-test.com"]},
+    ("POST", "/v1/quick-setups"): {"names": ["isolation-test.com"]},
     ("POST", "/v1/wallet/top-ups"): {"amount_cents": 2500},
     ("PUT", "/v1/wallet/auto-recharge"): {"enabled": False},
     ("POST", "/v1/operator/workspaces/{workspace_id}/wallet/adjustments"): {
@@ -202,6 +204,7 @@ class Victim:
                 select(Invoice.id).where(Invoice.workspace_id == self.owner.workspace_id).limit(1)
             )
         self.purchase_id = make_domain_purchase(db, self.owner.workspace_id)
+        self.setup_id = make_quick_setup(db, self.owner.workspace_id)
         with db.transaction(write=False) as session:
             self.key_id = session.scalar(
                 select(ApiKey.id).where(ApiKey.user_id == self.owner.user_id)
@@ -245,6 +248,7 @@ class Victim:
             "key_id": str(self.key_id),
             "mailbox_type": "GOOGLE",
             "record_id": str(self.record_id),
+            "setup_id": str(self.setup_id),
             "webhook_id": str(self.webhook_id),
             "delivery_id": str(self.delivery_id),
             "subscription_id": str(self.subscription_id),

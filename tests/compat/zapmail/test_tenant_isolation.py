@@ -9,7 +9,6 @@ no list shows another account's objects.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from mailfleet.db import Database
-from mailfleet.models import DomainStatus, MailboxType, QuickSetup, QuickSetupStatus, Role
+from mailfleet.models import DomainStatus, MailboxType, Role
 from tests.factories import (
     Caller,
     fund_wallet,
@@ -26,6 +25,7 @@ from tests.factories import (
     make_domain,
     make_mailbox,
     make_member,
+    make_quick_setup,
     make_subscription,
     make_tenant,
     seed_plans,
@@ -81,7 +81,7 @@ class Victim:
         assert invited.status_code == 201, invited.text
         self.invitation = invited.json()["id"]
         self.export_account, self.export_number = _export_objects(client, self.owner, self.mailbox)
-        self.quick_setup = _quick_setup(db, self.owner)
+        self.quick_setup = make_quick_setup(db, self.owner.workspace_id)
 
     def secrets(self) -> set[str]:
         return {
@@ -287,25 +287,6 @@ class Victim:
                 {"app": "INSTANTLY", "accountId": a}
             ),
         }
-
-
-def _quick_setup(db: Database, owner: Caller) -> uuid.UUID:
-    """A finished quick setup row of the victim's (made here: this client sells no domains)."""
-    with db.transaction() as session:
-        setup = QuickSetup(
-            workspace_id=owner.workspace_id,
-            status=QuickSetupStatus.DONE,
-            mailbox_type=MailboxType.GOOGLE,
-            offers=[],
-            registrar="none",
-            total_cents=0,
-            mailboxes={},
-            profile={},
-            created_by="test",
-        )
-        session.add(setup)
-        session.flush()
-        return setup.id
 
 
 def _export_objects(client: TestClient, owner: Caller, mailbox: object) -> tuple[str, str]:
