@@ -56,6 +56,7 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/domain-availability"): {"names": ["isolation-test.com"]},
     ("POST", "/v1/domain-purchases"): {"names": ["isolation-test.com"]},
     ("POST", "/v1/quick-setups"): {"names": ["isolation-test.com"]},
+    ("POST", "/v1/domain-suggestions"): {"seed": "isolation-test"},
     ("POST", "/v1/wallet/top-ups"): {"amount_cents": 2500},
     ("PUT", "/v1/wallet/auto-recharge"): {"enabled": False},
     ("POST", "/v1/operator/workspaces/{workspace_id}/wallet/adjustments"): {

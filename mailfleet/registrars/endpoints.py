@@ -15,7 +15,7 @@ from mailfleet.kit.pagination import CursorParam
 from mailfleet.kit.responses import Limit, render, render_page
 from mailfleet.kit.schemas import Page
 from mailfleet.models import DomainPurchaseStatus, Role
-from mailfleet.registrars import purchases, quota, schemas, service
+from mailfleet.registrars import purchases, quota, schemas, service, suggestions
 from mailfleet.registrars.registry import registrar_for
 
 router = APIRouter(tags=["domain purchase"])
@@ -49,6 +49,26 @@ def check_many(request: Request, caller: Reading, body: schemas.AvailabilityChec
     """Up to 20 names in one check (one search of the workspace's quota): each AVAILABLE,
     TAKEN, PREMIUM or UNSUPPORTED, with the registrar's and Mailfleet's prices."""
     return render(schemas.Offers, {"items": _check(request, caller, body.names)})
+
+
+@router.post(
+    "/domain-suggestions",
+    response_model=schemas.Suggestions,
+    openapi_extra=errors(*CODES, "rate_limited", "insufficient_role"),
+)
+def suggest(request: Request, caller: Reading, body: schemas.SuggestionsIn) -> Response:
+    """Available look-alikes of a brand or seed domain: its label in other TLDs, then get-,
+    try-, -hq, -mail... forms, checked in one registrar call (one search of the quota)."""
+    settings = request.app.state.settings
+    label, tld = suggestions.split(body.seed)
+    names = suggestions.candidates(
+        body.seed, body.tlds, at_most=min(20, settings.domain_search_max_names)
+    )
+    offers = _check(request, caller, list(names))
+    items = [offer for offer in offers if offer.available][: body.limit]
+    return render(
+        schemas.Suggestions, {"seed": f"{label}.{tld}", "checked": len(names), "items": items}
+    )
 
 
 def _check(request: Request, caller: Reading, names: list[object]) -> list[service.Offer]:

@@ -20,6 +20,16 @@ class AvailabilityCheck(Schema):
     )
 
 
+class SuggestionsIn(Schema):
+    seed: Annotated[str, Field(min_length=1, max_length=253, examples=["acme", "acme.com"])]
+    tlds: list[Annotated[str, Field(min_length=1, max_length=63)]] = Field(
+        default_factory=lambda: ["com", "io", "co", "net"],
+        max_length=10,
+        description="The seed's label is also tried in these TLDs.",
+    )
+    limit: Annotated[int, Field(ge=1, le=20)] = 10
+
+
 class Offer(ResponseSchema):
     name: str
     verdict: Verdict
@@ -34,6 +44,12 @@ class Offer(ResponseSchema):
 
 class Offers(ResponseSchema):
     items: list[Offer]
+
+
+class Suggestions(ResponseSchema):
+    seed: str = Field(examples=["acme.com"])
+    checked: int = Field(description="How many look-alike names were asked of the registrar.")
+    items: list[Offer] = Field(description="The AVAILABLE ones, best first, at most `limit`.")
 
 
 class PurchaseCreate(Schema):

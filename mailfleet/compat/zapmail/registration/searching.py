@@ -11,28 +11,22 @@ from collections.abc import Sequence
 from typing import Any
 
 from mailfleet.compat.zapmail.registration import schemas
+from mailfleet.registrars import suggestions
 from mailfleet.registrars.service import Offer
 
-DEFAULT_TLD = "com"
+# The first of the native suggestions' forms (registrars.suggestions), as this surface documents.
 PREFIXES = ("get", "try")
 SUFFIXES = ("hq", "mail")
 SIMILAR = len(PREFIXES) + len(SUFFIXES)
 
 
-def split(name: str) -> tuple[str, str]:
-    """(label, tld) of `name`; a bare label is a .com name."""
-    label, dot, tld = name.strip().strip(".").lower().partition(".")
-    return label, tld if dot and tld else DEFAULT_TLD
-
-
 def candidates(name: str, tlds: Sequence[str]) -> list[str]:
     """The name first, then the label in each other TLD, then the SIMILAR names (last)."""
-    label, tld = split(name)
+    label, tld = suggestions.split(name)
     first = f"{label}.{tld}" if "." not in name.strip().strip(".") else name.strip()
     others = [t.strip().strip(".").lower() for t in tlds]
     alternatives = [f"{label}.{t}" for t in dict.fromkeys(others) if t and t != tld]
-    similar = [f"{p}{label}.{tld}" for p in PREFIXES] + [f"{label}{s}.{tld}" for s in SUFFIXES]
-    return [first, *alternatives, *similar]
+    return [first, *alternatives, *suggestions.similar(label, tld, PREFIXES, SUFFIXES)]
 
 
 def search(offers: Sequence[Offer], years: int, *, alternatives: int) -> dict[str, Any]:
