@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     zapmail_rate_limit_per_second: int = Field(default=5, ge=0)
     zapmail_rate_limit_per_minute: int = Field(default=20, ge=0)
     zapmail_recent_creation_rule: RecentCreationRule = RecentCreationRule.SEED
+    # Zapmail's "unified provider" change (Oct 2026): reads return Google and Microsoft objects
+    # together, each with its serviceProvider (true); false is the behaviour before it, reads
+    # narrowed to the x-service-provider header's provider (GOOGLE when absent).
+    zapmail_unified_provider: bool = True
     # Days between a mailbox's creation and its renewal date.
     renewal_period_days: int = 30
     invitation_ttl_days: int = 7

@@ -47,6 +47,8 @@ class DomainFilter:
     source: DomainSource | None = None
     # Whether the delegation was checked at least once (None: either).
     checked: bool | None = None
+    # Only domains of this mailbox type (a domain without a type yet counts as `default_type`).
+    mailbox_type: MailboxType | None = None
 
 
 def _assigned_counts() -> Any:
@@ -100,6 +102,11 @@ def matching(workspace_id: uuid.UUID, wanted: DomainFilter) -> Any:
     )
     if wanted.source is not None:
         statement = statement.where(Domain.source == wanted.source)
+    if wanted.mailbox_type is not None:
+        of_type = Domain.mailbox_type == wanted.mailbox_type
+        if wanted.mailbox_type == wanted.default_type:
+            of_type = or_(of_type, Domain.mailbox_type.is_(None))
+        statement = statement.where(of_type)
     if wanted.checked is not None:
         checked = Domain.last_checked_at.is_not(None)
         statement = statement.where(checked if wanted.checked else ~checked)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from mailfleet.billing import slots
 from mailfleet.kit.pagination import contains_pattern, numbered_page
-from mailfleet.models import Domain, Mailbox, MailboxStatus
+from mailfleet.models import Domain, Mailbox, MailboxStatus, MailboxType
 
 
 @dataclass
@@ -47,16 +47,24 @@ def _live(workspace_id: uuid.UUID) -> Select[Any]:
 
 
 def by_domain(
-    session: Session, workspace_id: uuid.UUID, *, contains: str | None, page: int, limit: int
+    session: Session,
+    workspace_id: uuid.UUID,
+    *,
+    contains: str | None,
+    page: int,
+    limit: int,
+    mailbox_type: MailboxType | None = None,
 ) -> GroupedPage:
     """Domains with live (not REMOVED) mailboxes, by name; `contains` matches the domain's
-    name or a mailbox's address."""
-    statement = select(Domain).where(
-        Domain.workspace_id == workspace_id, Domain.id.in_(_live(workspace_id))
-    )
+    name or a mailbox's address. With `mailbox_type`, only mailboxes of that type count (in the
+    page and in the totals)."""
+    live = _live(workspace_id)
+    if mailbox_type is not None:
+        live = live.where(Mailbox.mailbox_type == mailbox_type)
+    statement = select(Domain).where(Domain.workspace_id == workspace_id, Domain.id.in_(live))
     if contains and contains.strip():
         pattern = contains_pattern(contains)
-        matching = _live(workspace_id).where(Mailbox.address.ilike(pattern, escape="\\"))
+        matching = live.where(Mailbox.address.ilike(pattern, escape="\\"))
         statement = statement.where(
             or_(Domain.name.ilike(pattern, escape="\\"), Domain.id.in_(matching))
         )
@@ -67,15 +75,24 @@ def by_domain(
     if grouped:
         for mailbox in session.scalars(
             select(Mailbox)
-            .where(Mailbox.domain_id.in_(grouped), Mailbox.status != MailboxStatus.REMOVED)
+            .where(
+                Mailbox.domain_id.in_(grouped),
+                Mailbox.status != MailboxStatus.REMOVED,
+                *_of_type(mailbox_type),
+            )
             .order_by(Mailbox.domain_id, Mailbox.username)
         ):
             grouped[mailbox.domain_id].mailboxes.append(mailbox)
-    usage = slots.usage(session, workspace_id).values()
+    per_type = slots.usage(session, workspace_id)
+    usage = per_type.values() if mailbox_type is None else [per_type[mailbox_type]]
     active = session.scalar(
         select(func.count())
         .select_from(Mailbox)
-        .where(Mailbox.workspace_id == workspace_id, Mailbox.status == MailboxStatus.ACTIVE)
+        .where(
+            Mailbox.workspace_id == workspace_id,
+            Mailbox.status == MailboxStatus.ACTIVE,
+            *_of_type(mailbox_type),
+        )
     )
     return GroupedPage(
         items=list(grouped.values()),
@@ -84,6 +101,10 @@ def by_domain(
         assigned=sum(u.used for u in usage),
         active=int(active or 0),
     )
+
+
+def _of_type(mailbox_type: MailboxType | None) -> list[Any]:
+    return [] if mailbox_type is None else [Mailbox.mailbox_type == mailbox_type]
 
 
 def live_of_types(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, Header, Query
+from fastapi import Depends, Header, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -125,3 +125,16 @@ def service_provider(
 
 
 ServiceProvider = Annotated[MailboxType | None, Depends(service_provider)]
+
+
+def read_provider(
+    request: Request, provider: Annotated[MailboxType | None, Depends(service_provider)]
+) -> MailboxType | None:
+    """The provider a read is narrowed to: none under the unified provider (both, each item
+    saying its own), else the header's (GOOGLE when absent), as before the change."""
+    if request.app.state.settings.zapmail_unified_provider:
+        return None
+    return provider or MailboxType.GOOGLE
+
+
+ReadProvider = Annotated[MailboxType | None, Depends(read_provider)]

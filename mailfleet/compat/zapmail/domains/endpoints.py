@@ -12,6 +12,7 @@ from mailfleet.compat.zapmail.envelope import (
     Envelope,
     PageLimit,
     PageNumber,
+    ReadProvider,
     page_counters,
     respond,
 )
@@ -42,10 +43,14 @@ def _page(ctx: RequestContext, wanted: DomainFilter, page: int, limit: int) -> R
     response_model=Envelope[schemas.DomainPage],
 )
 def list_domains(
-    ctx: Viewer, page: PageNumber = 1, limit: PageLimit = 10, contains: Contains = None
+    ctx: Viewer,
+    provider: ReadProvider,
+    page: PageNumber = 1,
+    limit: PageLimit = 10,
+    contains: Contains = None,
 ) -> Response:
     """The workspace's domains by name, with their mailboxes."""
-    return _page(ctx, DomainFilter(contains=contains), page, limit)
+    return _page(ctx, DomainFilter(contains=contains, mailbox_type=provider), page, limit)
 
 
 @router.post(
@@ -54,11 +59,18 @@ def list_domains(
     response_model=Envelope[schemas.DomainPage],
 )
 def search_domains(
-    body: schemas.DomainSearch, ctx: Viewer, page: PageNumber = 1, limit: PageLimit = 10
+    body: schemas.DomainSearch,
+    ctx: Viewer,
+    provider: ReadProvider,
+    page: PageNumber = 1,
+    limit: PageLimit = 10,
 ) -> Response:
     """Domains by status (ACTIVE, INACTIVE, PENDING, IN_PROGRESS, EXPIRED), name and tags."""
     wanted = DomainFilter(
-        statuses=domain_filter(body.status), contains=body.contains, tags=body.tag_ids
+        statuses=domain_filter(body.status),
+        contains=body.contains,
+        tags=body.tag_ids,
+        mailbox_type=provider,
     )
     return _page(ctx, wanted, body.page or page, body.limit or limit)
 
@@ -69,9 +81,15 @@ def search_domains(
     response_model=Envelope[schemas.DomainPage],
 )
 def assignable_domains(
-    ctx: Viewer, page: PageNumber = 1, limit: PageLimit = 10, contains: Contains = None
+    ctx: Viewer,
+    provider: ReadProvider,
+    page: PageNumber = 1,
+    limit: PageLimit = 10,
+    contains: Contains = None,
 ) -> Response:
     """ACTIVE domains with a free place under the per-domain limit (5 for Google and
     Microsoft)."""
-    wanted = DomainFilter(contains=contains, free_under=ctx.profile.domain_limits)
+    wanted = DomainFilter(
+        contains=contains, free_under=ctx.profile.domain_limits, mailbox_type=provider
+    )
     return _page(ctx, wanted, page, limit)

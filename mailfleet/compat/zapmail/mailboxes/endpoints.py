@@ -20,6 +20,7 @@ from mailfleet.compat.zapmail.envelope import (
     Envelope,
     PageLimit,
     PageNumber,
+    ReadProvider,
     ServiceProvider,
     page_counters,
     respond,
@@ -56,11 +57,20 @@ def _may_see_logins(ctx: RequestContext) -> bool:
     response_model=Envelope[schemas.MailboxPage],
 )
 def list_mailboxes(
-    ctx: Viewer, page: PageNumber = 1, limit: PageLimit = 10, contains: Contains = None
+    ctx: Viewer,
+    provider: ReadProvider,
+    page: PageNumber = 1,
+    limit: PageLimit = 10,
+    contains: Contains = None,
 ) -> Response:
     """A page of domains with their mailboxes, and the workspace's slot totals."""
     found = grouped.by_domain(
-        ctx.session, ctx.workspace(), contains=contains, page=page, limit=limit
+        ctx.session,
+        ctx.workspace(),
+        contains=contains,
+        page=page,
+        limit=limit,
+        mailbox_type=provider,
     )
     mailboxes = [m for item in found.items for m in item.mailboxes]
     logins = mailbox_service.credentials_of(ctx.secrets, mailboxes) if _may_see_logins(ctx) else {}
