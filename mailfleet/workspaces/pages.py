@@ -84,7 +84,8 @@ def summaries(
     limit: int | None = None,
 ) -> tuple[list[WorkspaceSummary], int]:
     """The caller's workspaces (oldest membership first) whose name contains `contains`,
-    page `page` of `limit` (all when None), with their totals; and how many matched."""
+    page `page` of `limit` (all when None), with their totals; and how many matched. Billing
+    details are None where the caller is below ADMIN."""
     views = list(list_for(session, principal))
     if contains:
         wanted = contains.strip().casefold()
@@ -97,7 +98,12 @@ def summaries(
     domains, mailboxes, billing = _counts(session, [view.id for view in views])
     found = [
         WorkspaceSummary(
-            view, int(domains.get(view.id, 0)), int(mailboxes.get(view.id, 0)), billing.get(view.id)
+            view,
+            int(domains.get(view.id, 0)),
+            int(mailboxes.get(view.id, 0)),
+            # Billing details are an ADMIN's to read (as `service.get_billing` says): an EDITOR
+            # or VIEWER sees the workspace listed without them.
+            billing.get(view.id) if view.role.at_least(Role.ADMIN) else None,
         )
         for view in views
     ]

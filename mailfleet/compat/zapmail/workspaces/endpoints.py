@@ -41,6 +41,7 @@ MemberId = Annotated[
 InvitationId = Annotated[uuid.UUID, Query(alias="invitationId")]
 Listed = Envelope[list[schemas.ListedWorkspace]]
 Created = Envelope[schemas.Workspace]
+Renamed = Envelope[schemas.RenamedWorkspace]
 Members = Envelope[schemas.MemberPage]
 Invitations = Envelope[schemas.InvitationPage]
 Nothing = Envelope[None]
@@ -93,15 +94,15 @@ def create_workspace_v1(body: schemas.CreateWorkspaceV1, ctx: Context) -> Respon
 @router.put(
     "/api/v2/workspaces",
     summary="Update workspace",
-    response_model=Created,
+    response_model=Renamed,
     openapi_extra=errors("workspace_not_found", "insufficient_role", "workspace_name_taken"),
 )
 def rename_workspace(body: schemas.RenameWorkspace, ctx: Context) -> Response:
     """Rename (ADMIN); the name must be free among the owner's workspaces."""
     view = workspace_service.rename(ctx.session, ctx.principal, body.id, name=body.name)
     # Mailfleet keeps no update time per workspace: the answer's is the time of this update.
-    data = schemas.created(view, updated_at=datetime.now(UTC))
-    return respond(Created, "Workspace updated successfully", data)
+    data = schemas.renamed(view, updated_at=datetime.now(UTC))
+    return respond(Renamed, "Workspace updated successfully", data)
 
 
 @router.delete(

@@ -78,6 +78,17 @@ class Workspace(CamelOut):
     deleted_at: None = None
 
 
+class RenamedWorkspace(CamelOut):
+    """The update example's key order (the create example's differs)."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    name: str
+    created_at: Timestamp
+    updated_at: Timestamp
+    deleted_at: None = None
+
+
 class CreateWorkspace(CamelIn):
     name: Name
     billing_details: BillingDetailsIn
@@ -228,5 +239,17 @@ def created(view: Any, updated_at: Any = None) -> dict[str, Any]:
         "userId": view.owner_id,
         "updatedAt": updated_at or view.created_at,
         "createdAt": view.created_at,
+        "deletedAt": None,
+    }
+
+
+def renamed(view: Any, updated_at: Any) -> dict[str, Any]:
+    """A renamed workspace, in the key order of the document's update example."""
+    return {
+        "id": view.id,
+        "userId": view.owner_id,
+        "name": view.name,
+        "createdAt": view.created_at,
+        "updatedAt": updated_at,
         "deletedAt": None,
     }
