@@ -140,9 +140,10 @@ def create_orders(
     """Create many orders under every rule, in a few statements; per request, its order or
     the error of the rule that refused it (a refused one writes nothing).
 
-    All the checks of a round run before its writes, so two requests of one workspace (which
-    share its quota, and maybe a domain) go to successive rounds: each sees what the one
-    before it wrote. A renewal's scheduled orders are one per workspace: one round."""
+    All the checks of a round run before its writes, so two requests on one domain go to
+    successive rounds: each sees what the one before it wrote. Requests of one workspace on
+    different domains share a round (an assign across 1,000 domains is one round); they share
+    only the workspace's quota, which the round reads once and draws down request by request."""
     results: list[OrderView | MailfleetError | None] = [None] * len(requests)
     ready = _prepare(session, settings, requests, results)
     # Lock order: the pools' Allocation rows, then the Domain rows, each sorted. Every writer
@@ -154,8 +155,10 @@ def create_orders(
     for round_ in _rounds(requests, ready):
         now = clock.now()
         keys = [(requests[i].workspace_id, requests[i].mailbox_type) for i in round_]
-        # One workspace per round: each quota is read once, in bulk when there are many.
+        # Each quota is read once per round, in bulk when there are many; what the round's
+        # accepted requests take from it is counted in `drawn` (per workspace and pool).
         found = slots.quotas(session, keys, now) if len(round_) > 1 else {}
+        drawn: dict[tuple[uuid.UUID, frozenset[MailboxType]], int] = defaultdict(int)
         # A domain is one workspace's, so it comes once per round: its facts, read for the
         # whole round in one query per rule, are what its check would read alone.
         facts, taken = _round_facts(session, profile, requests, ready, round_)
@@ -164,6 +167,10 @@ def create_orders(
             request, (domain_id, usernames) = requests[index], ready[index]
             domain = domains[domain_id]
             allocation = allocations.get(key)
+            quota = found.get(key)
+            pool = (request.workspace_id, quota.pool) if quota is not None else None
+            if quota is not None and pool is not None:
+                quota = slots.Quota(quota.pool, quota.allocated, quota.used + drawn[pool])
             try:
                 _check(
                     session,
@@ -173,13 +180,15 @@ def create_orders(
                     domain,
                     usernames,
                     now,
-                    found.get(key),
+                    quota,
                     facts[domain_id],
                     taken[domain_id],
                 )
             except MailfleetError as exc:
                 results[index] = exc
                 continue
+            if pool is not None:
+                drawn[pool] += len(request.mailboxes)
             accepted[index] = _Accepted(request, domain, usernames)
         views = _write(session, settings, list(accepted.values()), user_id, actor, now)
         for index, view in zip(accepted, views, strict=True):
@@ -244,13 +253,16 @@ def _lock_domains(session: Session, ids: Collection[uuid.UUID]) -> dict[uuid.UUI
     return {domain.id: domain for domain in found}
 
 
-def _rounds(requests: Sequence[OrderRequest], ready: Collection[int]) -> list[list[int]]:
-    """The k-th round holds each workspace's k-th request."""
+def _rounds(
+    requests: Sequence[OrderRequest], ready: dict[int, tuple[uuid.UUID, list[str]]]
+) -> list[list[int]]:
+    """The k-th round holds each domain's k-th request."""
     rounds: list[list[int]] = []
     seen: dict[uuid.UUID, int] = defaultdict(int)
     for index in sorted(ready):
-        k = seen[requests[index].workspace_id]
-        seen[requests[index].workspace_id] += 1
+        domain_id = ready[index][0]
+        k = seen[domain_id]
+        seen[domain_id] += 1
         if k == len(rounds):
             rounds.append([])
         rounds[k].append(index)
