@@ -49,6 +49,12 @@ def after_type_known(session: Session, domain_id: uuid.UUID) -> None:
     enqueue_after_commit(session, PUBLISH, [str(domain_id)])
 
 
+def after_types_known(session: Session, domain_ids: Sequence[uuid.UUID]) -> None:
+    """`after_type_known` for many domains (a batch of orders): one job per CHUNK of them."""
+    for chunk in chunks(list(domain_ids)):
+        enqueue_after_commit(session, PUBLISH, chunk)
+
+
 def after_remove(session: Session, domain_id: uuid.UUID) -> None:
     enqueue_after_commit(session, DELETE_ZONE, str(domain_id))
 

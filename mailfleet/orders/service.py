@@ -317,10 +317,13 @@ def _write(
     number; then each backend is handed its new mailboxes once."""
     if not accepted:
         return []
+    typed = []
     for item in accepted:
         if item.domain.mailbox_type is None:
             item.domain.mailbox_type = item.request.mailbox_type
-            dns_tasks.after_type_known(session, item.domain.id)
+            typed.append(item.domain.id)
+    # Their records are published by one job per chunk, not one per domain.
+    dns_tasks.after_types_known(session, typed)
     orders = order_status.open_orders(
         session,
         [
