@@ -9,15 +9,19 @@
    target is within 1.2x); `limit=50` (250 mailboxes) is printed too. The page cache is off,
    so every request queries and renders.
 
-Run: .venv/bin/python -m bench.zapmail [domains ...]   (default: 200 1000)
+Run: .venv/bin/python -m bench.zapmail [domains ...]   (default: 200 1000; SQLite, then
+PostgreSQL in a throwaway cluster; MAILFLEET_BENCH_BACKENDS=sqlite or =postgresql runs one)
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 import httpx
 
@@ -26,6 +30,7 @@ from bench.mailbox_list import populate
 from bench.mailbox_orders import PER_DOMAIN, active_domains, baseline
 from mailfleet.models import Domain, MailboxType
 from tests.factories import Caller, give_slots
+from tests.support.servers import postgres_server
 
 ROUNDS = 5
 REQUESTS = 100
@@ -118,19 +123,31 @@ def bench_list(env: Env) -> None:
             for name, (path, headers) in order if number % 2 == 0 else order[::-1]:
                 times[name].append(_time(client, path, headers))
     native = statistics.median(times["native /v1/mailboxes?limit=50"])
-    print(f"\nlist (100,000 mailboxes; median of {ROUNDS} rounds of {REQUESTS} requests)")
+    backend = env.database.engine.dialect.name
+    print(f"\nlist (backend {backend}; 100,000 mailboxes; median of {ROUNDS}x{REQUESTS} requests)")
     print(f"{'request':<40} {'ms':>7} {'ratio':>6}")
     for name, values in times.items():
         value = statistics.median(values)
         print(f"{name:<40} {value * 1000:>7.2f} {value / native:>6.2f}")
 
 
+@contextmanager
+def postgres_environment() -> Iterator[Env]:
+    with postgres_server() as url, fresh_environment(MAILFLEET_DATABASE_URL=url) as env:
+        yield env
+
+
 def main() -> None:
     sizes = [int(arg) for arg in sys.argv[1:]] or [200, 1000]
-    with fresh_environment() as env:
-        bench_assign(env, sizes)
-    with fresh_environment() as env:
-        bench_list(env)
+    environments: dict[str, Callable[[], AbstractContextManager[Env]]] = {
+        "sqlite": fresh_environment,
+        "postgresql": postgres_environment,
+    }
+    for backend in os.environ.get("MAILFLEET_BENCH_BACKENDS", "sqlite,postgresql").split(","):
+        with environments[backend]() as env:
+            bench_assign(env, sizes)
+        with environments[backend]() as env:
+            bench_list(env)
 
 
 if __name__ == "__main__":
