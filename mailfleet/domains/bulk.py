@@ -257,20 +257,14 @@ def remove_unused(
 ) -> int:
     """Remove connected domains that hold no mailbox (Zapmail's rule R12: a domain bought
     here stays until it expires). All or nothing."""
-    bought = session.scalar(
-        select(func.count())
-        .select_from(Domain)
-        .where(Domain.id.in_(domain_ids), Domain.source == DomainSource.PURCHASED)
-    )
+    bought = _count(session, domain_ids, Domain.source == DomainSource.PURCHASED)
     if bought:
         raise Conflict(
             f"Only connected domains can be removed; {bought} of them were bought here.",
             code="domain_purchased",
             field="ids",
         )
-    for domain_id in domain_ids:
-        service.remove_domain(session, workspace_id=workspace_id, domain_id=domain_id, actor=actor)
-    return len(domain_ids)
+    return _remove(session, workspace_id, domain_ids, actor)
 
 
 def cancel_connections(
@@ -278,17 +272,25 @@ def cancel_connections(
 ) -> int:
     """Remove domains still being connected (not ACTIVE yet), all or nothing: an operator
     deletes a stuck request and makes it again."""
-    done = session.scalar(
-        select(func.count())
-        .select_from(Domain)
-        .where(Domain.id.in_(domain_ids), Domain.status == DomainStatus.ACTIVE)
-    )
+    done = _count(session, domain_ids, Domain.status == DomainStatus.ACTIVE)
     if done:
         raise Conflict(
             f"{done} of the domains are connected already; remove them as domains.",
             code="connection_completed",
             field="ids",
         )
+    return _remove(session, workspace_id, domain_ids, actor)
+
+
+def _count(session: Session, domain_ids: Sequence[uuid.UUID], condition: Any) -> int:
+    statement = select(func.count()).select_from(Domain).where(Domain.id.in_(domain_ids))
+    return int(session.scalar(statement.where(condition)) or 0)
+
+
+def _remove(
+    session: Session, workspace_id: uuid.UUID, domain_ids: Sequence[uuid.UUID], actor: str
+) -> int:
+    """Each through the single-domain removal (its rule: no live mailbox; its event)."""
     for domain_id in domain_ids:
         service.remove_domain(session, workspace_id=workspace_id, domain_id=domain_id, actor=actor)
     return len(domain_ids)
