@@ -8,7 +8,7 @@ from the API surfaces'. The rules are the deployment's, as on /v1.
 
 from __future__ import annotations
 
-from mailfleet.console import assets, operating, pages, security, service, signin
+from mailfleet.console import assets, mailbox_page, operating, pages, security, service, signin
 from mailfleet.console.web import PREFIX, CookieCredentials, render_error
 from mailfleet.idempotency.middleware import IdempotencyPolicy
 from mailfleet.surfaces.recipe import RateLimitPolicy, Surface
@@ -19,7 +19,9 @@ ROUTERS = (
     security.router,
     pages.router,
     operating.router,
+    mailbox_page.router,
     pages.json_router,
+    mailbox_page.json_router,
 )
 # A pasted list of up to 10,000 domain names.
 BULK_ROUTES = (("POST", "/domains"),)

@@ -55,7 +55,41 @@ function pollBatch() {
   if (batch.dataset.status !== "DONE") { window.setTimeout(tick, POLL_MS); }
 }
 
+// A mailbox's authenticator code: the seconds count down each second, and the code is asked
+// for again when they run out (and every few seconds, so a sleeping laptop catches up).
+var TOTP_POLL_MS = 5000;
+
+function liveTotp() {
+  var panel = document.getElementById("totp");
+  if (!panel) { return; }
+  var code = document.getElementById("totp-code");
+  var seconds = document.getElementById("totp-seconds");
+  var left = parseInt(seconds.textContent, 10) || 0;
+  var lastFetch = Date.now();
+  var fetchCode = function () {
+    lastFetch = Date.now();
+    fetch(panel.dataset.totpUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (response.status === 401) { window.location.reload(); return null; }
+        return response.ok ? response.json() : null;
+      })
+      .then(function (answer) {
+        if (!answer) { return; }
+        code.textContent = answer.code;
+        left = answer.expires_in;
+        seconds.textContent = left;
+      })
+      .catch(function () { /* the next tick asks again */ });
+  };
+  window.setInterval(function () {
+    left = Math.max(left - 1, 0);
+    seconds.textContent = left;
+    if (left === 0 || Date.now() - lastFetch >= TOTP_POLL_MS) { fetchCode(); }
+  }, 1000);
+}
+
 document.addEventListener("DOMContentLoaded", function () {
   copyButtons();
   pollBatch();
+  liveTotp();
 });
