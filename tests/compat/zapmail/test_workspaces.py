@@ -414,7 +414,14 @@ def test_another_users_workspace_cannot_be_renamed_or_deleted(
     owner = make_tenant(db)
     stranger = make_tenant(db)
     h = stranger.zapmail_headers
+    # A name no error message could contain by chance (a factory name is "Workspace <n>").
+    client.put(
+        f"{API}/v2/workspaces",
+        json={"id": str(owner.workspace_id), "name": "Private Payroll"},
+        headers=owner.zapmail_headers,
+    )
     before = names_of(client, owner.zapmail_headers)
+    assert before == ["Private Payroll"]
 
     rename = client.put(
         f"{API}/v2/workspaces", json={"id": str(owner.workspace_id), "name": "Mine now"}, headers=h
