@@ -40,9 +40,12 @@ S = DomainStatus
 MOVES: Mapping[DomainStatus, frozenset[DomainStatus]] = {
     S.QUEUED: frozenset({S.PENDING_NS, S.ACTIVE, S.FAILED, S.REMOVED}),
     S.PENDING_NS: frozenset({S.ACTIVE, S.FAILED, S.REMOVED}),
-    S.ACTIVE: frozenset({S.FAILED, S.REMOVED}),
+    S.ACTIVE: frozenset({S.FAILED, S.REMOVED, S.EXPIRED}),
     S.FAILED: frozenset({S.ACTIVE, S.REMOVED}),
     S.REMOVED: frozenset(),
+    # A purchased domain past its registration's end (registrars.renewals); renewing it at
+    # the registrar by hand and marking it ACTIVE brings it back.
+    S.EXPIRED: frozenset({S.ACTIVE, S.REMOVED}),
 }
 # What a submitted domain starts as (`queue_new`).
 INITIAL = S.QUEUED

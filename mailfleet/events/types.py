@@ -39,6 +39,8 @@ class EventType(enum.StrEnum):
     DOMAIN_DNS_DRIFT = "domain.dns_drift"
     DOMAIN_DNS_DRIFT_RESOLVED = "domain.dns_drift_resolved"
     DOMAIN_FORWARDING_REQUESTED = "domain.forwarding_requested"
+    DOMAIN_RENEWAL_FAILED = "domain.renewal_failed"
+    DOMAIN_RENEWED = "domain.renewed"
     DOMAIN_SETTINGS_CHANGED = "domain.settings_changed"
     INVITATION_ACCEPTED = "invitation.accepted"
     INVITATION_CREATED = "invitation.created"

@@ -43,6 +43,7 @@ from mailfleet.models.export import (
 from mailfleet.models.integration import ProviderInstallation
 from mailfleet.models.mailbox import Allocation, Mailbox, MailboxOrder, SlotCount
 from mailfleet.models.registrar import DomainPurchase, DomainPurchaseStatus
+from mailfleet.models.renewal import DomainRenewal, DomainRenewalStatus
 from mailfleet.models.reputation import BlacklistListing, ReputationCheck, SubjectKind
 from mailfleet.models.setup import QuickSetup, QuickSetupStatus
 from mailfleet.models.shared import RateLimitCounter, SharedCounter
@@ -66,6 +67,8 @@ __all__ = [
     "DnsRecord",
     "DomainPurchase",
     "DomainPurchaseStatus",
+    "DomainRenewal",
+    "DomainRenewalStatus",
     "QuickSetup",
     "QuickSetupStatus",
     "Domain",

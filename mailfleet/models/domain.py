@@ -69,6 +69,8 @@ class Domain(RecordMixin, TenantMixin, Base):
     # Per-address forwards: local part -> target address.
     email_forwards: Mapped[dict[str, str] | None] = mapped_column(JSON, default=dict)
     auto_renew: Mapped[bool] = mapped_column(default=True)
+    # Purchased domains: when the registration ends (set at purchase, moved by each renewal).
+    registration_expires_at: Mapped[datetime | None]
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Google OAuth client ids a sequencer signs this domain's mailboxes in with, per app
     # (INSTANTLY, EMAILBISON...): Zapmail's add-client-id.

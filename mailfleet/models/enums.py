@@ -47,6 +47,8 @@ class DomainStatus(enum.StrEnum):
     ACTIVE = "ACTIVE"
     FAILED = "FAILED"
     REMOVED = "REMOVED"
+    # A purchased domain whose registration ran out without renewal.
+    EXPIRED = "EXPIRED"
 
 
 class DomainSource(enum.StrEnum):

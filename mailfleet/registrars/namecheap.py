@@ -22,6 +22,12 @@ registered the name before its answer was lost) therefore first asks
 registration (its nameservers are set again with `namecheap.domains.dns.setCustom`) and nothing
 is bought twice.
 
+Renewal is `namecheap.domains.renew` (`DomainName`, `Years`), answered by `<DomainRenewResult
+DomainName DomainID Renew ChargedAmount OrderID TransactionID>` with
+`<DomainDetails><ExpiredDate>` (the new end, "4/30/2021 11:31:13 AM"). It has no idempotency
+key either: the renewal sweep asks `getInfo`'s `DomainDetails/ExpiredDate` ("09/05/2016")
+before calling it again after a lost answer (`expiry`).
+
 Errors: the documented numbers that no retry can fix (authentication 1xxxxxx, validation,
 TLD not supported, domain not available, price mismatch, order creation failed and insufficient
 funds) are permanent; provider-side failures ("error from Enom", unknown responses) and the
@@ -35,6 +41,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -46,6 +53,7 @@ from mailfleet.registrars.protocol import (
     Contact,
     RegistrarError,
     Registration,
+    RenewalResult,
     TransientRegistrarError,
     Verdict,
 )
@@ -253,6 +261,36 @@ class Namecheap:
             return None
         return info.get("ID") or name
 
+    # --- renewal ------------------------------------------------------------------------
+
+    def renew(self, name: str, years: int) -> RenewalResult:
+        if not 1 <= years <= self.max_years:
+            raise RegistrarError(f"Namecheap renews for 1 to {self.max_years} years.")
+        root = self._call("namecheap.domains.renew", post=True, DomainName=name, Years=str(years))
+        result = root.find(f".//{NS}DomainRenewResult")
+        if result is None or not _true(result.get("Renew")):
+            raise RegistrarError(f"Namecheap did not renew {name}.")
+        expires = _date(result.findtext(f"{NS}DomainDetails/{NS}ExpiredDate"))
+        if expires is None:
+            # Renewed, but the answer lacks the new end: getInfo has it.
+            expires = self.expiry(name)
+        if expires is None:
+            raise TransientRegistrarError(f"Namecheap renewed {name} without saying until when.")
+        order = result.get("OrderID") or result.get("TransactionID") or name
+        return RenewalResult(name, expires, cents(result.get("ChargedAmount")), order)
+
+    def expiry(self, name: str) -> datetime | None:
+        try:
+            root = self._call("namecheap.domains.getInfo", DomainName=name)
+        except _Refused as refused:
+            if refused.error.number in NOT_FOUND_NUMBERS:
+                return None
+            raise
+        info = root.find(f".//{NS}DomainGetInfoResult")
+        if info is None or info.get("DomainName", "").lower() != name.lower():
+            return None
+        return _date(info.findtext(f"{NS}DomainDetails/{NS}ExpiredDate"))
+
     def _set_nameservers(self, name: str, nameservers: Sequence[str]) -> None:
         sld, _, tld = name.partition(".")
         self._call(
@@ -354,3 +392,15 @@ def _tld(name: str) -> str:
 
 def _true(value: Any) -> bool:
     return str(value).lower() == "true"
+
+
+def _date(value: str | None) -> datetime | None:
+    """Namecheap's US dates ("09/05/2016", "4/30/2021 11:31:13 AM") as UTC midnight of the
+    day: renewals are decided by the day, and the time of day is the registry's."""
+    if not value:
+        return None
+    try:
+        month, day, year = (int(part) for part in value.strip().split(" ", 1)[0].split("/"))
+        return datetime(year, month, day, tzinfo=UTC)
+    except ValueError:
+        return None

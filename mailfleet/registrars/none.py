@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from mailfleet.config import Settings
 from mailfleet.registrars.protocol import (
@@ -10,6 +11,7 @@ from mailfleet.registrars.protocol import (
     Contact,
     RegistrarNotConfigured,
     Registration,
+    RenewalResult,
 )
 
 MESSAGE = (
@@ -39,4 +41,10 @@ class NoRegistrar:
         contact: Contact | None = None,
         attempt: int = 1,
     ) -> Registration:
+        raise RegistrarNotConfigured(MESSAGE)
+
+    def renew(self, name: str, years: int) -> RenewalResult:
+        raise RegistrarNotConfigured(MESSAGE)
+
+    def expiry(self, name: str) -> datetime | None:
         raise RegistrarNotConfigured(MESSAGE)

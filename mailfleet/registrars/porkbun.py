@@ -11,12 +11,16 @@ Registration is `POST /domain/create/{domain}` with the quoted `cost` in integer
 for 24 hours: a retried job never buys twice), then `POST /domain/updateNs/{domain}` with the
 pair. Porkbun registers for the TLD's minimum term (one year) with the account's default
 contact and free WHOIS privacy; longer terms are renewals.
+
+Renewal: the v3 API documents no renew call, so `renew` refuses (RenewalNotSupported) without
+calling Porkbun; such domains renew by Porkbun's own auto-renew or by hand in its dashboard.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -28,6 +32,8 @@ from mailfleet.registrars.protocol import (
     Contact,
     RegistrarError,
     Registration,
+    RenewalNotSupported,
+    RenewalResult,
     TransientRegistrarError,
     Verdict,
 )
@@ -117,6 +123,16 @@ class Porkbun:
         status, body = self._post(f"/domain/updateNs/{name}", ns=list(nameservers))
         self._raise_unless_success(status, body)
         return Registration(name, order_id)
+
+    def renew(self, name: str, years: int) -> RenewalResult:
+        raise RenewalNotSupported(
+            f"Porkbun's API cannot renew domains: renew {name} in Porkbun's dashboard "
+            "(or turn on its auto-renew there)."
+        )
+
+    def expiry(self, name: str) -> datetime | None:
+        # Nothing to ask without a renew call: the sweep never needs it for Porkbun.
+        return None
 
     @staticmethod
     def _raise_unless_success(status: int, body: dict[str, Any]) -> None:

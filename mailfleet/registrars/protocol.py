@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 
@@ -46,6 +47,23 @@ class TransientRegistrarError(RegistrarError):
 
 class RegistrarNotConfigured(RegistrarError):
     """The deployment sells no domains (MAILFLEET_REGISTRAR=none)."""
+
+
+class RenewalNotSupported(RegistrarError):
+    """The registrar's API cannot renew a domain (Porkbun's v3 documents no renew call): the
+    renewal is recorded FAILED with this reason, to be renewed at the registrar by hand."""
+
+    code = "renewal_not_supported"
+
+
+@dataclass(frozen=True)
+class RenewalResult:
+    name: str
+    # The registration's end after the renewal, as the registrar says it.
+    expires_at: datetime
+    # What the registrar charged, in cents (None when its answer does not say).
+    charged_cents: int | None
+    order_id: str
 
 
 @dataclass(frozen=True)
@@ -102,4 +120,15 @@ class Registrar(Protocol):
         counts this purchase's calls, so a registrar without idempotency keys can look for an
         earlier attempt's registration first.
         Raises TransientRegistrarError when trying again may work, RegistrarError when not."""
+        ...
+
+    def renew(self, name: str, years: int) -> RenewalResult:
+        """Extend `name`'s registration by `years`. There is no idempotency key: before
+        retrying a renewal whose answer was lost, ask `expiry` whether it happened.
+        Raises TransientRegistrarError when the outcome is unknown or trying again may work,
+        RenewalNotSupported when the registrar cannot renew, RegistrarError when it refused."""
+        ...
+
+    def expiry(self, name: str) -> datetime | None:
+        """When `name`'s registration in the account ends; None when it is not in the account."""
         ...

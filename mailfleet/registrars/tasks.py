@@ -21,7 +21,7 @@ from mailfleet.domains import service as domain_service
 from mailfleet.jobs.queue import Runtime, job
 from mailfleet.jobs.worker import sweeper
 from mailfleet.kit import clock
-from mailfleet.models import DomainPurchase, DomainPurchaseStatus, Workspace
+from mailfleet.models import Domain, DomainPurchase, DomainPurchaseStatus, Workspace
 from mailfleet.registrars import transitions
 from mailfleet.registrars.protocol import (
     Contact,
@@ -31,6 +31,9 @@ from mailfleet.registrars.protocol import (
 )
 from mailfleet.registrars.purchases import REGISTER, refund
 from mailfleet.registrars.registry import REGISTRARS
+
+# Registers the renewal job and sweep wherever the registration job runs.
+from mailfleet.registrars.renewals import RENEW as RENEW  # noqa: F401
 
 log = logging.getLogger(__name__)
 ACTOR = "system:registrar"
@@ -123,6 +126,9 @@ def _registered(runtime: Runtime, purchase_id: uuid.UUID, done: Registration) ->
             actor=ACTOR,
         )
         found.registrar_order_id = done.order_id[:200]
+        # Registered now for `years`: the renewal sweep reads this end (renewals.py).
+        domain = session.get_one(Domain, found.domain_id)
+        domain.registration_expires_at = clock.now() + timedelta(days=365 * found.years)
         found.retry_at = None
         transitions.move(session, found, S.REGISTERED, actor=ACTOR)
 

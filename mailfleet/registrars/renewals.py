@@ -1,0 +1,329 @@
+"""Renewing purchased domains at their registrar, and expiring the ones not renewed.
+
+The sweep, in one transaction: every purchased ACTIVE domain with auto-renew on (and the
+workspace's `settings["domain_auto_renew"]` not false) whose registration ends within
+`domain_renewal_lead_days` gets a renewal row keyed `domain-renewal:{domain_id}:{expiry date}`
+and one wallet debit under the same key (the price it was bought at, per year), then COMMIT.
+A short wallet records the renewal FAILED (insufficient_funds) with nothing debited. The
+renewal job then calls the registrar with no transaction open and records the outcome:
+SUCCEEDED moves `registration_expires_at`; a refusal is FAILED and refunded once. A lost
+answer (timeout, 5xx) leaves it PENDING: registrars have no idempotency key for renewals, so
+the next attempt first asks the registrar's expiry and renews only if it has not moved.
+Domains past their expiry with no renewal under way move ACTIVE -> EXPIRED.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import ColumnElement, Exists
+
+from mailfleet.billing.errors import PaymentRequired
+from mailfleet.billing.wallet import service as wallet
+from mailfleet.db import enqueue_after_commit
+from mailfleet.domains import lifecycle
+from mailfleet.events import service as events
+from mailfleet.events.types import EventType
+from mailfleet.jobs.queue import Runtime, job
+from mailfleet.jobs.worker import sweeper
+from mailfleet.kit import clock
+from mailfleet.models import (
+    Domain,
+    DomainPurchase,
+    DomainPurchaseStatus,
+    DomainRenewal,
+    DomainRenewalStatus,
+    DomainSource,
+    DomainStatus,
+    LedgerKind,
+    Workspace,
+)
+from mailfleet.registrars.protocol import (
+    RegistrarError,
+    RenewalNotSupported,
+    RenewalResult,
+    TransientRegistrarError,
+)
+from mailfleet.registrars.registry import REGISTRARS
+
+log = logging.getLogger(__name__)
+RENEW = "registrars.renew"
+ACTOR = "system:registrar"
+SWEEP_CHUNK = 100
+YEARS = 1
+INSUFFICIENT_FUNDS = "insufficient_funds"
+R = DomainRenewalStatus
+
+
+def dedupe_key(domain_id: uuid.UUID, expires_at: datetime) -> str:
+    """One renewal per domain and registration period."""
+    return f"domain-renewal:{domain_id}:{expires_at.date().isoformat()}"
+
+
+# --- the sweep ----------------------------------------------------------------------------
+
+
+@sweeper
+def sweep_renewals(runtime: Runtime) -> int:
+    """Expire what ran out, start the renewals now due, hand out the PENDING ones."""
+    now = clock.now()
+    lead = timedelta(days=runtime.settings.domain_renewal_lead_days)
+    with runtime.database.transaction() as session:
+        expired = _expire(session, now)
+        started = sum(_start(session, domain, now) for domain in _due(session, now, now + lead))
+        handed = _hand_out(session, now)
+    return expired + started + handed
+
+
+def _purchased_active() -> list[ColumnElement[bool]]:
+    return [
+        Domain.source == DomainSource.PURCHASED,
+        Domain.status == DomainStatus.ACTIVE,
+        Domain.registration_expires_at.is_not(None),
+    ]
+
+
+def _pending_renewal() -> Exists:
+    return exists().where(DomainRenewal.domain_id == Domain.id, DomainRenewal.status == R.PENDING)
+
+
+def _expire(session: Session, now: datetime) -> int:
+    """ACTIVE -> EXPIRED for registrations that ended with no renewal under way (a PENDING one
+    may have renewed at the registrar: its answer decides first)."""
+    rows = session.scalars(
+        select(Domain)
+        .where(*_purchased_active(), Domain.registration_expires_at <= now, ~_pending_renewal())
+        .limit(SWEEP_CHUNK)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for domain in rows:
+        lifecycle.move(
+            session, domain, DomainStatus.EXPIRED, actor=ACTOR, reason="registration_expired"
+        )
+    return len(rows)
+
+
+def _due(session: Session, now: datetime, until: datetime) -> list[Domain]:
+    rows = session.scalars(
+        select(Domain)
+        .join(Workspace, Workspace.id == Domain.workspace_id)
+        .where(
+            *_purchased_active(),
+            Domain.auto_renew.is_(True),
+            Domain.registration_expires_at > now,
+            Domain.registration_expires_at <= until,
+            ~_pending_renewal(),
+        )
+        .order_by(Domain.registration_expires_at, Domain.id)
+        .limit(SWEEP_CHUNK)
+        .with_for_update(of=Domain, skip_locked=True)
+    ).all()
+    off = _workspaces_without_auto_renew(session, {d.workspace_id for d in rows})
+    return [domain for domain in rows if domain.workspace_id not in off]
+
+
+def _workspaces_without_auto_renew(
+    session: Session, workspace_ids: set[uuid.UUID]
+) -> set[uuid.UUID]:
+    if not workspace_ids:
+        return set()
+    found = session.execute(
+        select(Workspace.id, Workspace.settings).where(Workspace.id.in_(workspace_ids))
+    ).all()
+    return {wid for wid, values in found if (values or {}).get("domain_auto_renew") is False}
+
+
+def _start(session: Session, domain: Domain, now: datetime) -> int:
+    """Record the renewal of `domain`'s current period and pay for it, once."""
+    assert domain.registration_expires_at is not None
+    key = dedupe_key(domain.id, domain.registration_expires_at)
+    if session.scalar(select(DomainRenewal.id).where(DomainRenewal.dedupe_key == key)):
+        return 0  # this period was renewed, refused or tried already
+    purchase = session.scalars(
+        select(DomainPurchase)
+        .where(
+            DomainPurchase.domain_id == domain.id,
+            DomainPurchase.status == DomainPurchaseStatus.REGISTERED,
+        )
+        .order_by(DomainPurchase.created_at.desc())
+        .limit(1)
+    ).first()
+    if purchase is None:
+        log.warning("purchased domain %s has no registered purchase: not renewed", domain.id)
+        return 0
+    renewal = DomainRenewal(
+        workspace_id=domain.workspace_id,
+        domain_id=domain.id,
+        registrar=purchase.registrar,
+        years=YEARS,
+        # The price the workspace bought it at, per year (markup included).
+        amount_cents=purchase.price_cents * YEARS,
+        currency=purchase.currency,
+        status=R.PENDING,
+        dedupe_key=key,
+        expires_before=domain.registration_expires_at,
+        retry_at=now,
+    )
+    session.add(renewal)
+    session.flush()
+    try:
+        wallet.debit(
+            session,
+            domain.workspace_id,
+            renewal.amount_cents,
+            kind=LedgerKind.DOMAIN_PURCHASE,
+            reason=f"Renewal of {domain.name} for {YEARS} year(s)",
+            actor=ACTOR,
+            reference=wallet.Reference("domain_renewal", str(renewal.id)),
+            dedupe_key=key,
+            currency=renewal.currency,
+        )
+    except PaymentRequired:
+        # Nothing moved: the renewal is FAILED with nothing to refund, and the domain expires
+        # at its end unless the workspace renews it another way.
+        renewal.amount_cents = 0
+        _finish(session, renewal, domain.name, R.FAILED, reason=INSUFFICIENT_FUNDS)
+        return 1
+    enqueue_after_commit(session, RENEW, str(renewal.id))
+    return 1
+
+
+def _hand_out(session: Session, now: datetime) -> int:
+    """PENDING renewals whose retry time came (a lost answer, a killed worker, a lost enqueue)."""
+    due = session.scalars(
+        select(DomainRenewal.id)
+        .where(DomainRenewal.status == R.PENDING, DomainRenewal.retry_at <= now)
+        .limit(SWEEP_CHUNK)
+    ).all()
+    for renewal_id in due:
+        enqueue_after_commit(session, RENEW, str(renewal_id))
+    return len(due)
+
+
+# --- the job ------------------------------------------------------------------------------
+
+
+def _claim(runtime: Runtime, renewal_id: uuid.UUID) -> tuple[DomainRenewal, str] | None:
+    now = clock.now()
+    with runtime.database.transaction() as session:
+        found = session.get(DomainRenewal, renewal_id, with_for_update=True)
+        if found is None or found.status != R.PENDING:
+            return None
+        if found.retry_at is not None and found.retry_at > now:
+            return None  # a worker holds it, or its retry time has not come
+        found.attempts += 1
+        found.retry_at = now + timedelta(seconds=runtime.settings.job_lease_seconds)
+        name = session.scalar(select(Domain.name).where(Domain.id == found.domain_id))
+        session.flush()
+        session.expunge(found)
+        return (found, name) if name else None
+
+
+@job(RENEW)
+def renew(runtime: Runtime, renewal_id: str) -> None:
+    claim = _claim(runtime, uuid.UUID(renewal_id))
+    if claim is None:
+        return
+    claimed, name = claim
+    registrar = REGISTRARS.get(runtime.settings, claimed.registrar)
+    try:
+        if claimed.attempts > 1:
+            # An earlier call's outcome is unknown: renew only if the expiry has not moved.
+            expires = registrar.expiry(name)
+            if expires is not None and expires.date() > claimed.expires_before.date():
+                _record(runtime, claimed.id, RenewalResult(name, expires, None, ""))
+                return
+        done = registrar.renew(name, claimed.years)
+    except RenewalNotSupported as exc:
+        _refuse(runtime, claimed.id, f"{exc.code}: {exc.message}")
+        return
+    except TransientRegistrarError as exc:
+        _unknown(runtime, claimed.id, exc)
+        return
+    except RegistrarError as exc:
+        _refuse(runtime, claimed.id, exc.message)
+        return
+    _record(runtime, claimed.id, done)
+
+
+def _locked(session: Session, renewal_id: uuid.UUID) -> DomainRenewal | None:
+    found = session.get(DomainRenewal, renewal_id, with_for_update=True)
+    return found if found is not None and found.status == R.PENDING else None
+
+
+def _record(runtime: Runtime, renewal_id: uuid.UUID, done: RenewalResult) -> None:
+    with runtime.database.transaction() as session:
+        found = _locked(session, renewal_id)
+        if found is None:
+            return
+        domain = session.get_one(Domain, found.domain_id, with_for_update=True)
+        domain.registration_expires_at = done.expires_at
+        found.registrar_order_id = done.order_id[:200] or None
+        if domain.status == DomainStatus.EXPIRED:
+            lifecycle.move(session, domain, DomainStatus.ACTIVE, actor=ACTOR, reason="renewed")
+        _finish(session, found, domain.name, R.SUCCEEDED, expires_at=done.expires_at)
+
+
+def _unknown(runtime: Runtime, renewal_id: uuid.UUID, error: RegistrarError) -> None:
+    with runtime.database.transaction() as session:
+        found = _locked(session, renewal_id)
+        if found is None:
+            return
+        # 1, 2, 4... minutes, or what the registrar asked for if longer; the next attempt
+        # checks the expiry first.
+        delay = max(60.0 * 2 ** min(found.attempts - 1, 10), error.retry_after or 0.0)
+        found.failure_reason = error.message[:1000]
+        found.retry_at = clock.now() + timedelta(seconds=delay)
+
+
+def _refuse(runtime: Runtime, renewal_id: uuid.UUID, reason: str) -> None:
+    with runtime.database.transaction() as session:
+        found = _locked(session, renewal_id)
+        if found is None:
+            return
+        name = session.scalar(select(Domain.name).where(Domain.id == found.domain_id)) or ""
+        wallet.credit(
+            session,
+            found.workspace_id,
+            found.amount_cents,
+            kind=LedgerKind.REFUND,
+            reason=f"{name} could not be renewed: {reason}"[:500],
+            actor=ACTOR,
+            reference=wallet.Reference("domain_renewal", str(found.id)),
+            dedupe_key=f"domain-renewal-refund:{found.id}",
+            currency=found.currency,
+        )
+        _finish(session, found, name, R.FAILED, reason=reason)
+
+
+def _finish(
+    session: Session,
+    renewal: DomainRenewal,
+    name: str,
+    status: DomainRenewalStatus,
+    *,
+    reason: str | None = None,
+    expires_at: datetime | None = None,
+) -> None:
+    renewal.status = status
+    renewal.failure_reason = reason[:1000] if reason else None
+    renewal.retry_at = None
+    renewal.completed_at = clock.now()
+    succeeded = status == R.SUCCEEDED
+    events.record(
+        session,
+        workspace_id=renewal.workspace_id,
+        type=EventType.DOMAIN_RENEWED if succeeded else EventType.DOMAIN_RENEWAL_FAILED,
+        subject_type="domain",
+        subject_id=renewal.domain_id,
+        actor=ACTOR,
+        name=name,
+        renewal_id=str(renewal.id),
+        amount_cents=renewal.amount_cents,
+        expires_at=expires_at.isoformat() if expires_at else None,
+        reason=reason,
+    )
