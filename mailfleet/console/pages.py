@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query
 from starlette.responses import JSONResponse, Response
 
 from mailfleet.auth.dependencies import Context, Viewer
-from mailfleet.console import summary
+from mailfleet.console import ordering, summary
 from mailfleet.console.web import PREFIX, PostedForm, page, redirect
 from mailfleet.domains import service as domain_service
 from mailfleet.domains.listing import DomainQuery
@@ -174,4 +174,4 @@ def domain(ctx: Viewer, domain_id: str) -> Response:
     found = domain_service.get_domain(
         ctx.session, workspace_id=ctx.workspace(), domain_id=_uuid(domain_id, "domain")
     )
-    return page(ctx, "domain.html", domain=found)
+    return ordering.domain_page(ctx, found)

@@ -8,7 +8,16 @@ from the API surfaces'. The rules are the deployment's, as on /v1.
 
 from __future__ import annotations
 
-from mailfleet.console import assets, mailbox_page, operating, pages, security, service, signin
+from mailfleet.console import (
+    assets,
+    mailbox_page,
+    operating,
+    ordering,
+    pages,
+    security,
+    service,
+    signin,
+)
 from mailfleet.console.web import PREFIX, CookieCredentials, render_error
 from mailfleet.idempotency.middleware import IdempotencyPolicy
 from mailfleet.surfaces.recipe import RateLimitPolicy, Surface
@@ -20,6 +29,7 @@ ROUTERS = (
     pages.router,
     operating.router,
     mailbox_page.router,
+    ordering.router,
     pages.json_router,
     mailbox_page.json_router,
 )
