@@ -74,8 +74,9 @@ def sweep_renewals(runtime: Runtime) -> int:
     lead = timedelta(days=runtime.settings.domain_renewal_lead_days)
     with runtime.database.transaction() as session:
         expired = _expire(session, now)
-        started = sum(_start(session, domain, now) for domain in _due(session, now, now + lead))
+        # Before starting new ones, so a renewal started now is enqueued once.
         handed = _hand_out(session, now)
+        started = sum(_start(session, domain, now) for domain in _due(session, now, now + lead))
     return expired + started + handed
 
 

@@ -18,7 +18,13 @@ Number="...">` on failure, as documented:
   the way back). Answers `<DomainCreateResult Domain Registered ChargedAmount DomainID
   OrderID TransactionID WhoisguardEnable NonRealTimeDomain>`.
 - `namecheap.domains.getInfo` (`DomainName`): `<DomainGetInfoResult DomainName ID
-  IsOwner>` for a registered name, else error 2019166 "Domain not found".
+  IsOwner>` with `<DomainDetails><CreatedDate/><ExpiredDate>MM/DD/YYYY` for a registered
+  name, else error 2019166 "Domain not found".
+- `namecheap.domains.renew` (POST: `DomainName`, `Years`): moves the registered name's
+  `expires` (a date) by the years and debits `balance` by RENEWAL per year (short: 2528166);
+  `renew_outages` makes the next N answer HTTP 503 without renewing, `lost_renewals` the next N
+  renew and then answer 503. Answers `<DomainRenewResult DomainName DomainID Renew OrderID
+  TransactionID ChargedAmount><DomainDetails><ExpiredDate>M/D/YYYY h:mm:ss AM`.
 - `namecheap.domains.dns.setCustom` (POST: `SLD`, `TLD`, `Nameservers`).
 """
 
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -70,6 +77,8 @@ class FakeNamecheap(FakeServer):
     balance: int = 1_000_000
     outages: int = 0
     lost_answers: int = 0
+    renew_outages: int = 0
+    lost_renewals: int = 0
     registered: dict[str, dict[str, str]] = field(default_factory=dict)
     nameservers: dict[str, list[str]] = field(default_factory=dict)
     log: list[Request] = field(default_factory=list)
@@ -103,6 +112,7 @@ class FakeNamecheap(FakeServer):
             "namecheap.domains.create": self._create,
             "namecheap.domains.getinfo": self._info,
             "namecheap.domains.dns.setcustom": self._set_custom,
+            "namecheap.domains.renew": self._renew,
         }.get(command)
         if handler is None:
             return _error(command, "1010104", "Parameter Command is missing or unknown")
@@ -179,7 +189,8 @@ class FakeNamecheap(FakeServer):
                 return _error(command, "2528166", "Insufficient funds to complete the order")
             self.balance -= cost
             domain_id = str(5000 + len(self.registered))
-            self.registered[name] = {"id": domain_id, **params}
+            expires = date.today() + timedelta(days=365 * years)
+            self.registered[name] = {"id": domain_id, "expires": expires.isoformat(), **params}
             self.nameservers[name] = params.get("Nameservers", "").split(",")
             if self.lost_answers > 0:
                 self.lost_answers -= 1
@@ -200,7 +211,48 @@ class FakeNamecheap(FakeServer):
         return _ok(
             command,
             f'<DomainGetInfoResult Status="Ok" ID="{found["id"]}" DomainName={quoteattr(name)} '
-            f'OwnerName="{API_USER}" IsOwner="true" IsPremium="false"/>',
+            f'OwnerName="{API_USER}" IsOwner="true" IsPremium="false"><DomainDetails>'
+            f"<CreatedDate>01/01/2026</CreatedDate><ExpiredDate>{_us(found)}</ExpiredDate>"
+            "</DomainDetails></DomainGetInfoResult>",
+        )
+
+    def register_existing(self, name: str, expires: date) -> None:
+        """A name already in the account (bought earlier), ending on `expires`."""
+        self.registered[name] = {"id": str(5000 + len(self.registered)), "expires": str(expires)}
+
+    def expires(self, name: str) -> date:
+        return date.fromisoformat(self.registered[name]["expires"])
+
+    def _renew(self, command: str, params: dict[str, str]) -> tuple[int, str]:
+        with self._lock:
+            if self.renew_outages > 0:
+                self.renew_outages -= 1
+                return 503, "<html><body>Service Unavailable</body></html>"
+            name = params.get("DomainName", "").lower()
+            found = self.registered.get(name)
+            if found is None:
+                return _error(command, "2019166", "Domain not found")
+            years = int(params.get("Years") or "0")
+            if not 1 <= years <= 10:
+                return _error(command, "2015167", "Validation error from Years")
+            cost = int(Decimal(RENEWAL) * 100) * years
+            if self.balance < cost:
+                return _error(command, "2528166", "Insufficient funds to complete the order")
+            self.balance -= cost
+            old = self.expires(name)
+            found["expires"] = str(old.replace(year=old.year + years))
+            if self.lost_renewals > 0:
+                self.lost_renewals -= 1
+                return 503, "<html><body>Gateway Timeout</body></html>"
+        new = self.expires(name)
+        charged = f"{Decimal(cost) / 100:.4f}"
+        return _ok(
+            command,
+            f'<DomainRenewResult DomainName={quoteattr(name)} DomainID="{found["id"]}" '
+            f'Renew="true" OrderID="{found["id"]}7" TransactionID="{found["id"]}8" '
+            f'ChargedAmount="{charged}"><DomainDetails>'
+            f"<ExpiredDate>{new.month}/{new.day}/{new.year} 11:31:13 AM</ExpiredDate>"
+            "<NumYears>0</NumYears></DomainDetails></DomainRenewResult>",
         )
 
     def _set_custom(self, command: str, params: dict[str, str]) -> tuple[int, str]:
@@ -209,6 +261,11 @@ class FakeNamecheap(FakeServer):
             return _error(command, "2019166", "Domain not found")
         self.nameservers[name] = params.get("Nameservers", "").split(",")
         return _ok(command, f'<DomainDNSSetCustomResult Domain={quoteattr(name)} Updated="true"/>')
+
+
+def _us(found: dict[str, str]) -> str:
+    expires = date.fromisoformat(found.get("expires") or "2027-01-01")
+    return expires.strftime("%m/%d/%Y")
 
 
 def _envelope(command: str, status: str, errors: str, body: str) -> str:
