@@ -24,6 +24,7 @@ from mailfleet.models import (
     DomainStatus,
     Event,
     Wallet,
+    Workspace,
 )
 from mailfleet.registrars.renewals import RENEW, sweep_renewals
 from tests.factories import Caller, fund_wallet, make_domain, make_tenant
@@ -160,7 +161,8 @@ def test_renewed_once_per_period_when_swept_twice(
     assert renewal.registrar_order_id
     assert renew_calls(fake) == 1
     expires = the_domain(db, domain.id).registration_expires_at
-    assert expires is not None and expires.date() == date(was.year + 1, was.month, was.day)
+    assert expires is not None
+    assert expires.date() == date(was.year + 1, was.month, was.day)
     assert len(events_of(db, domain.id, "domain.renewed")) == 1
 
     sweep(api)  # the new period is a year away: nothing more
@@ -223,7 +225,8 @@ def test_a_lost_answer_is_resolved_by_the_expiry_without_renewing_twice(
     assert fake.balance == 1_000_000 - 1458  # charged once at the registrar
     assert balance(db, owner.workspace_id) == 10_000 - PRICE  # and once in the wallet
     expires = the_domain(db, domain.id).registration_expires_at
-    assert expires is not None and expires.date() == date(was.year + 1, was.month, was.day)
+    assert expires is not None
+    assert expires.date() == date(was.year + 1, was.month, was.day)
 
 
 def test_an_outage_before_the_renewal_is_retried_and_renews_once(
@@ -254,7 +257,8 @@ def test_auto_renew_off_is_left_alone_and_expires(
     assert sweep(api) == 1
     assert the_domain(db, domain.id).status == DomainStatus.EXPIRED
     [event] = events_of(db, domain.id, "domain.status_changed")
-    assert event.data["previous"] == "ACTIVE" and event.data["status"] == "EXPIRED"
+    assert event.data["previous"] == "ACTIVE"
+    assert event.data["status"] == "EXPIRED"
     assert renew_calls(fake) == 0
     assert balance(db, owner.workspace_id) == 10_000
 
@@ -262,8 +266,6 @@ def test_auto_renew_off_is_left_alone_and_expires(
 def test_a_workspace_without_auto_renew_is_left_alone(
     db: Database, api: TestClient, owner: Caller, fake: FakeNamecheap
 ) -> None:
-    from mailfleet.models import Workspace
-
     with db.transaction() as session:
         session.get_one(Workspace, owner.workspace_id).settings = {"domain_auto_renew": False}
     domain = bought(db, owner, fake)
