@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from mailfleet.console import (
     assets,
+    keys,
     mailbox_page,
+    members,
     operating,
     ordering,
     pages,
@@ -30,6 +32,8 @@ ROUTERS = (
     operating.router,
     mailbox_page.router,
     ordering.router,
+    keys.router,
+    members.router,
     pages.json_router,
     mailbox_page.json_router,
 )
