@@ -23,12 +23,15 @@ from mailfleet.models import (
     DomainSource,
     DomainStatus,
     Event,
+    MailboxOrder,
     Wallet,
     Workspace,
 )
 from mailfleet.registrars.renewals import RENEW, sweep_renewals
-from tests.factories import Caller, fund_wallet, make_domain, make_tenant
+from tests.factories import Caller, count_rows, fund_wallet, make_domain, make_tenant, order_body
 from tests.fakes.namecheap import API_KEY, API_USER, CLIENT_IP, FakeNamecheap
+from tests.orders.helpers import ORDERS, tenant
+from tests.registrars.test_namecheap import BILLING
 
 PRICE = 1330  # what the workspace paid per year at purchase
 
@@ -47,12 +50,13 @@ def api(make_client: Callable[..., TestClient], fake: FakeNamecheap) -> TestClie
         namecheap_api_key=API_KEY,
         namecheap_client_ip=CLIENT_IP,
         namecheap_api_base=fake.base_url,
+        registrar_contact_phone="+1.5555555555",
     )
 
 
 @pytest.fixture
 def owner(db: Database) -> Caller:
-    caller = make_tenant(db)
+    caller = tenant(db)  # with mailbox slots, to order on its domains
     fund_wallet(db, caller.workspace_id, 10_000)
     return caller
 
@@ -313,3 +317,32 @@ def test_porkbun_refuses_renewals_and_the_debit_is_refunded(
     assert balance(db, owner.workspace_id) == 10_000
     with db.transaction(write=False) as session:
         assert session.scalar(select(func.count()).select_from(DomainRenewal)) == 1
+
+
+def test_an_expired_domain_takes_no_new_mailbox_orders(
+    db: Database, api: TestClient, owner: Caller, fake: FakeNamecheap
+) -> None:
+    domain = bought(db, owner, fake, auto_renew=False)
+    clock.advance(11 * 86_400)
+    sweep(api)
+    response = api.post(ORDERS, json=order_body(domain.name, ["a"]), headers=owner.headers)
+    assert response.status_code == 409, response.text
+    assert response.json()["code"] == "domain_not_active"
+    assert count_rows(db, MailboxOrder) == 0
+
+
+def test_a_purchase_records_when_its_registration_ends(
+    db: Database, api: TestClient, owner: Caller, fake: FakeNamecheap
+) -> None:
+    billing = f"/v1/workspaces/{owner.workspace_id}/billing"
+    assert api.put(billing, json=BILLING, headers=owner.headers).status_code == 200
+    response = api.post(
+        "/v1/domain-purchases", json={"names": ["fresh.com"]}, headers=owner.headers
+    )
+    assert response.status_code == 201, response.text
+    item = response.json()["items"][0]
+    api.app.state.runtime.run_now("registrars.register", item["id"])  # type: ignore[attr-defined]
+    with db.transaction(write=False) as session:
+        domain = session.scalars(select(Domain).where(Domain.name == "fresh.com")).one()
+        assert domain.registration_expires_at is not None
+        assert domain.registration_expires_at.date() == fake.expires("fresh.com")
