@@ -13,7 +13,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from mailfleet.auth.dependencies import Admin, Editor, Viewer
 from mailfleet.db import Database
-from mailfleet.exports import accounts, csvfiles, schemas
+from mailfleet.exports import accounts, csvfiles, history, schemas
 from mailfleet.exports import service as export_service
 from mailfleet.exports.apps.protocol import ExportSettings
 from mailfleet.exports.selection import Filter, tagged_domains
@@ -21,6 +21,7 @@ from mailfleet.kit.errordocs import errors
 from mailfleet.kit.pagination import CursorParam
 from mailfleet.kit.responses import NO_STORE, Limit, render, render_page
 from mailfleet.kit.schemas import Deleted, Page
+from mailfleet.mailboxes import service as mailbox_service
 from mailfleet.models import ExportApp, ExportOutcome, MailboxType, Role
 
 router = APIRouter(tags=["exports"])
@@ -248,3 +249,14 @@ def list_results(
         ctx.session, ctx.workspace(), export_id, status=status, cursor=cursor, limit=limit
     )
     return render_page(schemas.ExportResult, rows, next_cursor)
+
+
+@router.get(
+    "/mailboxes/{mailbox_id}/exports",
+    response_model=schemas.MailboxExports,
+    openapi_extra=errors("mailbox_not_found"),
+)
+def mailbox_exports(mailbox_id: uuid.UUID, ctx: Viewer) -> Response:
+    """Where the mailbox was exported: app, account, when and its id there, newest first."""
+    mailbox_service.get_mailbox(ctx.session, workspace_id=ctx.workspace(), mailbox_id=mailbox_id)
+    return render(schemas.MailboxExports, {"items": history.of_mailbox(ctx.session, mailbox_id)})

@@ -158,3 +158,16 @@ class ExportResult(ResponseSchema):
     reason: str | None = Field(description="Why it was skipped, or the app's own error.")
     remote_id: str | None
     finished_at: datetime | None
+
+
+class MailboxExport(ResponseSchema):
+    app: ExportApp
+    account_id: uuid.UUID | None
+    export_id: uuid.UUID
+    outcome: ExportOutcome = Field(description="CREATED in the app, or UPDATED (it was there).")
+    remote_id: str | None = Field(description="The mailbox's id in the app, when it gives one.")
+    exported_at: datetime | None
+
+
+class MailboxExports(ResponseSchema):
+    items: list[MailboxExport]

@@ -16,7 +16,7 @@ from mailfleet.kit.responses import Limit, RowRenderer, render
 from mailfleet.kit.schemas import Page
 from mailfleet.mailboxes import schemas
 from mailfleet.mailboxes import service as mailbox_service
-from mailfleet.models import MailboxStatus, MailboxType
+from mailfleet.models import ExportApp, MailboxStatus, MailboxType
 
 router = APIRouter(tags=["mailboxes"])
 
@@ -33,12 +33,16 @@ async def list_mailboxes(
     q: Annotated[
         str | None, Query(max_length=320, description="Text search on the address.")
     ] = None,
+    exported_to: Annotated[
+        ExportApp | None,
+        Query(description="Only mailboxes exported to this app (GET .../{id}/exports: where)."),
+    ] = None,
 ) -> Response:
     """List mailboxes, newest first."""
     # The hottest read: the light path (see kit.reads), rows rendered unvalidated.
     workspace_id = caller.workspace()
     filters = mailbox_service.ListFilters(
-        statuses=status, mailbox_type=type, domain_id=domain_id, text=q
+        statuses=status, mailbox_type=type, domain_id=domain_id, text=q, exported_to=exported_to
     )
 
     def page(connection: Connection) -> Response:
@@ -47,7 +51,17 @@ async def list_mailboxes(
         )
         return _list_renderer(connection.dialect.name).page(rows, next_cursor)
 
-    key = ("mailboxes", workspace_id, tuple(status or ()), type, domain_id, q, cursor, limit)
+    key = (
+        "mailboxes",
+        workspace_id,
+        tuple(status or ()),
+        type,
+        domain_id,
+        q,
+        exported_to,
+        cursor,
+        limit,
+    )
     return await read_page(request, key, page, bounded=filters.bounded)
 
 

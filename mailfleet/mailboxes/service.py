@@ -24,7 +24,16 @@ from mailfleet.kit.pagination import contains_pattern, keyset, keyset_params, sp
 from mailfleet.mailboxes import rules, transitions
 from mailfleet.mailboxes.backends import backend_for
 from mailfleet.mailboxes.backends.automated import sync_profile_after_commit
-from mailfleet.models import Domain, Mailbox, MailboxStatus, MailboxType
+from mailfleet.models import (
+    Domain,
+    ExportApp,
+    ExportJob,
+    ExportOutcome,
+    ExportResult,
+    Mailbox,
+    MailboxStatus,
+    MailboxType,
+)
 
 # What a mailbox list shows, keyed as schemas.Mailbox names its fields; never a secret column.
 LIST_FIELDS: dict[str, InstrumentedAttribute[Any]] = {
@@ -55,6 +64,8 @@ class ListFilters:
     mailbox_type: MailboxType | None = None
     domain_id: uuid.UUID | None = None
     text: str | None = None
+    # Only mailboxes an export put in this app (created or updated there).
+    exported_to: ExportApp | None = None
 
     @property
     def bounded(self) -> bool:
@@ -76,6 +87,8 @@ class ListFilters:
             params["domain_id"] = self.domain_id
         if self.text and self.text.strip():
             params["pattern"] = contains_pattern(self.text)
+        if self.exported_to is not None:
+            params["exported_to"] = self.exported_to
         return params
 
 
@@ -98,6 +111,18 @@ def _list_statement(filters: frozenset[str], after: bool) -> Select[Any]:
         statement = statement.where(Mailbox.domain_id == bindparam("domain_id"))
     if "pattern" in filters:
         statement = statement.where(Mailbox.address.like(bindparam("pattern"), escape="\\"))
+    if "exported_to" in filters:
+        exported = (
+            select(ExportResult.id)
+            .join(ExportJob, ExportJob.id == ExportResult.job_id)
+            .where(
+                ExportResult.mailbox_id == Mailbox.id,
+                ExportResult.status.in_((ExportOutcome.CREATED, ExportOutcome.UPDATED)),
+                ExportJob.app == bindparam("exported_to"),
+            )
+            .exists()
+        )
+        statement = statement.where(exported)
     return keyset(statement, Mailbox.id, after=after)
 
 
