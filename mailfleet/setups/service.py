@@ -30,7 +30,7 @@ from mailfleet.config import MailboxType, RecentCreationRule, Settings
 from mailfleet.domains.names import normalise_username
 from mailfleet.exceptions import Unprocessable
 from mailfleet.kit import clock
-from mailfleet.models import DomainPurchase, Payment, PaymentStatus
+from mailfleet.models import DomainPurchase, ExportApp, Payment, PaymentStatus
 from mailfleet.models.setup import QuickSetup, QuickSetupStatus
 from mailfleet.policy import PolicyProfile
 from mailfleet.registrars import purchases
@@ -118,6 +118,20 @@ def check_mailboxes(
             for u, w in zip(usernames, wanted, strict=True)
         ]
     return checked
+
+
+def check_apps(apps: Sequence[str]) -> list[str]:
+    """The export apps, upper-cased; one Mailfleet does not know is a 422 naming it."""
+    known = {app.value for app in ExportApp}
+    checked = [app.strip().upper() for app in apps]
+    for index, app in enumerate(checked):
+        if app not in known:
+            raise Unprocessable(
+                f"Unknown app {apps[index]!r}: one of {', '.join(sorted(known))}.",
+                code="validation_error",
+                field=f"apps[{index}]",
+            )
+    return list(dict.fromkeys(checked))
 
 
 def price(

@@ -51,6 +51,7 @@ class Started:
 def start(database: Database, settings: Settings, wanted: Request, *, actor: str) -> Started:
     names = [offer.name for quote in wanted.quotes for offer in quote.offers]
     requested = sum(len(items) for items in wanted.mailboxes.values())
+    apps = service.check_apps(wanted.apps)
     with database.transaction() as session:
         checked = service.check_mailboxes(
             names, wanted.mailboxes, wanted.mailbox_type, wanted.profile
@@ -80,7 +81,7 @@ def start(database: Database, settings: Settings, wanted: Request, *, actor: str
             mailbox_type=wanted.mailbox_type,
             mailboxes=checked,
             profile=wanted.profile,
-            apps=wanted.apps,
+            apps=apps,
             export_account_id=wanted.export_account_id,
             payment_id=payment_id,
             actor=actor,

@@ -125,10 +125,12 @@ def test_bad_input_buys_nothing(db: Database, api: TestClient) -> None:
     )
     taken = _create(api, owner, names=["taken.com"])
     too_many = _create(api, owner, names=[f"n{i}.com" for i in range(21)])
+    unknown_app = _create(api, owner, apps=["instantly", "nope"])
 
     assert (stranger.status_code, stranger.json()["code"]) == (422, "validation_error")
     assert (taken.status_code, taken.json()["code"]) == (422, "names_not_for_sale")
     assert too_many.status_code == 422
+    assert (unknown_app.status_code, unknown_app.json()["field"]) == (422, "apps[1]")
     assert balance(db, owner.workspace_id) == 5_000
     assert count(db, DomainPurchase, owner.workspace_id) == 0
 
