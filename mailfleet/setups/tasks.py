@@ -15,6 +15,7 @@ from mailfleet.db import enqueue_after_commit
 from mailfleet.exceptions import MailfleetError
 from mailfleet.jobs.queue import Runtime, job
 from mailfleet.jobs.worker import sweeper
+from mailfleet.kit import clock
 from mailfleet.models import PaymentStatus
 from mailfleet.models.setup import QuickSetup, QuickSetupStatus
 from mailfleet.setups import placement, service, transitions
@@ -26,6 +27,7 @@ CHUNK = 200
 LEASE = timedelta(minutes=5)
 S = QuickSetupStatus
 PAYMENT_ENDED = frozenset({PaymentStatus.FAILED, PaymentStatus.EXPIRED})
+PAYMENT_WAIT = timedelta(days=2)
 
 
 @job(ADVANCE)
@@ -52,6 +54,11 @@ def _after_payment(session: Session, settings: Settings, setup: QuickSetup) -> N
         transitions.move(session, setup, S.FAILED, actor=ACTOR, reason=reason)
         return
     if paid != PaymentStatus.SUCCEEDED or not service.wallet_holds(session, setup):
+        if clock.now() - setup.created_at > PAYMENT_WAIT:
+            # A Checkout expires within a day; past two, its outcome will not come.
+            reason = "The payment was not completed within two days; nothing was bought."
+            transitions.move(session, setup, S.FAILED, actor=ACTOR, reason=reason)
+            return
         transitions.wait(setup, service.POLL)
         return
     try:

@@ -333,3 +333,20 @@ def test_the_made_mailboxes_are_exported_to_the_apps(db: Database, api: TestClie
     jobs = api.get("/v1/exports", headers=owner.headers)
     assert jobs.status_code == 200, jobs.text
     assert [job["id"] for job in jobs.json()["items"]] == done.export_ids
+
+
+def test_a_link_never_paid_fails_after_two_days(db: Database, api: TestClient) -> None:
+    owner = make_tenant(db)
+    give_slots(db, owner.workspace_id, MailboxType.GOOGLE, 5)
+    setup_id = _start(api, owner, {**BODY, "useWallet": False})["data"]["quickSetupId"]
+
+    clock.advance(47 * 3600)
+    _runtime(api).run_now(ADVANCE, setup_id)
+    assert _setup(db, setup_id).status.value == "AWAITING_PAYMENT"
+    clock.advance(2 * 3600)
+    _runtime(api).run_now(ADVANCE, setup_id)
+
+    status = _status(api, owner, setup_id)
+    assert status["status"] == "FAILED"
+    assert "within two days" in status["failureReason"]
+    assert count(db, DomainPurchase, owner.workspace_id) == 0
