@@ -347,6 +347,11 @@ ERROR_CODES: dict[str, ErrorCode] = {
             "domain_purchase_not_found": ((404,), "No such domain purchase."),
             "names_not_for_sale": ((422,), "Some names cannot be bought as asked."),
             "too_many_years": ((422,), "The registrar registers for fewer years at a time."),
+            "renewal_not_supported": (
+                (409,),
+                "The registrar's API cannot renew a domain: renew it at the registrar.",
+            ),
+            "domain_renewal_status_conflict": ((409,), "The renewal cannot make that move."),
         },
     ),
     **_codes(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from mailfleet.console import (
     assets,
+    billing,
     keys,
     mailbox_page,
     members,
@@ -34,6 +35,7 @@ ROUTERS = (
     ordering.router,
     keys.router,
     members.router,
+    billing.router,
     pages.json_router,
     mailbox_page.json_router,
 )

@@ -51,6 +51,9 @@ class DomainPurchase(RecordMixin, TenantMixin, Base):
     # Per year, at purchase time: the registrar's and what the workspace paid.
     registrar_price_cents: Mapped[int]
     price_cents: Mapped[int]
+    # The renewal price quoted with it, per year (markup included); None when the registrar
+    # did not say. Renewals charge it, else `price_cents` (registrars.renewals).
+    renewal_price_cents: Mapped[int | None]
     currency: Mapped[str] = mapped_column(String(3))
     # The nameserver pair set at the registrar; the domain row gets the same pair.
     nameserver_1: Mapped[str] = mapped_column(String(253))

@@ -30,6 +30,7 @@ class WebhookEventType(enum.StrEnum):
     EXPORT_COMPLETED = "export.completed"
     DOMAIN_BLACKLISTED = "domain.blacklisted"
     DOMAIN_DELISTED = "domain.delisted"
+    QUICK_SETUP_STATUS_CHANGED = "quick_setup.status_changed"
 
 
 class DeliveryStatus(enum.StrEnum):

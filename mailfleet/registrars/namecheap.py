@@ -152,11 +152,10 @@ class Namecheap:
     def _fetch_price(self, tld: str) -> tuple[int | None, int | None, str]:
         unsupported = f"Namecheap does not sell .{tld} through its API."
         try:
+            # No ActionName: one call answers every action (REGISTER, RENEW, REACTIVATE,
+            # TRANSFER), so the renewal price is quoted with the first year's.
             root = self._call(
-                "namecheap.users.getPricing",
-                ProductType="DOMAIN",
-                ActionName="REGISTER",
-                ProductName=tld.upper(),
+                "namecheap.users.getPricing", ProductType="DOMAIN", ProductName=tld.upper()
             )
         except _Refused as refused:
             if refused.error.number.startswith("1"):
@@ -165,8 +164,6 @@ class Namecheap:
         price = _one_year_price(root, "REGISTER", tld)
         if price is None:
             return None, None, unsupported
-        # Asked for REGISTER only (one call per TLD): the renewal price is unknown unless the
-        # answer carries it too.
         return price, _one_year_price(root, "RENEW", tld), ""
 
     # --- registration -------------------------------------------------------------------

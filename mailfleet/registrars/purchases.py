@@ -122,6 +122,7 @@ def purchase(
             status=DomainPurchaseStatus.PENDING,
             registrar_price_cents=offer.registrar_price_cents or 0,
             price_cents=offer.price_cents or 0,
+            renewal_price_cents=offer.renewal_price_cents,
             currency=offer.currency,
             nameserver_1=ns1,
             nameserver_2=ns2,

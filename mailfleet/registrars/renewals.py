@@ -3,7 +3,8 @@
 The sweep, in one transaction: every purchased ACTIVE domain with auto-renew on (and the
 workspace's `settings["domain_auto_renew"]` not false) whose registration ends within
 `domain_renewal_lead_days` gets a renewal row keyed `domain-renewal:{domain_id}:{expiry date}`
-and one wallet debit under the same key (the price it was bought at, per year), then COMMIT.
+and one wallet debit under the same key (the renewal price quoted at purchase, else the
+price it was bought at, per year), then COMMIT.
 A short wallet records the renewal FAILED (insufficient_funds) with nothing debited. The
 renewal job then calls the registrar with no transaction open and records the outcome:
 SUCCEEDED moves `registration_expires_at`; a refusal is FAILED and refunded once. A lost
@@ -26,8 +27,6 @@ from mailfleet.billing.errors import PaymentRequired
 from mailfleet.billing.wallet import service as wallet
 from mailfleet.db import enqueue_after_commit
 from mailfleet.domains import lifecycle
-from mailfleet.events import service as events
-from mailfleet.events.types import EventType
 from mailfleet.jobs.queue import Runtime, job
 from mailfleet.jobs.worker import sweeper
 from mailfleet.kit import clock
@@ -42,6 +41,7 @@ from mailfleet.models import (
     LedgerKind,
     Workspace,
 )
+from mailfleet.registrars import transitions
 from mailfleet.registrars.protocol import (
     RegistrarError,
     RenewalNotSupported,
@@ -161,8 +161,9 @@ def _start(session: Session, domain: Domain, now: datetime) -> int:
         domain_id=domain.id,
         registrar=purchase.registrar,
         years=YEARS,
-        # The price the workspace bought it at, per year (markup included).
-        amount_cents=purchase.price_cents * YEARS,
+        # The registrar's renewal price quoted at purchase, else the price it was bought at
+        # (per year, markup included).
+        amount_cents=(purchase.renewal_price_cents or purchase.price_cents) * YEARS,
         currency=purchase.currency,
         status=R.PENDING,
         dedupe_key=key,
@@ -187,7 +188,9 @@ def _start(session: Session, domain: Domain, now: datetime) -> int:
         # Nothing moved: the renewal is FAILED with nothing to refund, and the domain expires
         # at its end unless the workspace renews it another way.
         renewal.amount_cents = 0
-        _finish(session, renewal, domain.name, R.FAILED, reason=INSUFFICIENT_FUNDS)
+        transitions.finish_renewal(
+            session, renewal, R.FAILED, name=domain.name, actor=ACTOR, reason=INSUFFICIENT_FUNDS
+        )
         return 1
     enqueue_after_commit(session, RENEW, str(renewal.id))
     return 1
@@ -266,7 +269,9 @@ def _record(runtime: Runtime, renewal_id: uuid.UUID, done: RenewalResult) -> Non
         found.registrar_order_id = done.order_id[:200] or None
         if domain.status == DomainStatus.EXPIRED:
             lifecycle.move(session, domain, DomainStatus.ACTIVE, actor=ACTOR, reason="renewed")
-        _finish(session, found, domain.name, R.SUCCEEDED, expires_at=done.expires_at)
+        transitions.finish_renewal(
+            session, found, R.SUCCEEDED, name=domain.name, actor=ACTOR, expires_at=done.expires_at
+        )
 
 
 def _unknown(runtime: Runtime, renewal_id: uuid.UUID, error: RegistrarError) -> None:
@@ -298,33 +303,4 @@ def _refuse(runtime: Runtime, renewal_id: uuid.UUID, reason: str) -> None:
             dedupe_key=f"domain-renewal-refund:{found.id}",
             currency=found.currency,
         )
-        _finish(session, found, name, R.FAILED, reason=reason)
-
-
-def _finish(
-    session: Session,
-    renewal: DomainRenewal,
-    name: str,
-    status: DomainRenewalStatus,
-    *,
-    reason: str | None = None,
-    expires_at: datetime | None = None,
-) -> None:
-    renewal.status = status
-    renewal.failure_reason = reason[:1000] if reason else None
-    renewal.retry_at = None
-    renewal.completed_at = clock.now()
-    succeeded = status == R.SUCCEEDED
-    events.record(
-        session,
-        workspace_id=renewal.workspace_id,
-        type=EventType.DOMAIN_RENEWED if succeeded else EventType.DOMAIN_RENEWAL_FAILED,
-        subject_type="domain",
-        subject_id=renewal.domain_id,
-        actor=ACTOR,
-        name=name,
-        renewal_id=str(renewal.id),
-        amount_cents=renewal.amount_cents,
-        expires_at=expires_at.isoformat() if expires_at else None,
-        reason=reason,
-    )
+        transitions.finish_renewal(session, found, R.FAILED, name=name, actor=ACTOR, reason=reason)

@@ -55,6 +55,7 @@ PUBLIC_EVENTS: dict[str, WebhookEventType] = {
     "export.completed": WebhookEventType.EXPORT_COMPLETED,
     "domain.blacklisted": WebhookEventType.DOMAIN_BLACKLISTED,
     "domain.delisted": WebhookEventType.DOMAIN_DELISTED,
+    "quick_setup.status_changed": WebhookEventType.QUICK_SETUP_STATUS_CHANGED,
 }
 
 # How a payload names the event's subject.
@@ -66,6 +67,7 @@ SUBJECT_KEYS = {
     "wallet": "wallet_id",
     "payment": "payment_id",
     "invoice": "invoice_id",
+    "quick_setup": "quick_setup_id",
 }
 
 # Keys that never leave Mailfleet, at any depth of an event's data, whatever a future transition

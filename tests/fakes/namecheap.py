@@ -7,7 +7,8 @@ Number="...">` on failure, as documented:
 - `namecheap.domains.check` (`DomainList`): `<DomainCheckResult Domain Available ErrorNo
   Description IsPremiumName PremiumRegistrationPrice PremiumRenewalPrice ...>`; names are
   available unless in `taken` or `registered`, premium when in `premium`.
-- `namecheap.users.getPricing` (`ProductType=DOMAIN`, `ActionName`, `ProductName`):
+- `namecheap.users.getPricing` (`ProductType=DOMAIN`, `ProductName`, optional `ActionName`:
+  without it every action's category, REGISTER and RENEW here):
   `<UserGetPricingResult><ProductType Name="DOMAIN"><ProductCategory Name="REGISTER"><Product
   Name="com"><Price Duration="1" DurationType="YEAR" Price YourPrice Currency>`; a TLD in
   `unsupported_tlds` answers error 2011298 (not offered).

@@ -95,9 +95,11 @@ def test_verdicts_with_prices_from_the_pricing_call(fake: FakeNamecheap, tmp_pat
     }
     pricing = fake.commands("namecheap.users.getpricing")
     assert sorted(r.params["ProductName"] for r in pricing) == ["COM", "UK"]
-    assert {(r.params["ProductType"], r.params["ActionName"]) for r in pricing} == {
-        ("DOMAIN", "REGISTER")
+    # Every action in one call per TLD: the renewal price comes with the first year's.
+    assert {(r.params["ProductType"], r.params.get("ActionName")) for r in pricing} == {
+        ("DOMAIN", None)
     }
+    assert answers[0].renewal_cents == 1458
 
 
 def test_names_are_checked_in_batches_and_prices_cached_per_tld(

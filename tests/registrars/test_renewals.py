@@ -346,3 +346,35 @@ def test_a_purchase_records_when_its_registration_ends(
         domain = session.scalars(select(Domain).where(Domain.name == "fresh.com")).one()
         assert domain.registration_expires_at is not None
         assert domain.registration_expires_at.date() == fake.expires("fresh.com")
+
+
+def test_a_renewal_charges_the_renewal_price_quoted_at_purchase(
+    db: Database, api: TestClient, owner: Caller, fake: FakeNamecheap
+) -> None:
+    """Namecheap quotes .com at 9.58 to register and 14.58 to renew: the renewal a year on
+    charges what the quote said it would, not the first-year price."""
+    billing = f"/v1/workspaces/{owner.workspace_id}/billing"
+    assert api.put(billing, json=BILLING, headers=owner.headers).status_code == 200
+    response = api.post(
+        "/v1/domain-purchases", json={"names": ["quoted.com"]}, headers=owner.headers
+    )
+    assert response.status_code == 201, response.text
+    item = response.json()["items"][0]
+    api.app.state.runtime.run_now("registrars.register", item["id"])  # type: ignore[attr-defined]
+    with db.transaction() as session:
+        domain = session.scalars(select(Domain).where(Domain.name == "quoted.com")).one()
+        quoted = session.scalars(
+            select(DomainPurchase.renewal_price_cents).where(
+                DomainPurchase.id == uuid.UUID(item["id"])
+            )
+        ).one()
+        domain.status = DomainStatus.ACTIVE
+        domain.registration_expires_at = clock.now() + timedelta(days=5)
+        domain_id = domain.id
+    assert quoted is not None and quoted != item["price_cents"], repr(item)
+    before = balance(db, owner.workspace_id)
+
+    assert sweep(api) == 1
+    [renewal] = renewals(db, domain_id)
+    assert renewal.amount_cents == quoted
+    assert balance(db, owner.workspace_id) == before - quoted

@@ -29,6 +29,8 @@ def upgrade() -> None:
                 nullable=True,
             )
         )
+    with op.batch_alter_table("domain_purchases", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("renewal_price_cents", sa.Integer(), nullable=True))
     op.create_table(
         "domain_renewals",
         sa.Column("domain_id", sa.Uuid(), nullable=False),
@@ -93,5 +95,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_domain_renewals_workspace_id_id"))
         batch_op.drop_index(batch_op.f("ix_domain_renewals_status"))
     op.drop_table("domain_renewals")
+    with op.batch_alter_table("domain_purchases", schema=None) as batch_op:
+        batch_op.drop_column("renewal_price_cents")
     with op.batch_alter_table("domains", schema=None) as batch_op:
         batch_op.drop_column("registration_expires_at")
