@@ -58,9 +58,7 @@ def test_the_invoice_link_is_the_printable_page(
     answer = console.get(f"/console/invoices/{invoice.id}")
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/html")
-    assert answer.text == console.get(
-        f"/v1/invoices/{invoice.id}.html", headers=owner.headers
-    ).text
+    assert answer.text == console.get(f"/v1/invoices/{invoice.id}.html", headers=owner.headers).text
     assert "style-src 'unsafe-inline'" in answer.headers["content-security-policy"]
     assert "script-src" not in answer.headers["content-security-policy"]
 
