@@ -14,6 +14,7 @@ from sqlalchemy import insert
 
 from mailfleet.config import Settings
 from mailfleet.db import Database
+from mailfleet.exports.apps.protocol import MailboxCredential
 from mailfleet.jobs.queue import Runtime
 from mailfleet.kit import clock
 from mailfleet.kit.crypto import SecretBox
@@ -22,10 +23,25 @@ from mailfleet.models import Domain, Mailbox, MailboxStatus, MailboxType
 from tests.conftest import TEST_KEY
 from tests.factories import Caller, make_domain, make_tenant, unique
 from tests.fakes.sequencers.instantly import InstantlyFake
+from tests.fakes.sequencers.plusvibe import PlusvibeFake
 from tests.fakes.sequencers.smartlead import SmartleadFake
 
 PASSWORD = "Mailbox-pass-1!"
 APP_PASSWORD = "abcd efgh ijkl mnop"
+# One custom-SMTP mailbox, for the clients called without a database.
+SMTP_MAILBOX = MailboxCredential(
+    email="ada@acme.test",
+    first_name="Ada",
+    last_name="Stone",
+    mailbox_type=MailboxType.SMTP,
+    password=PASSWORD,
+    smtp_host="smtp.acme.test",
+    smtp_port=587,
+    imap_host="imap.acme.test",
+    imap_port=993,
+    smtp_security="starttls",
+    imap_security="ssl",
+)
 
 
 @pytest.fixture
@@ -37,6 +53,12 @@ def instantly() -> Iterator[InstantlyFake]:
 @pytest.fixture
 def smartlead() -> Iterator[SmartleadFake]:
     with SmartleadFake() as fake:
+        yield fake
+
+
+@pytest.fixture
+def plusvibe() -> Iterator[PlusvibeFake]:
+    with PlusvibeFake() as fake:
         yield fake
 
 
@@ -140,3 +162,39 @@ def add_account(
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
     return result
+
+
+def export_now(
+    api: TestClient,
+    caller: Caller,
+    app: str,
+    ids: list[str],
+    run_job: Callable[[str], None],
+    **body: Any,
+) -> dict[str, Any]:
+    """Export `ids` to `app`, run the job, and answer the finished job (with its counts)."""
+    response = api.post(
+        "/v1/exports", json={"app": app, "mailbox_ids": ids, **body}, headers=caller.headers
+    )
+    assert response.status_code == 202, response.text
+    run_job(response.json()["id"])
+    done = api.get(f"/v1/exports/{response.json()['id']}", headers=caller.headers)
+    assert done.status_code == 200, done.text
+    result: dict[str, Any] = done.json()
+    return result
+
+
+def results_by_mailbox(
+    api: TestClient, caller: Caller, export_id: str
+) -> dict[str, dict[str, Any]]:
+    """Every result of an export, by mailbox id."""
+    found: dict[str, dict[str, Any]] = {}
+    cursor = ""
+    while True:
+        page = api.get(
+            f"/v1/exports/{export_id}/results?limit=100{cursor}", headers=caller.headers
+        ).json()
+        found.update({item["mailbox_id"]: item for item in page["items"]})
+        if page["next_cursor"] is None:
+            return found
+        cursor = f"&cursor={page['next_cursor']}"
