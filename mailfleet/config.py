@@ -356,8 +356,9 @@ class Settings(BaseSettings):
     registrar_timeout_seconds: float = Field(default=20.0, gt=0)
     # How long one check may wait in all for a registrar's rate limit before giving up.
     registrar_max_wait_seconds: float = Field(default=60.0, ge=0)
-    # Purchased domains with auto-renew are renewed this many days before they expire.
-    domain_renewal_lead_days: int = Field(default=30, ge=0)
+    # Purchased domains with auto-renew are renewed this many days before they expire; those
+    # without it get one `domain.expiring` event per registration period in the same window.
+    domain_renewal_lead_days: int = Field(default=7, ge=0)
     # Mailfleet's price: the registrar's plus this share, rounded up to the cent.
     domain_price_markup_percent: int = Field(default=20, ge=0, le=1000)
     # Availability checks per workspace per window (Zapmail: 10 per 30 minutes); 0: no limit.

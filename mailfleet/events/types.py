@@ -38,6 +38,8 @@ class EventType(enum.StrEnum):
     DOMAIN_BATCH_SUBMITTED = "domain_batch.submitted"
     DOMAIN_DNS_DRIFT = "domain.dns_drift"
     DOMAIN_DNS_DRIFT_RESOLVED = "domain.dns_drift_resolved"
+    DOMAIN_EXPIRED = "domain.expired"
+    DOMAIN_EXPIRING = "domain.expiring"
     DOMAIN_FORWARDING_REQUESTED = "domain.forwarding_requested"
     DOMAIN_RENEWAL_FAILED = "domain.renewal_failed"
     DOMAIN_RENEWED = "domain.renewed"

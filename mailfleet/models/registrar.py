@@ -70,3 +70,6 @@ class DomainPurchase(RecordMixin, TenantMixin, Base):
     created_by: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
     registered_at: Mapped[datetime | None]
+    # The registration end the workspace was last told is coming (`domain.expiring`, once per
+    # period, for domains that will not renew by themselves: registrars.renewals).
+    expiry_notified_for: Mapped[datetime | None]

@@ -10,7 +10,11 @@ renewal job then calls the registrar with no transaction open and records the ou
 SUCCEEDED moves `registration_expires_at`; a refusal is FAILED and refunded once. A lost
 answer (timeout, 5xx) leaves it PENDING: registrars have no idempotency key for renewals, so
 the next attempt first asks the registrar's expiry and renews only if it has not moved.
-Domains past their expiry with no renewal under way move ACTIVE -> EXPIRED.
+Domains that will not renew by themselves (auto-renew off on the domain or the workspace) get
+one `domain.expiring` event per registration period once inside the same window (the period
+noted on their purchase, `expiry_notified_for`). Domains past their expiry with no renewal
+under way move ACTIVE -> EXPIRED, with a `domain.expired` event naming the live mailboxes left
+on them (they stay as they are; the domain takes no new mailbox orders).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnElement, Exists
 
@@ -27,6 +31,8 @@ from mailfleet.billing.errors import PaymentRequired
 from mailfleet.billing.wallet import service as wallet
 from mailfleet.db import enqueue_after_commit
 from mailfleet.domains import lifecycle
+from mailfleet.events import service as events
+from mailfleet.events.types import EventType
 from mailfleet.jobs.queue import Runtime, job
 from mailfleet.jobs.worker import sweeper
 from mailfleet.kit import clock
@@ -39,8 +45,10 @@ from mailfleet.models import (
     DomainSource,
     DomainStatus,
     LedgerKind,
+    Mailbox,
     Workspace,
 )
+from mailfleet.models.enums import DOMAIN_SLOT_STATUSES
 from mailfleet.registrars import transitions
 from mailfleet.registrars.protocol import (
     RegistrarError,
@@ -77,7 +85,9 @@ def sweep_renewals(runtime: Runtime) -> int:
         # Before starting new ones, so a renewal started now is enqueued once.
         handed = _hand_out(session, now)
         started = sum(_start(session, domain, now) for domain in _due(session, now, now + lead))
-    return expired + started + handed
+        # After the renewals started: what is left in the window will not renew by itself.
+        warned = _warn_expiring(session, now, now + lead)
+    return expired + started + handed + warned
 
 
 def _purchased_active() -> list[ColumnElement[bool]]:
@@ -101,11 +111,116 @@ def _expire(session: Session, now: datetime) -> int:
         .limit(SWEEP_CHUNK)
         .with_for_update(skip_locked=True)
     ).all()
+    live = _live_mailboxes(session, [domain.id for domain in rows])
     for domain in rows:
         lifecycle.move(
             session, domain, DomainStatus.EXPIRED, actor=ACTOR, reason="registration_expired"
         )
+        left = live.get(domain.id, [])
+        assert domain.registration_expires_at is not None
+        events.record(
+            session,
+            workspace_id=domain.workspace_id,
+            type=EventType.DOMAIN_EXPIRED,
+            subject_type="domain",
+            subject_id=domain.id,
+            actor=ACTOR,
+            name=domain.name,
+            expired_at=domain.registration_expires_at.isoformat(),
+            mailbox_count=len(left),
+            mailbox_ids=[str(mailbox_id) for mailbox_id, _ in left],
+            addresses=[address for _, address in left],
+        )
     return len(rows)
+
+
+def _live_mailboxes(
+    session: Session, domain_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[uuid.UUID, str]]]:
+    """Each domain's mailboxes that still hold a place on it, in one query."""
+    found: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {}
+    if not domain_ids:
+        return found
+    rows = session.execute(
+        select(Mailbox.domain_id, Mailbox.id, Mailbox.address)
+        .where(Mailbox.domain_id.in_(domain_ids), Mailbox.status.in_(DOMAIN_SLOT_STATUSES))
+        .order_by(Mailbox.domain_id, Mailbox.address)
+    ).all()
+    for domain_id, mailbox_id, address in rows:
+        found.setdefault(domain_id, []).append((mailbox_id, address))
+    return found
+
+
+def _warn_expiring(session: Session, now: datetime, until: datetime) -> int:
+    """One `domain.expiring` per registration period for purchased domains ending within the
+    window that will not renew by themselves: auto-renew off on the domain or its workspace."""
+    workspace_off = Workspace.settings["domain_auto_renew"].as_boolean().is_(False)
+    rows = session.execute(
+        select(
+            Domain.id,
+            Domain.workspace_id,
+            Domain.name,
+            Domain.auto_renew,
+            Domain.registration_expires_at,
+            DomainPurchase.id,
+        )
+        .join(Workspace, Workspace.id == Domain.workspace_id)
+        .join(
+            DomainPurchase,
+            and_(
+                DomainPurchase.domain_id == Domain.id,
+                DomainPurchase.status == DomainPurchaseStatus.REGISTERED,
+            ),
+        )
+        .where(
+            *_purchased_active(),
+            Domain.registration_expires_at > now,
+            Domain.registration_expires_at <= until,
+            or_(Domain.auto_renew.is_(False), workspace_off),
+            or_(
+                DomainPurchase.expiry_notified_for.is_(None),
+                DomainPurchase.expiry_notified_for != Domain.registration_expires_at,
+            ),
+        )
+        .order_by(Domain.registration_expires_at, Domain.id)
+        .limit(SWEEP_CHUNK)
+        .with_for_update(of=DomainPurchase, skip_locked=True)
+    ).all()
+    if not rows:
+        return 0
+    session.execute(
+        update(DomainPurchase),
+        [{"id": row[5], "expiry_notified_for": row[4]} for row in rows],
+    )
+    events.record_all(
+        session,
+        [
+            _expiring(now, domain_id, workspace_id, name, auto_renew, expires)
+            for domain_id, workspace_id, name, auto_renew, expires, _ in rows
+            if expires is not None
+        ],
+    )
+    return len(rows)
+
+
+def _expiring(
+    now: datetime,
+    domain_id: uuid.UUID,
+    workspace_id: uuid.UUID,
+    name: str,
+    auto_renew: bool,
+    expires: datetime,
+) -> events.NewEvent:
+    """The `domain.expiring` event of one domain: when, and which auto-renew is off."""
+    data = {
+        "name": name,
+        "expires_at": expires.isoformat(),
+        "days_left": max(0, (expires - now).days),
+        "auto_renew_off": "workspace" if auto_renew else "domain",
+    }
+    return events.NewEvent(
+        workspace_id, EventType.DOMAIN_EXPIRING, "domain", domain_id, ACTOR, data
+    )
 
 
 def _due(session: Session, now: datetime, until: datetime) -> list[Domain]:

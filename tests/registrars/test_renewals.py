@@ -1,7 +1,8 @@
 """Renewing purchased domains: paid once and renewed once per registration period (swept
 twice, killed after the debit, or its answer lost), refunded when the registrar refuses,
 refused by Porkbun, failed without a debit when the wallet is short, and EXPIRED when not
-renewed."""
+renewed; told once per period of an upcoming expiry when not renewing itself, and naming
+the live mailboxes of a domain that expired."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from mailfleet.config import Settings
 from mailfleet.db import Database
 from mailfleet.kit import clock
 from mailfleet.models import (
@@ -24,16 +26,26 @@ from mailfleet.models import (
     DomainStatus,
     Event,
     MailboxOrder,
+    MailboxStatus,
     Wallet,
     Workspace,
 )
 from mailfleet.registrars.renewals import RENEW, sweep_renewals
-from tests.factories import Caller, count_rows, fund_wallet, make_domain, make_tenant, order_body
+from tests.factories import (
+    Caller,
+    count_rows,
+    fund_wallet,
+    make_domain,
+    make_mailbox,
+    make_tenant,
+    order_body,
+)
 from tests.fakes.namecheap import API_KEY, API_USER, CLIENT_IP, FakeNamecheap
 from tests.orders.helpers import ORDERS, tenant
 from tests.registrars.test_namecheap import BILLING
 
 PRICE = 1330  # what the workspace paid per year at purchase
+DAY = 86_400
 
 
 @pytest.fixture
@@ -66,7 +78,7 @@ def bought(
     owner: Caller,
     fake: FakeNamecheap | None,
     *,
-    days_left: int = 10,
+    days_left: int = 5,
     auto_renew: bool = True,
     registrar: str = "namecheap",
 ) -> Domain:
@@ -255,7 +267,7 @@ def test_auto_renew_off_is_left_alone_and_expires(
     db: Database, api: TestClient, owner: Caller, fake: FakeNamecheap
 ) -> None:
     domain = bought(db, owner, fake, auto_renew=False)
-    assert sweep(api) == 0
+    assert sweep(api) == 1  # its upcoming expiry is told (test_expiry), nothing renewed
     assert renewals(db, domain.id) == []
     clock.advance(11 * 86_400)
     assert sweep(api) == 1
@@ -379,3 +391,108 @@ def test_a_renewal_charges_the_renewal_price_quoted_at_purchase(
     [renewal] = renewals(db, domain_id)
     assert renewal.amount_cents == quoted
     assert balance(db, owner.workspace_id) == before - quoted
+
+
+# --- the lead, upcoming expiries and expired domains -----------------------------------
+
+
+def test_the_renewal_lead_is_seven_days_by_default(
+    db: Database, make_client: Callable[..., TestClient], owner: Caller, fake: FakeNamecheap
+) -> None:
+    assert Settings.model_fields["domain_renewal_lead_days"].default == 7
+    api = make_client(
+        registrar="namecheap",
+        namecheap_api_user="mfuser",
+        namecheap_api_key="nc_test_key",
+        namecheap_client_ip="127.0.0.1",
+        namecheap_api_base=fake.base_url,
+    )
+    assert api.app.state.settings.domain_renewal_lead_days == 7  # type: ignore[attr-defined]
+    domain = bought(db, owner, fake, days_left=10)
+    sweep(api)
+    assert renewals(db, domain.id) == []  # ten days out: not yet
+    clock.advance(3 * DAY + 60)
+    sweep(api)
+    assert len(renewals(db, domain.id)) == 1
+
+
+def test_a_domain_without_auto_renew_is_told_once_per_period(
+    db: Database, api: TestClient, owner: Caller, fake: FakeNamecheap
+) -> None:
+    far = bought(db, owner, fake, days_left=30, auto_renew=False)
+    soon = bought(db, owner, fake, days_left=5, auto_renew=False)
+    assert sweep(api) == 1
+    sweep(api)
+    sweep(api)
+    [event] = events_of(db, soon.id, "domain.expiring")
+    assert event.data["name"] == soon.name
+    assert event.data["days_left"] == 4
+    assert event.data["auto_renew_off"] == "domain"
+    assert event.data["expires_at"].startswith(fake.expires(soon.name).isoformat())
+    assert events_of(db, far.id, "domain.expiring") == []
+    assert renewals(db, soon.id) == []
+
+    # Renewed by hand at the registrar a year on: the new period is told again in its window.
+    with db.transaction() as session:
+        purchase = session.scalars(
+            select(DomainPurchase).where(DomainPurchase.domain_id == soon.id)
+        ).one()
+        assert purchase.expiry_notified_for is not None
+        found = session.get_one(Domain, soon.id)
+        assert found.registration_expires_at is not None
+        found.registration_expires_at = found.registration_expires_at.replace(
+            year=found.registration_expires_at.year + 1
+        )
+    clock.advance(363 * DAY)
+    sweep(api)
+    assert len(events_of(db, soon.id, "domain.expiring")) == 2
+
+
+def test_a_workspace_without_auto_renew_is_told(
+    db: Database, api: TestClient, owner: Caller, fake: FakeNamecheap
+) -> None:
+    with db.transaction() as session:
+        session.get_one(Workspace, owner.workspace_id).settings = {"domain_auto_renew": False}
+    domain = bought(db, owner, fake)
+    sweep(api)
+    [event] = events_of(db, domain.id, "domain.expiring")
+    assert event.data["auto_renew_off"] == "workspace"
+    assert renewals(db, domain.id) == []
+
+
+def test_a_domain_that_renews_itself_is_not_told(
+    db: Database, api: TestClient, owner: Caller, fake: FakeNamecheap
+) -> None:
+    domain = bought(db, owner, fake)
+    sweep(api)
+    sweep(api)
+    assert len(renewals(db, domain.id)) == 1
+    assert events_of(db, domain.id, "domain.expiring") == []
+
+
+def test_an_expired_domain_names_its_live_mailboxes(
+    db: Database, api: TestClient, owner: Caller, fake: FakeNamecheap
+) -> None:
+    domain = bought(db, owner, fake, auto_renew=False)
+    kept = [make_mailbox(db, domain, username=name) for name in ("ann", "bob")]
+    make_mailbox(db, domain, username="gone", status=MailboxStatus.REMOVED)
+    clock.advance(6 * DAY)
+    sweep(api)
+    sweep(api)
+    assert the_domain(db, domain.id).status == DomainStatus.EXPIRED
+    [event] = events_of(db, domain.id, "domain.expired")
+    assert event.data["mailbox_count"] == 2
+    assert sorted(event.data["mailbox_ids"]) == sorted(str(i) for i in kept)
+    assert event.data["addresses"] == [f"ann@{domain.name}", f"bob@{domain.name}"]
+    assert event.data["name"] == domain.name
+
+
+def test_an_expired_domain_without_mailboxes_says_so(
+    db: Database, api: TestClient, owner: Caller, fake: FakeNamecheap
+) -> None:
+    domain = bought(db, owner, fake, auto_renew=False)
+    clock.advance(6 * DAY)
+    sweep(api)
+    [event] = events_of(db, domain.id, "domain.expired")
+    assert event.data["mailbox_count"] == 0
+    assert event.data["mailbox_ids"] == []

@@ -31,6 +31,13 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("domain_purchases", schema=None) as batch_op:
         batch_op.add_column(sa.Column("renewal_price_cents", sa.Integer(), nullable=True))
+        batch_op.add_column(
+            sa.Column(
+                "expiry_notified_for",
+                mailfleet.models.base.UTCDateTime(timezone=True),
+                nullable=True,
+            )
+        )
     op.create_table(
         "domain_renewals",
         sa.Column("domain_id", sa.Uuid(), nullable=False),
@@ -96,6 +103,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_domain_renewals_status"))
     op.drop_table("domain_renewals")
     with op.batch_alter_table("domain_purchases", schema=None) as batch_op:
+        batch_op.drop_column("expiry_notified_for")
         batch_op.drop_column("renewal_price_cents")
     with op.batch_alter_table("domains", schema=None) as batch_op:
         batch_op.drop_column("registration_expires_at")
