@@ -24,6 +24,7 @@ from tests.conftest import TEST_KEY
 from tests.factories import Caller, make_domain, make_tenant, unique
 from tests.fakes.sequencers.instantly import InstantlyFake
 from tests.fakes.sequencers.plusvibe import PlusvibeFake
+from tests.fakes.sequencers.reachinbox import ReachInboxFake
 from tests.fakes.sequencers.smartlead import SmartleadFake
 
 PASSWORD = "Mailbox-pass-1!"
@@ -59,6 +60,12 @@ def smartlead() -> Iterator[SmartleadFake]:
 @pytest.fixture
 def plusvibe() -> Iterator[PlusvibeFake]:
     with PlusvibeFake() as fake:
+        yield fake
+
+
+@pytest.fixture
+def reachinbox() -> Iterator[ReachInboxFake]:
+    with ReachInboxFake() as fake:
         yield fake
 
 

@@ -16,6 +16,7 @@ SEQUENCERS.register("instantly", "mailfleet.exports.apps.instantly:Instantly")
 SEQUENCERS.register("smartlead", "mailfleet.exports.apps.smartlead:Smartlead")
 SEQUENCERS.register("emailbison", "mailfleet.exports.apps.emailbison:EmailBison")
 SEQUENCERS.register("plusvibe", "mailfleet.exports.apps.plusvibe:Plusvibe")
+SEQUENCERS.register("reachinbox", "mailfleet.exports.apps.reachinbox:ReachInbox")
 
 # What each app's account takes where no client module says it yet.
 DEFAULT_CREDENTIALS: dict[ExportApp, tuple[frozenset[str], ...]] = {
