@@ -31,6 +31,7 @@ from mailfleet.orders.endpoints import router as orders_router
 from mailfleet.registrars.endpoints import router as registrars_router
 from mailfleet.reputation.endpoints import router as reputation_router
 from mailfleet.setups.endpoints import router as setups_router
+from mailfleet.swaps.endpoints import router as swaps_router
 from mailfleet.webhooks.endpoints import router as webhooks_router
 from mailfleet.workspaces.endpoints import router as workspaces_router
 
@@ -62,6 +63,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     scheduled_router,
     registrars_router,
     setups_router,
+    swaps_router,
     exports_router,
     integrations_router,
     reputation_router,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
 
 from mailfleet.config import MailboxType, RecentCreationRule, Settings
 
@@ -48,3 +49,28 @@ class PolicyProfile:
     def with_changes(self, name: str, **changes: object) -> PolicyProfile:
         """A profile derived from this one (the deployment's), under its own name."""
         return dataclasses.replace(self, name=name, **changes)  # type: ignore[arg-type]
+
+    def rules_json(self) -> dict[str, Any]:
+        """The order rules' parameters, to store with work that orders later (a quick setup,
+        a swap) so it runs under the surface that took it, not the native rules."""
+        return {
+            "name": self.name,
+            "domain_limits": {kind.value: limit for kind, limit in self.domain_limits.items()},
+            "recent_creation_rule": self.recent_creation_rule.value,
+            "recent_creation_hours": self.recent_creation_hours,
+            "microsoft_wait_for_active": self.microsoft_wait_for_active,
+        }
+
+    @classmethod
+    def from_rules_json(cls, settings: Settings, stored: Mapping[str, Any]) -> PolicyProfile:
+        """What `rules_json` stored, on the deployment's profile (rate limits are not stored:
+        the work runs in the worker)."""
+        return cls.from_settings(settings).with_changes(
+            stored["name"],
+            domain_limits=MappingProxyType(
+                {MailboxType(kind): limit for kind, limit in stored["domain_limits"].items()}
+            ),
+            recent_creation_rule=RecentCreationRule(stored["recent_creation_rule"]),
+            recent_creation_hours=stored["recent_creation_hours"],
+            microsoft_wait_for_active=stored["microsoft_wait_for_active"],
+        )

@@ -46,6 +46,7 @@ ORDER: tuple[str, ...] = (
     "orders",
     "exports",
     "setups",
+    "swaps",
     "account",
     "operator",
     "webhooks",

@@ -23,6 +23,7 @@ TRANSITION_MODULES = {
     "mailfleet.registrars.transitions",
     "mailfleet.exports.transitions",
     "mailfleet.setups.transitions",
+    "mailfleet.swaps.transitions",
 }
 # Other entities with a status of their own, which have no transition table (yet).
 OTHER_STATUSES = {

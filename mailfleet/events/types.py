@@ -64,6 +64,7 @@ class EventType(enum.StrEnum):
     PLAN_CREATED = "plan.created"
     PLAN_RETIRED = "plan.retired"
     QUICK_SETUP_STATUS_CHANGED = "quick_setup.status_changed"
+    DOMAIN_SWAP_STATUS_CHANGED = "domain_swap.status_changed"
     SUBSCRIPTION_CANCELLATION_REVERTED = "subscription.cancellation_reverted"
     SUBSCRIPTION_CANCELLATION_SCHEDULED = "subscription.cancellation_scheduled"
     SCHEDULED_MAILBOX_CREATED = "scheduled_mailbox.created"

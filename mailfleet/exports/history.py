@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailfleet.models import ExportJob, ExportOutcome, ExportResult
+from mailfleet.models import ExportApp, ExportJob, ExportOutcome, ExportResult
 
 # Outcomes that put the mailbox in the app.
 EXPORTED = (ExportOutcome.CREATED, ExportOutcome.UPDATED)
@@ -45,3 +45,25 @@ def of_mailbox(
         }
         for app, account_id, job_id, outcome, remote_id, finished_at in rows
     ]
+
+
+def destinations(
+    session: Session, mailbox_ids: Sequence[uuid.UUID]
+) -> dict[tuple[ExportApp, uuid.UUID], list[uuid.UUID]]:
+    """Per app account, which of `mailbox_ids` reached it (a domain swap exports the mailboxes
+    made in their place to the same accounts)."""
+    rows = session.execute(
+        select(ExportJob.app, ExportJob.account_id, ExportResult.mailbox_id)
+        .join(ExportJob, ExportJob.id == ExportResult.job_id)
+        .where(
+            ExportResult.mailbox_id.in_(mailbox_ids),
+            ExportResult.status.in_(EXPORTED),
+            ExportJob.account_id.is_not(None),
+        )
+        .distinct()
+    ).all()
+    found: dict[tuple[ExportApp, uuid.UUID], list[uuid.UUID]] = {}
+    for app, account_id, mailbox_id in rows:
+        if account_id is not None:  # filtered above; narrows the type
+            found.setdefault((app, account_id), []).append(mailbox_id)
+    return found

@@ -33,6 +33,7 @@ TASK_MODULES = (
     "mailfleet.registrars.tasks",
     "mailfleet.reputation.tasks",
     "mailfleet.setups.tasks",
+    "mailfleet.swaps.tasks",
 )
 # Modules that register hooks a lower layer calls, loaded wherever jobs run: an order's status
 # follows its mailboxes' moves (mailboxes.transitions.follow_orders).

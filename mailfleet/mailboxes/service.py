@@ -278,6 +278,20 @@ def remove_now(
     return mailbox
 
 
+def hand_over(
+    session: Session, *, workspace_id: uuid.UUID, mailbox_id: uuid.UUID, actor: str
+) -> Mailbox:
+    """Remove a mailbox another one now replaces (a domain swap): deprovisioned now, and its
+    slot freed at once rather than at renewal, since the mailbox made in its place holds it."""
+    mailbox = get_scoped(session, Mailbox, workspace_id, mailbox_id, for_update=True)
+    if mailbox.status not in (MailboxStatus.REMOVED, MailboxStatus.FAILED):
+        remove_now(session, workspace_id=workspace_id, mailbox_id=mailbox_id, actor=actor)
+    now = clock.now()
+    if mailbox.expires_at > now:
+        mailbox.expires_at = now
+    return mailbox
+
+
 def schedule_removal(
     session: Session, *, workspace_id: uuid.UUID, mailbox_id: uuid.UUID, actor: str
 ) -> Mailbox:

@@ -47,6 +47,7 @@ from mailfleet.models.renewal import DomainRenewal, DomainRenewalStatus
 from mailfleet.models.reputation import BlacklistListing, ReputationCheck, SubjectKind
 from mailfleet.models.setup import QuickSetup, QuickSetupStatus
 from mailfleet.models.shared import RateLimitCounter, SharedCounter
+from mailfleet.models.swap import DomainSwap, DomainSwapStatus
 from mailfleet.models.user import ApiKey, Invitation, Membership, User, Workspace
 from mailfleet.models.webhook import (
     DeliveryStatus,
@@ -71,6 +72,8 @@ __all__ = [
     "DomainRenewalStatus",
     "QuickSetup",
     "QuickSetupStatus",
+    "DomainSwap",
+    "DomainSwapStatus",
     "Domain",
     "DomainBatch",
     "DomainSource",

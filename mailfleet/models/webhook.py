@@ -31,6 +31,7 @@ class WebhookEventType(enum.StrEnum):
     DOMAIN_BLACKLISTED = "domain.blacklisted"
     DOMAIN_DELISTED = "domain.delisted"
     QUICK_SETUP_STATUS_CHANGED = "quick_setup.status_changed"
+    DOMAIN_SWAP_STATUS_CHANGED = "domain_swap.status_changed"
 
 
 class DeliveryStatus(enum.StrEnum):

@@ -100,6 +100,13 @@ class OrderRequest:
     domain_ref: str
     mailbox_type: MailboxType
     mailboxes: Sequence[NewMailbox]
+    # Slots the order takes over from mailboxes it replaces (a domain swap removes them once
+    # these are made): that many of its mailboxes need no free slot.
+    held_slots: int = 0
+
+    @property
+    def new_slots(self) -> int:
+        return max(0, len(self.mailboxes) - self.held_slots)
 
 
 @dataclass
@@ -188,7 +195,7 @@ def create_orders(
                 results[index] = exc
                 continue
             if pool is not None:
-                drawn[pool] += len(request.mailboxes)
+                drawn[pool] += request.new_slots
             accepted[index] = _Accepted(request, domain, usernames)
         views = _write(session, settings, list(accepted.values()), user_id, actor, now)
         for index, view in zip(accepted, views, strict=True):
@@ -301,7 +308,10 @@ def _check(
 ) -> None:
     count, kind = len(request.mailboxes), request.mailbox_type
     rules.check_domain_accepts(session, profile, domain, kind, count, now, facts=facts)
-    rules.check_quota(session, allocation, request.workspace_id, kind, count, now, found=quota)
+    if request.new_slots:
+        rules.check_quota(
+            session, allocation, request.workspace_id, kind, request.new_slots, now, found=quota
+        )
     rules.check_usernames_free(session, domain.id, usernames, taken=taken)
 
 

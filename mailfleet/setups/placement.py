@@ -23,8 +23,9 @@ from mailfleet.models import (
 )
 from mailfleet.models.setup import QuickSetup, QuickSetupStatus
 from mailfleet.orders.service import NewMailbox, OrderRequest, create_orders
+from mailfleet.policy import PolicyProfile
 from mailfleet.setups import transitions
-from mailfleet.setups.service import POLL, profile_of, purchases_of
+from mailfleet.setups.service import POLL, purchases_of
 
 S = QuickSetupStatus
 # Mailbox statuses that end the wait for an export: made, or given up on.
@@ -73,7 +74,12 @@ def place(session: Session, settings: Settings, setup: QuickSetup, *, actor: str
         for name in names
     ]
     results = create_orders(
-        session, settings, profile_of(settings, setup.profile), requests, user_id=None, actor=actor
+        session,
+        settings,
+        PolicyProfile.from_rules_json(settings, setup.profile),
+        requests,
+        user_id=None,
+        actor=actor,
     )
     skipped = dict(setup.skipped)
     orders = []

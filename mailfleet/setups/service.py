@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from itertools import groupby
-from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import select
@@ -26,7 +25,7 @@ from mailfleet.billing.subscriptions import addons
 from mailfleet.billing.subscriptions import service as subscription_service
 from mailfleet.billing.subscriptions.errors import SubscriptionNotFound
 from mailfleet.billing.wallet import service as wallet_service
-from mailfleet.config import MailboxType, RecentCreationRule, Settings
+from mailfleet.config import MailboxType, Settings
 from mailfleet.domains.names import normalise_username
 from mailfleet.exceptions import Unprocessable
 from mailfleet.kit import clock
@@ -62,29 +61,6 @@ class Priced:
     @property
     def total_cents(self) -> int:
         return sum(q.total_cents for q in self.quotes) + self.addon_cents
-
-
-def profile_json(profile: PolicyProfile) -> dict[str, Any]:
-    return {
-        "name": profile.name,
-        "domain_limits": {kind.value: limit for kind, limit in profile.domain_limits.items()},
-        "recent_creation_rule": profile.recent_creation_rule.value,
-        "recent_creation_hours": profile.recent_creation_hours,
-        "microsoft_wait_for_active": profile.microsoft_wait_for_active,
-    }
-
-
-def profile_of(settings: Settings, stored: Mapping[str, Any]) -> PolicyProfile:
-    """The surface's rules as they were when the setup was made (not the native ones)."""
-    return PolicyProfile.from_settings(settings).with_changes(
-        stored["name"],
-        domain_limits=MappingProxyType(
-            {MailboxType(kind): limit for kind, limit in stored["domain_limits"].items()}
-        ),
-        recent_creation_rule=RecentCreationRule(stored["recent_creation_rule"]),
-        recent_creation_hours=stored["recent_creation_hours"],
-        microsoft_wait_for_active=stored["microsoft_wait_for_active"],
-    )
 
 
 def check_mailboxes(
@@ -192,7 +168,7 @@ def create(
         total_cents=priced.total_cents,
         addon_slots=priced.addon_slots,
         mailboxes=mailboxes,
-        profile=profile_json(profile),
+        profile=profile.rules_json(),
         apps=list(apps),
         export_account_id=export_account_id,
         next_check_at=clock.now() + POLL,

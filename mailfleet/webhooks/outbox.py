@@ -56,6 +56,7 @@ PUBLIC_EVENTS: dict[str, WebhookEventType] = {
     "domain.blacklisted": WebhookEventType.DOMAIN_BLACKLISTED,
     "domain.delisted": WebhookEventType.DOMAIN_DELISTED,
     "quick_setup.status_changed": WebhookEventType.QUICK_SETUP_STATUS_CHANGED,
+    "domain_swap.status_changed": WebhookEventType.DOMAIN_SWAP_STATUS_CHANGED,
 }
 
 # How a payload names the event's subject.
@@ -68,6 +69,7 @@ SUBJECT_KEYS = {
     "payment": "payment_id",
     "invoice": "invoice_id",
     "quick_setup": "quick_setup_id",
+    "domain_swap": "domain_swap_id",
 }
 
 # Keys that never leave Mailfleet, at any depth of an event's data, whatever a future transition

@@ -72,6 +72,7 @@ def test_every_status_transition_reaches_the_webhooks() -> None:
         EventType.SUBSCRIPTION_STATUS_CHANGED,
         EventType.DOMAIN_PURCHASE_STATUS_CHANGED,
         EventType.QUICK_SETUP_STATUS_CHANGED,
+        EventType.DOMAIN_SWAP_STATUS_CHANGED,
     }
     for kind in transitions:
         assert PUBLIC_EVENTS[kind.value] == WebhookEventType(kind.value)

@@ -1,0 +1,1 @@
+"""Domain swaps: a burned domain replaced by another, its mailboxes remade there."""

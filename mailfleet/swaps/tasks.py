@@ -1,0 +1,49 @@
+"""The swap job and its sweep. The job moves one swap one step on, in one transaction: every
+step only reads what other jobs left and records intents, so it holds no network call; a lost
+job is found again by the sweep."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+from mailfleet.db import enqueue_after_commit
+from mailfleet.jobs.queue import Runtime, job
+from mailfleet.jobs.worker import sweeper
+from mailfleet.models import DomainSwap, DomainSwapStatus
+from mailfleet.swaps import service, steps, transitions
+
+log = logging.getLogger(__name__)
+ACTOR = "system:swaps"
+CHUNK = 200
+LEASE = timedelta(minutes=5)
+
+
+@job(service.ADVANCE)
+def advance(runtime: Runtime, swap_id: str) -> None:
+    settings = runtime.settings
+    with runtime.database.transaction() as session:
+        swap = session.get(DomainSwap, uuid.UUID(swap_id), with_for_update=True)
+        if swap is None or swap.status in transitions.ENDS:
+            return
+        if swap.status == DomainSwapStatus.WAITING_FOR_DOMAIN:
+            steps.place(session, settings, swap, actor=ACTOR)
+        else:
+            steps.finish(session, settings, swap, actor=ACTOR)
+        status = swap.status
+    log.info("domain swap %s: %s", swap_id, status.value)
+
+
+@sweeper
+def sweep_swaps(runtime: Runtime) -> int:
+    handed_out = 0
+    while True:
+        with runtime.database.transaction() as session:
+            ids = service.claim_due(session, limit=CHUNK, lease=LEASE)
+            for swap_id in ids:
+                enqueue_after_commit(session, service.ADVANCE, str(swap_id))
+        handed_out += len(ids)
+        if len(ids) < CHUNK:
+            break
+    return handed_out
