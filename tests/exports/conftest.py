@@ -23,6 +23,7 @@ from mailfleet.models import Domain, Mailbox, MailboxStatus, MailboxType
 from tests.conftest import TEST_KEY
 from tests.factories import Caller, make_domain, make_tenant, unique
 from tests.fakes.sequencers.instantly import InstantlyFake
+from tests.fakes.sequencers.lemlist import LemlistFake
 from tests.fakes.sequencers.plusvibe import PlusvibeFake
 from tests.fakes.sequencers.reachinbox import ReachInboxFake
 from tests.fakes.sequencers.smartlead import SmartleadFake
@@ -54,6 +55,12 @@ def instantly() -> Iterator[InstantlyFake]:
 @pytest.fixture
 def smartlead() -> Iterator[SmartleadFake]:
     with SmartleadFake() as fake:
+        yield fake
+
+
+@pytest.fixture
+def lemlist() -> Iterator[LemlistFake]:
+    with LemlistFake() as fake:
         yield fake
 
 

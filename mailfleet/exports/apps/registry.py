@@ -15,6 +15,7 @@ SEQUENCERS: ProviderRegistry[Sequencer] = ProviderRegistry("sequencer", "sequenc
 SEQUENCERS.register("instantly", "mailfleet.exports.apps.instantly:Instantly")
 SEQUENCERS.register("smartlead", "mailfleet.exports.apps.smartlead:Smartlead")
 SEQUENCERS.register("emailbison", "mailfleet.exports.apps.emailbison:EmailBison")
+SEQUENCERS.register("lemlist", "mailfleet.exports.apps.lemlist:Lemlist")
 SEQUENCERS.register("plusvibe", "mailfleet.exports.apps.plusvibe:Plusvibe")
 SEQUENCERS.register("reachinbox", "mailfleet.exports.apps.reachinbox:ReachInbox")
 
