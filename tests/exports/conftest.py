@@ -14,12 +14,13 @@ from sqlalchemy import insert
 
 from mailfleet.config import Settings
 from mailfleet.db import Database
+from mailfleet.exports.apps import registry
 from mailfleet.exports.apps.protocol import MailboxCredential
 from mailfleet.jobs.queue import Runtime
 from mailfleet.kit import clock
 from mailfleet.kit.crypto import SecretBox
 from mailfleet.kit.ids import uuid7
-from mailfleet.models import Domain, Mailbox, MailboxStatus, MailboxType
+from mailfleet.models import Domain, ExportApp, Mailbox, MailboxStatus, MailboxType
 from tests.conftest import TEST_KEY
 from tests.factories import Caller, make_domain, make_tenant, unique
 from tests.fakes.sequencers.instantly import InstantlyFake
@@ -74,6 +75,16 @@ def plusvibe() -> Iterator[PlusvibeFake]:
 def reachinbox() -> Iterator[ReachInboxFake]:
     with ReachInboxFake() as fake:
         yield fake
+
+
+@pytest.fixture
+def without_lemlist_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LEMLIST as an app without an API client (every app has one now): for the tests of
+    what such an app answers (422 `export_app_not_supported`, its CSV still works)."""
+    real = registry.supported
+    monkeypatch.setattr(
+        registry, "supported", lambda app: app is not ExportApp.LEMLIST and real(app)
+    )
 
 
 @pytest.fixture
