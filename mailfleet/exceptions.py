@@ -361,6 +361,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
                 "The registrar's API cannot renew a domain: renew it at the registrar.",
             ),
             "domain_renewal_status_conflict": ((409,), "The renewal cannot make that move."),
+            "domain_renewal_not_found": ((404,), "No such domain renewal."),
         },
     ),
     **_codes(

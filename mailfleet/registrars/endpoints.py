@@ -1,4 +1,5 @@
-"""Domain availability: one name (GET) or a list (POST), at the deployment's registrar."""
+"""Domain availability (one name or a list), purchases and renewals, at the deployment's
+registrar."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from mailfleet.kit.errordocs import errors
 from mailfleet.kit.pagination import CursorParam
 from mailfleet.kit.responses import Limit, render, render_page
 from mailfleet.kit.schemas import Page
-from mailfleet.models import DomainPurchaseStatus, Role
-from mailfleet.registrars import purchases, quota, schemas, service, suggestions
+from mailfleet.models import DomainPurchaseStatus, DomainRenewal, DomainRenewalStatus, Role
+from mailfleet.registrars import purchases, quota, renewals, schemas, service, suggestions
 from mailfleet.registrars.registry import registrar_for
 
 router = APIRouter(tags=["domain purchase"])
@@ -166,3 +167,61 @@ def list_purchases(
 def get_purchase(purchase_id: uuid.UUID, ctx: Viewer) -> Response:
     found = purchases.get_purchase(ctx.session, ctx.workspace(), purchase_id)
     return render(schemas.Purchase, _purchase(found))
+
+
+def _renewal(found: DomainRenewal, name: str) -> dict[str, Any]:
+    return {
+        "id": found.id,
+        "domain_id": found.domain_id,
+        "domain_name": name,
+        "registrar": found.registrar,
+        "years": found.years,
+        "status": found.status,
+        "amount_cents": found.amount_cents,
+        "currency": found.currency,
+        "expires_before": found.expires_before,
+        "attempts": found.attempts,
+        "retry_at": found.retry_at,
+        "failure_reason": found.failure_reason,
+        "registrar_order_id": found.registrar_order_id,
+        "created_at": found.created_at,
+        "completed_at": found.completed_at,
+    }
+
+
+@router.get(
+    "/domain-renewals",
+    response_model=Page[schemas.Renewal],
+    openapi_extra=errors("invalid_cursor"),
+)
+def list_renewals(
+    ctx: Viewer,
+    cursor: CursorParam = None,
+    limit: Limit = 50,
+    status: Annotated[list[DomainRenewalStatus] | None, Query()] = None,
+    domain_id: uuid.UUID | None = None,
+) -> Response:
+    """The workspace's renewals of purchased domains, newest first (one per domain and
+    registration period), filtered by status and domain."""
+    rows, next_cursor = renewals.list_renewals(
+        ctx.session,
+        ctx.workspace(),
+        statuses=status,
+        domain_id=domain_id,
+        cursor=cursor,
+        limit=limit,
+    )
+    names = renewals.domain_names(ctx.session, rows)
+    items = [_renewal(row, names.get(row.domain_id, "")) for row in rows]
+    return render_page(schemas.Renewal, items, next_cursor)
+
+
+@router.get(
+    "/domain-renewals/{renewal_id}",
+    response_model=schemas.Renewal,
+    openapi_extra=errors("domain_renewal_not_found"),
+)
+def get_renewal(renewal_id: uuid.UUID, ctx: Viewer) -> Response:
+    found = renewals.get_renewal(ctx.session, ctx.workspace(), renewal_id)
+    names = renewals.domain_names(ctx.session, [found])
+    return render(schemas.Renewal, _renewal(found, names.get(found.domain_id, "")))

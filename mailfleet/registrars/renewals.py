@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnElement, Exists
 
+from mailfleet.auth.scoping import get_scoped, scoped
 from mailfleet.billing.errors import PaymentRequired
 from mailfleet.billing.wallet import service as wallet
 from mailfleet.db import enqueue_after_commit
@@ -36,6 +38,7 @@ from mailfleet.events.types import EventType
 from mailfleet.jobs.queue import Runtime, job
 from mailfleet.jobs.worker import sweeper
 from mailfleet.kit import clock
+from mailfleet.kit.pagination import paginate, split_page
 from mailfleet.models import (
     Domain,
     DomainPurchase,
@@ -419,3 +422,40 @@ def _refuse(runtime: Runtime, renewal_id: uuid.UUID, reason: str) -> None:
             currency=found.currency,
         )
         transitions.finish_renewal(session, found, R.FAILED, name=name, actor=ACTOR, reason=reason)
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def domain_names(session: Session, renewals: Sequence[DomainRenewal]) -> dict[uuid.UUID, str]:
+    """The names of the renewals' domains, in one query."""
+    ids = {renewal.domain_id for renewal in renewals}
+    if not ids:
+        return {}
+    found = session.execute(select(Domain.id, Domain.name).where(Domain.id.in_(ids))).all()
+    return {domain_id: name for domain_id, name in found}
+
+
+def get_renewal(session: Session, workspace_id: uuid.UUID, renewal_id: uuid.UUID) -> DomainRenewal:
+    """One of the workspace's renewals (404 `domain_renewal_not_found`: another workspace's is
+    one that does not exist)."""
+    return get_scoped(session, DomainRenewal, workspace_id, renewal_id)
+
+
+def list_renewals(
+    session: Session,
+    workspace_id: uuid.UUID,
+    *,
+    statuses: Sequence[DomainRenewalStatus] | None,
+    domain_id: uuid.UUID | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[Sequence[DomainRenewal], str | None]:
+    """The workspace's renewals, newest first."""
+    statement = scoped(DomainRenewal, workspace_id)
+    if statuses:
+        statement = statement.where(DomainRenewal.status.in_(statuses))
+    if domain_id is not None:
+        statement = statement.where(DomainRenewal.domain_id == domain_id)
+    rows = session.scalars(paginate(statement, DomainRenewal.id, cursor, limit)).all()
+    return split_page(rows, limit, lambda renewal: renewal.id)

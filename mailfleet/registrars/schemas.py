@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from mailfleet.kit.schemas import ResponseSchema, Schema
-from mailfleet.models import DomainPurchaseStatus
+from mailfleet.models import DomainPurchaseStatus, DomainRenewalStatus
 from mailfleet.registrars.protocol import Verdict
 
 
@@ -86,3 +86,21 @@ class Purchases(ResponseSchema):
     items: list[Purchase]
     total_cents: int
     currency: str
+
+
+class Renewal(ResponseSchema):
+    id: uuid.UUID
+    domain_id: uuid.UUID
+    domain_name: str
+    registrar: str
+    years: int
+    status: DomainRenewalStatus
+    amount_cents: int = Field(description="What the wallet paid; 0 when nothing was debited.")
+    currency: str
+    expires_before: datetime = Field(description="The registration end being renewed.")
+    attempts: int = Field(description="Registrar calls made for it.")
+    retry_at: datetime | None = Field(description="While PENDING: the next attempt.")
+    failure_reason: str | None
+    registrar_order_id: str | None
+    created_at: datetime
+    completed_at: datetime | None
