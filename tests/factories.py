@@ -30,6 +30,8 @@ from mailfleet.models import (
     Domain,
     DomainPurchase,
     DomainStatus,
+    DomainSwap,
+    DomainSwapStatus,
     Event,
     LedgerKind,
     Mailbox,
@@ -436,3 +438,23 @@ def make_quick_setup(db: Database, workspace_id: uuid.UUID) -> uuid.UUID:
         session.add(setup)
         session.flush()
         return setup.id
+
+
+def make_domain_swap(db: Database, workspace_id: uuid.UUID, from_id: uuid.UUID) -> uuid.UUID:
+    """A finished swap row from `from_id` onto a new empty domain of the workspace."""
+    to = make_domain(db, workspace_id)
+    with db.transaction() as session:
+        swap = DomainSwap(
+            workspace_id=workspace_id,
+            status=DomainSwapStatus.DONE,
+            from_domain_id=from_id,
+            to_domain_id=to.id,
+            mailbox_type=MailboxType.GOOGLE,
+            items=[],
+            profile={},
+            export_ids=[],
+            created_by="test",
+        )
+        session.add(swap)
+        session.flush()
+        return swap.id

@@ -24,6 +24,7 @@ from tests.factories import (
     make_dns_record,
     make_domain,
     make_domain_purchase,
+    make_domain_swap,
     make_mailbox,
     make_member,
     make_order,
@@ -206,6 +207,7 @@ class Victim:
             )
         self.purchase_id = make_domain_purchase(db, self.owner.workspace_id)
         self.setup_id = make_quick_setup(db, self.owner.workspace_id)
+        self.swap_id = make_domain_swap(db, self.owner.workspace_id, self.domain.id)
         with db.transaction(write=False) as session:
             self.key_id = session.scalar(
                 select(ApiKey.id).where(ApiKey.user_id == self.owner.user_id)
@@ -250,6 +252,7 @@ class Victim:
             "mailbox_type": "GOOGLE",
             "record_id": str(self.record_id),
             "setup_id": str(self.setup_id),
+            "swap_id": str(self.swap_id),
             "webhook_id": str(self.webhook_id),
             "delivery_id": str(self.delivery_id),
             "subscription_id": str(self.subscription_id),
