@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -42,6 +42,22 @@ DEFAULT_DOMAIN_LIMITS = {
     MailboxType.SMTP: 5,
     MailboxType.SMTP_DEDICATED: 10,
 }
+
+
+class RegistrarAccount(BaseModel):
+    """One more registrar account (MAILFLEET_REGISTRAR_ACCOUNTS, a JSON list of these): new
+    purchases are spread over it and the deployment's own account ("default"). Credentials
+    the registrar does not use stay empty: Porkbun `api_key`, `secret_api_key`; Namecheap
+    `api_user`, `api_key`, `username` (the client IP and API base are the deployment's)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+    registrar: str = Field(min_length=1, max_length=32)
+    api_key: SecretStr = SecretStr("")
+    secret_api_key: SecretStr = SecretStr("")
+    api_user: str = ""
+    username: str = ""
 
 
 class Settings(BaseSettings):
@@ -378,6 +394,31 @@ class Settings(BaseSettings):
     namecheap_pricing_cache_seconds: int = Field(default=3600, ge=0)
     # Registrant phone ("+1.5555555555") when the workspace's billing details carry none.
     registrar_contact_phone: str = ""
+    # More accounts at the same registrar, as JSON: [{"name": "pb2", "registrar": "porkbun",
+    # "api_key": "...", "secret_api_key": "..."}]. The settings above are the account named
+    # "default". Each new purchase goes to the account with the fewest registrations today.
+    registrar_accounts: list[RegistrarAccount] = Field(default_factory=list)
+    # New registrations per account per UTC day (purchases not refused by the registrar);
+    # when every account has made this many, a purchase is refused (409); 0: no cap.
+    registrar_daily_cap: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _registrar_accounts_fit(self) -> Settings:
+        names = [account.name for account in self.registrar_accounts]
+        if "default" in names or len(set(names)) != len(names):
+            raise ValueError(
+                "registrar_accounts: each name once, and not 'default' (the settings' own)"
+            )
+        registrars = {account.registrar for account in self.registrar_accounts}
+        if self.registrar != "none":
+            registrars.add(self.registrar)
+        if len(registrars) > 1:
+            raise ValueError(
+                "registrar_accounts: every account must be at one registrar, the one "
+                f"MAILFLEET_REGISTRAR names (purchases are priced there); got {sorted(registrars)}"
+            )
+        return self
+
     # RDAP pre-filter: names the registry's RDAP server knows (200) are TAKEN without asking
     # the registrar; a 404 or a failure still asks it. The bootstrap (IANA's dns.json format)
     # is shipped (mailfleet/registrars/rdap_bootstrap.json) and never downloaded; a file here

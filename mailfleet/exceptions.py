@@ -362,6 +362,10 @@ ERROR_CODES: dict[str, ErrorCode] = {
             ),
             "domain_renewal_status_conflict": ((409,), "The renewal cannot make that move."),
             "domain_renewal_not_found": ((404,), "No such domain renewal."),
+            "registrar_daily_cap_reached": (
+                (409,),
+                "Every registrar account made its new registrations for today (UTC).",
+            ),
         },
     ),
     **_codes(

@@ -32,6 +32,8 @@ class DomainPurchase(RecordMixin, TenantMixin, Base):
     __table_args__ = (
         Index(None, "workspace_id", "id"),
         Index(None, "status", "retry_at"),
+        # The registrations of an account per day (registrars.accounts: the daily cap).
+        Index(None, "registrar_account", "created_at"),
         # A name is bought once: a second purchase of it waits for the first to fail.
         Index(
             "uq_domain_purchases_live_name",
@@ -45,6 +47,11 @@ class DomainPurchase(RecordMixin, TenantMixin, Base):
     name: Mapped[str] = mapped_column(String(253))
     years: Mapped[int]
     registrar: Mapped[str] = mapped_column(String(32))
+    # Which of the registrar's accounts it is bought with (and renewed at): "default" is the
+    # deployment's settings, others MAILFLEET_REGISTRAR_ACCOUNTS' names.
+    registrar_account: Mapped[str] = mapped_column(
+        String(64), default="default", server_default="default"
+    )
     status: Mapped[DomainPurchaseStatus] = mapped_column(
         enum_type(DomainPurchaseStatus), default=DomainPurchaseStatus.PENDING
     )
@@ -73,3 +80,14 @@ class DomainPurchase(RecordMixin, TenantMixin, Base):
     # The registration end the workspace was last told is coming (`domain.expiring`, once per
     # period, for domains that will not renew by themselves: registrars.renewals).
     expiry_notified_for: Mapped[datetime | None]
+
+
+class RegistrarAccountLock(Base):
+    """One row per registrar account purchases were placed on, locked by every purchase while
+    it counts the accounts' registrations of the day, so two concurrent purchases never both
+    take an account's last place under its daily cap (registrars.accounts)."""
+
+    __tablename__ = "registrar_accounts"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)

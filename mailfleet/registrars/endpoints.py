@@ -107,13 +107,20 @@ def _purchase(found: Any) -> dict[str, Any]:
     response_model=schemas.Purchases,
     responses={200: {"model": schemas.PurchaseQuote, "description": "The dry run's quote."}},
     openapi_extra=errors(
-        *CODES, "names_not_for_sale", "too_many_years", "insufficient_funds", "insufficient_role"
+        *CODES,
+        "names_not_for_sale",
+        "too_many_years",
+        "insufficient_funds",
+        "registrar_daily_cap_reached",
+        "insufficient_role",
     ),
 )
 def buy(request: Request, caller: Reading, body: schemas.PurchaseCreate) -> Response:
     """Buy names for `years`, paid from the wallet at Mailfleet's price (402
     `insufficient_funds` naming the shortfall otherwise). The registrar prices them first:
-    every name must be AVAILABLE. Registration runs in the worker; a refused one is refunded."""
+    every name must be AVAILABLE. Each name goes to the registrar account with the fewest
+    registrations today; 409 `registrar_daily_cap_reached` (nothing paid) when they do not all
+    fit under the daily cap. Registration runs in the worker; a refused one is refunded."""
     settings = request.app.state.settings
     workspace_id = caller.workspace(Role.EDITOR)
     registrar = registrar_for(settings)

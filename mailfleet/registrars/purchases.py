@@ -1,5 +1,7 @@
-"""Buying domains: priced at the registrar first (no transaction open), then paid from the
-wallet and recorded in one transaction, registered by the worker (registrars.tasks).
+"""Buying domains: priced at the registrar first (no transaction open), then placed on the
+registrar's accounts under their daily cap (registrars.accounts: 409 before any debit when
+they are full), paid from the wallet and recorded in one transaction, registered by the worker
+(registrars.tasks).
 
 A purchase is paid once (the wallet debit's key is the request's batch), registered once (the
 registrar call's idempotency key is the purchase's id) and refunded once if the registrar
@@ -26,6 +28,7 @@ from mailfleet.kit.ids import uuid7
 from mailfleet.kit.pagination import paginate, split_page
 from mailfleet.models import DomainPurchase, DomainPurchaseStatus, LedgerKind
 from mailfleet.models.registrar import LIVE_PURCHASES
+from mailfleet.registrars import accounts
 from mailfleet.registrars.errors import NamesNotForSale, TooManyYears
 from mailfleet.registrars.service import Offer
 
@@ -94,10 +97,13 @@ def purchase(
     workspace_id: uuid.UUID,
     actor: str,
 ) -> list[DomainPurchase]:
-    """Debit the wallet once for every name and record each purchase PENDING, its
-    registration job enqueued after commit. A short wallet raises 402 (nothing recorded)."""
+    """Place every name on one of the registrar's accounts, debit the wallet once for them all
+    and record each purchase PENDING, its registration job enqueued after commit. Accounts at
+    their daily cap raise 409 and a short wallet 402 (nothing recorded either way)."""
     names = [offer.name for offer in priced.offers]
     _check_not_held(session, workspace_id, names)
+    # Before the debit: names that fit under no account's cap today cost nothing.
+    placed = accounts.place(session, settings, registrar, len(names))
     batch = uuid7()
     wallet.debit(
         session,
@@ -112,13 +118,14 @@ def purchase(
     )
     now = clock.now()
     rows = []
-    for offer in priced.offers:
+    for offer, account in zip(priced.offers, placed, strict=True):
         ns1, ns2 = domain_service.nameservers_for(settings, offer.name)
         row = DomainPurchase(
             workspace_id=workspace_id,
             name=offer.name,
             years=priced.years,
             registrar=registrar,
+            registrar_account=account,
             status=DomainPurchaseStatus.PENDING,
             registrar_price_cents=offer.registrar_price_cents or 0,
             price_cents=offer.price_cents or 0,

@@ -59,7 +59,7 @@ from mailfleet.registrars.protocol import (
     RenewalResult,
     TransientRegistrarError,
 )
-from mailfleet.registrars.registry import REGISTRARS
+from mailfleet.registrars.registry import DEFAULT_ACCOUNT, registrar_of
 
 log = logging.getLogger(__name__)
 RENEW = "registrars.renew"
@@ -329,7 +329,7 @@ def _hand_out(session: Session, now: datetime) -> int:
 # --- the job ------------------------------------------------------------------------------
 
 
-def _claim(runtime: Runtime, renewal_id: uuid.UUID) -> tuple[DomainRenewal, str] | None:
+def _claim(runtime: Runtime, renewal_id: uuid.UUID) -> tuple[DomainRenewal, str, str] | None:
     now = clock.now()
     with runtime.database.transaction() as session:
         found = session.get(DomainRenewal, renewal_id, with_for_update=True)
@@ -340,9 +340,19 @@ def _claim(runtime: Runtime, renewal_id: uuid.UUID) -> tuple[DomainRenewal, str]
         found.attempts += 1
         found.retry_at = now + timedelta(seconds=runtime.settings.job_lease_seconds)
         name = session.scalar(select(Domain.name).where(Domain.id == found.domain_id))
+        # Renewed at the account that bought it.
+        account = session.scalar(
+            select(DomainPurchase.registrar_account)
+            .where(
+                DomainPurchase.domain_id == found.domain_id,
+                DomainPurchase.status == DomainPurchaseStatus.REGISTERED,
+            )
+            .order_by(DomainPurchase.created_at.desc())
+            .limit(1)
+        )
         session.flush()
         session.expunge(found)
-        return (found, name) if name else None
+        return (found, name, account or DEFAULT_ACCOUNT) if name else None
 
 
 @job(RENEW)
@@ -350,8 +360,8 @@ def renew(runtime: Runtime, renewal_id: str) -> None:
     claim = _claim(runtime, uuid.UUID(renewal_id))
     if claim is None:
         return
-    claimed, name = claim
-    registrar = REGISTRARS.get(runtime.settings, claimed.registrar)
+    claimed, name, account = claim
+    registrar = registrar_of(runtime.settings, claimed.registrar, account)
     try:
         if claimed.attempts > 1:
             # An earlier call's outcome is unknown: renew only if the expiry has not moved.

@@ -30,7 +30,7 @@ from mailfleet.registrars.protocol import (
     TransientRegistrarError,
 )
 from mailfleet.registrars.purchases import REGISTER, refund
-from mailfleet.registrars.registry import REGISTRARS
+from mailfleet.registrars.registry import registrar_of
 
 # Registers the renewal job and sweep wherever the registration job runs.
 from mailfleet.registrars.renewals import RENEW as RENEW  # noqa: F401
@@ -92,7 +92,8 @@ def register(runtime: Runtime, purchase_id: str) -> None:
     if claim is None:
         return
     claimed, contact = claim
-    registrar = REGISTRARS.get(runtime.settings, claimed.registrar)
+    # The account it was placed on (registrars.accounts), for every attempt.
+    registrar = registrar_of(runtime.settings, claimed.registrar, claimed.registrar_account)
     try:
         done = registrar.register(
             claimed.name,

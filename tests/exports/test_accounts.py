@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -128,6 +129,7 @@ def test_the_test_says_what_the_app_answered(
     assert "Could not reach the app" in answer["message"]
 
 
+@pytest.mark.usefixtures("without_lemlist_client")
 def test_an_app_without_a_client_yet_cannot_be_tested(api: TestClient, owner: Caller) -> None:
     account = add_account(api, owner, "LEMLIST")
     response = api.post(f"/v1/export-accounts/{account['id']}/test", headers=owner.headers)

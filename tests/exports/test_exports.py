@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -226,6 +227,7 @@ def test_a_filter_selects_by_domain_tag_text_and_type_minus_excluded_ids(
     assert by_text["total"] == 1
 
 
+@pytest.mark.usefixtures("without_lemlist_client")
 def test_the_account_must_be_named_when_there_is_not_exactly_one(
     api: TestClient, db: Database, owner: Caller
 ) -> None:

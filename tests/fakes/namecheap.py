@@ -85,6 +85,8 @@ class FakeNamecheap(FakeServer):
     log: list[Request] = field(default_factory=list)
     thread_name = "fake-namecheap"
     base_url: str = ""
+    # More accounts (API user -> API key) beside API_USER/API_KEY; each acts as its own user.
+    users: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> None:
@@ -97,11 +99,9 @@ class FakeNamecheap(FakeServer):
 
     def answer(self, params: dict[str, str]) -> tuple[int, str]:
         command = params.get("Command", "").lower()
-        if (
-            params.get("ApiUser") != API_USER
-            or params.get("ApiKey") != API_KEY
-            or params.get("UserName") != API_USER
-        ):
+        known = {API_USER: API_KEY, **self.users}
+        user = params.get("ApiUser", "")
+        if known.get(user) != params.get("ApiKey") or params.get("UserName") != user:
             return _error(
                 command, "1011102", "API Key is invalid or API access has not been enabled"
             )

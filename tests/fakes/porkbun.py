@@ -13,6 +13,9 @@ HTTP 503 and a message about the limit until `release()` starts a new window.
 answers `{"status": "SUCCESS", "domain", "cost", "orderId", "balance"}`, debiting the account's
 `balance` (cents): short of it, `{"status": "ERROR", "message": "Insufficient funds."}`.
 `outages` makes the next N creates answer 503. `POST /domain/updateNs/{domain}` takes `ns`.
+
+`keys` adds accounts (API key -> secret) beside API_KEY/SECRET; each registration records the
+key that made it (`registered[name]["apikey"]`).
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ class FakePorkbun(FakeServer):
     _used: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     base_url: str = ""
+    keys: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> None:
         server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -69,7 +73,8 @@ class FakePorkbun(FakeServer):
     def answer(
         self, path: str, body: dict[str, Any], key: str | None = None
     ) -> tuple[int, dict[str, Any]]:
-        if body.get("apikey") != API_KEY or body.get("secretapikey") != SECRET:
+        known = {API_KEY: SECRET, **self.keys}
+        if known.get(str(body.get("apikey"))) != body.get("secretapikey"):
             return 400, {"status": "ERROR", "message": "Invalid API key. (002)"}
         base = "/api/json/v3/domain/"
         command, _, domain = path.removeprefix(base).partition("/")
@@ -107,7 +112,7 @@ class FakePorkbun(FakeServer):
             return 400, {"status": "ERROR", "message": "Insufficient funds."}
         self.balance -= price
         order_id = 1000 + len(self.registered)
-        self.registered[domain] = {"orderId": order_id, "cost": price}
+        self.registered[domain] = {"orderId": order_id, "cost": price, "apikey": body["apikey"]}
         return 200, {
             "status": "SUCCESS",
             "domain": domain,

@@ -38,6 +38,25 @@ def upgrade() -> None:
                 nullable=True,
             )
         )
+        batch_op.add_column(
+            sa.Column(
+                "registrar_account",
+                sa.String(length=64),
+                server_default="default",
+                nullable=False,
+            )
+        )
+        batch_op.create_index(
+            batch_op.f("ix_domain_purchases_registrar_account_created_at"),
+            ["registrar_account", "created_at"],
+            unique=False,
+        )
+    op.create_table(
+        "registrar_accounts",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("created_at", mailfleet.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_registrar_accounts")),
+    )
     op.create_table(
         "domain_renewals",
         sa.Column("domain_id", sa.Uuid(), nullable=False),
@@ -102,7 +121,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_domain_renewals_workspace_id_id"))
         batch_op.drop_index(batch_op.f("ix_domain_renewals_status"))
     op.drop_table("domain_renewals")
+    op.drop_table("registrar_accounts")
     with op.batch_alter_table("domain_purchases", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_domain_purchases_registrar_account_created_at"))
+        batch_op.drop_column("registrar_account")
         batch_op.drop_column("expiry_notified_for")
         batch_op.drop_column("renewal_price_cents")
     with op.batch_alter_table("domains", schema=None) as batch_op:
