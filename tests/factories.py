@@ -29,6 +29,8 @@ from mailfleet.models import (
     DnsRecord,
     Domain,
     DomainPurchase,
+    DomainRenewal,
+    DomainRenewalStatus,
     DomainStatus,
     DomainSwap,
     DomainSwapStatus,
@@ -458,3 +460,31 @@ def make_domain_swap(db: Database, workspace_id: uuid.UUID, from_id: uuid.UUID) 
         session.add(swap)
         session.flush()
         return swap.id
+
+
+def make_domain_renewal(
+    db: Database,
+    domain: Domain,
+    *,
+    status: DomainRenewalStatus = DomainRenewalStatus.SUCCEEDED,
+    days: int = 0,
+) -> uuid.UUID:
+    """A renewal row of `domain`'s period ending in `days` days (no wallet, no registrar)."""
+    expires = clock.now() + timedelta(days=days)
+    with db.transaction() as session:
+        row = DomainRenewal(
+            workspace_id=domain.workspace_id,
+            domain_id=domain.id,
+            registrar="namecheap",
+            years=1,
+            amount_cents=1458,
+            currency="USD",
+            status=status,
+            dedupe_key=f"domain-renewal:{domain.id}:{expires.date().isoformat()}",
+            expires_before=expires,
+            failure_reason="insufficient_funds" if status == DomainRenewalStatus.FAILED else None,
+            completed_at=None if status == DomainRenewalStatus.PENDING else clock.now(),
+        )
+        session.add(row)
+        session.flush()
+        return row.id

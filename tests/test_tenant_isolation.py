@@ -24,6 +24,7 @@ from tests.factories import (
     make_dns_record,
     make_domain,
     make_domain_purchase,
+    make_domain_renewal,
     make_domain_swap,
     make_mailbox,
     make_member,
@@ -206,6 +207,7 @@ class Victim:
                 select(Invoice.id).where(Invoice.workspace_id == self.owner.workspace_id).limit(1)
             )
         self.purchase_id = make_domain_purchase(db, self.owner.workspace_id)
+        self.renewal_id = make_domain_renewal(db, self.domain)
         self.setup_id = make_quick_setup(db, self.owner.workspace_id)
         self.swap_id = make_domain_swap(db, self.owner.workspace_id, self.domain.id)
         with db.transaction(write=False) as session:
@@ -268,6 +270,7 @@ class Victim:
             "export_id": str(self.export_id),
             "installation_id": str(self.installation_id),
             "purchase_id": str(self.purchase_id),
+            "renewal_id": str(self.renewal_id),
         }
 
     def body(self, method: str, path: str) -> Any:

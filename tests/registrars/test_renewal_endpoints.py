@@ -4,53 +4,23 @@ filtered by status and domain, paginated, another workspace's never shown (404).
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
 from mailfleet.db import Database
-from mailfleet.kit import clock
-from mailfleet.models import Domain, DomainRenewal, DomainRenewalStatus, Role
-from tests.factories import Caller, make_domain, make_member, make_tenant
+from mailfleet.models import DomainRenewalStatus, Role
+from tests.factories import Caller, make_domain, make_domain_renewal, make_member, make_tenant
 
 LIST = "/v1/domain-renewals"
-
-
-def renewal(
-    db: Database,
-    domain: Domain,
-    *,
-    status: DomainRenewalStatus = DomainRenewalStatus.SUCCEEDED,
-    days: int = 0,
-) -> uuid.UUID:
-    """A renewal row of `domain`'s period ending in `days` days (no wallet, no registrar)."""
-    expires = clock.now() + timedelta(days=days)
-    with db.transaction() as session:
-        row = DomainRenewal(
-            workspace_id=domain.workspace_id,
-            domain_id=domain.id,
-            registrar="namecheap",
-            years=1,
-            amount_cents=1458,
-            currency="USD",
-            status=status,
-            dedupe_key=f"domain-renewal:{domain.id}:{expires.date().isoformat()}",
-            expires_before=expires,
-            failure_reason="insufficient_funds" if status == DomainRenewalStatus.FAILED else None,
-            completed_at=None if status == DomainRenewalStatus.PENDING else clock.now(),
-        )
-        session.add(row)
-        session.flush()
-        return row.id
 
 
 def test_listed_newest_first_with_filters_and_pages(db: Database, client: TestClient) -> None:
     owner = make_tenant(db)
     one = make_domain(db, owner.workspace_id)
     two = make_domain(db, owner.workspace_id)
-    first = renewal(db, one, days=1)
-    second = renewal(db, one, status=DomainRenewalStatus.FAILED, days=400)
-    third = renewal(db, two, status=DomainRenewalStatus.PENDING, days=2)
+    first = make_domain_renewal(db, one, days=1)
+    second = make_domain_renewal(db, one, status=DomainRenewalStatus.FAILED, days=400)
+    third = make_domain_renewal(db, two, status=DomainRenewalStatus.PENDING, days=2)
     viewer = make_member(db, owner, Role.VIEWER)  # reading is for every member
 
     body = client.get(LIST, headers=viewer.headers).json()
@@ -84,7 +54,7 @@ def test_listed_newest_first_with_filters_and_pages(db: Database, client: TestCl
 def test_one_renewal_and_other_workspaces(db: Database, client: TestClient) -> None:
     owner = make_tenant(db)
     domain = make_domain(db, owner.workspace_id)
-    found = renewal(db, domain)
+    found = make_domain_renewal(db, domain)
     response = client.get(f"{LIST}/{found}", headers=owner.headers)
     assert response.status_code == 200, response.text
     assert response.json()["domain_name"] == domain.name
