@@ -432,10 +432,10 @@ class Settings(BaseSettings):
     # Each app's API base URL; tests point them at local fakes (tests/fakes/sequencers).
     export_instantly_base_url: str = "https://api.instantly.ai/api/v2"
     export_smartlead_base_url: str = "https://server.smartlead.ai/api/v1"
-    # A mailbox is exported at most this many times in any window of this many days.
     export_lemlist_base_url: str = "https://api.lemlist.com/api"
     export_plusvibe_base_url: str = "https://api.plusvibe.ai/api/v1"
     export_reachinbox_base_url: str = "https://api.reachinbox.ai/api/v1"
+    # A mailbox is exported at most this many times in any window of this many days.
     export_max_per_window: int = Field(default=3, ge=1)
     export_window_days: int = Field(default=7, ge=1)
     # Mailboxes one export job sends to its app at once, and per claimed batch.
