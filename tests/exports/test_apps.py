@@ -117,6 +117,64 @@ def test_a_bad_key_is_permanent_with_the_apps_message(
         connection.close()
 
 
+def test_instantly_removes_a_held_account_by_its_email(
+    instantly: InstantlyFake, smartlead: SmartleadFake
+) -> None:
+    connection = Instantly(_settings(instantly, smartlead)).connect(KEY)
+    connection.push(MAILBOX, ExportSettings())
+    assert connection.remove("Ada@acme.test") is True
+    assert instantly.deleted == ["ada@acme.test"]
+    assert "ada@acme.test" not in instantly.accounts
+    [call] = instantly.calls("DELETE", "/accounts/.+")
+    assert (call.path, call.status) == ("/accounts/Ada@acme.test", 200)
+    # Gone: a second removal finds nothing to delete.
+    assert connection.remove("ada@acme.test") is False
+    connection.close()
+
+
+def test_instantly_answers_false_for_an_account_it_does_not_hold(
+    instantly: InstantlyFake, smartlead: SmartleadFake
+) -> None:
+    connection = Instantly(_settings(instantly, smartlead)).connect(KEY)
+    assert connection.remove("nobody@acme.test") is False
+    assert [r.status for r in instantly.calls("DELETE", "/accounts/.+")] == [404]
+    assert instantly.deleted == []
+    connection.close()
+
+
+@pytest.mark.parametrize(("status", "retry_after", "wait"), [(429, "3", 3.0), (503, None, None)])
+def test_instantly_removal_is_retryable_on_429_and_5xx_then_succeeds(
+    instantly: InstantlyFake,
+    smartlead: SmartleadFake,
+    status: int,
+    retry_after: str | None,
+    wait: float | None,
+) -> None:
+    connection = Instantly(_settings(instantly, smartlead)).connect(KEY)
+    connection.push(MAILBOX, ExportSettings())
+    instantly.fail_next(status, retry_after=retry_after)
+    with pytest.raises(AppError) as caught:
+        connection.remove(MAILBOX.email)
+    assert (caught.value.status, caught.value.retryable) == (status, True)
+    assert caught.value.retry_after == wait
+    assert MAILBOX.email in instantly.accounts  # the refused call deleted nothing
+    assert connection.remove(MAILBOX.email) is True  # the retry
+    assert instantly.deleted == [MAILBOX.email]
+    connection.close()
+
+
+def test_instantly_removal_with_a_bad_key_is_permanent(
+    instantly: InstantlyFake, smartlead: SmartleadFake
+) -> None:
+    instantly.accounts["ada@acme.test"] = {"email": "ada@acme.test"}
+    connection = Instantly(_settings(instantly, smartlead)).connect(AppAccount({"api_key": "bad"}))
+    with pytest.raises(AppError) as caught:
+        connection.remove("ada@acme.test")
+    assert (caught.value.message, caught.value.retryable) == ("401: Invalid API key", False)
+    assert "ada@acme.test" in instantly.accounts
+    connection.close()
+
+
 def test_the_fakes_refuse_a_missing_or_mistyped_field(
     instantly: InstantlyFake, smartlead: SmartleadFake
 ) -> None:

@@ -1,8 +1,15 @@
 """Instantly, API v2 (`Authorization: Bearer <key>`): POST /accounts creates an IMAP/SMTP
-account, PATCH /accounts/{email} updates it, POST /accounts/warmup/enable turns warm-up on.
+account, PATCH /accounts/{email} updates it, POST /accounts/warmup/enable turns warm-up on,
+DELETE /accounts/{email} removes it.
 
 An account is keyed by its email at Instantly, so a mailbox it holds already (a re-export, or
 a job resumed after a crash) answers 409 on create and is updated in place: never duplicated.
+
+Removal (a domain swap takes the burned addresses out): `DELETE /api/v2/accounts/{email}`, no
+body, scope `accounts:delete` (or `accounts:all`/`all:delete`/`all:all`); it answers the
+deleted account (integrations.md 5.1 "GET/PATCH/DELETE /accounts/{email}"; developer.instantly.ai,
+API v2, Account, "Delete account"). A 404 (no such account) is "not held": False. 429 and 5xx
+are retryable with Retry-After, 401 is not, as for the push (`apps.http.error`).
 """
 
 from __future__ import annotations
@@ -104,6 +111,14 @@ class InstantlyConnection:
             body = {"emails": [mailbox.email]}
             self._ok(http.send(self._http, "POST", "accounts/warmup/enable", json=body))
         return outcome
+
+    def remove(self, email: str) -> bool:
+        path = f"accounts/{quote(email, safe='@')}"
+        response = http.send(self._http, "DELETE", path)
+        if response.status_code == 404:
+            return False
+        self._ok(response)
+        return True
 
     def close(self) -> None:
         self._http.close()

@@ -100,6 +100,10 @@ class NoWorkspaces(Exception):
     """The app has no sub-workspaces or clients to list."""
 
 
+class RemovalNotSupported(Exception):
+    """The app's API documents no way to delete an account: remove it in the app by hand."""
+
+
 class Connection(Protocol):
     """An open client for one account; safe to share between a job's threads."""
 
@@ -108,6 +112,11 @@ class Connection(Protocol):
     def workspaces(self) -> list[RemoteWorkspace]: ...
 
     def push(self, mailbox: MailboxCredential, settings: ExportSettings) -> Pushed: ...
+
+    def remove(self, email: str) -> bool:
+        """Delete the app's account for `email`: True when it was removed, False when the app
+        held none. Raises AppError (retryable for 429/5xx, as push does) or RemovalNotSupported."""
+        ...
 
     def close(self) -> None: ...
 

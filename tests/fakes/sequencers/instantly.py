@@ -2,8 +2,10 @@
 
 POST /accounts validates the required IMAP/SMTP fields and their types (400 with Instantly's
 `{statusCode, error, message}` body), refuses a second account for an email (409), and keeps
-accounts by email; PATCH /accounts/{email} updates one (404 unknown); POST
-/accounts/warmup/enable turns warm-up on; GET /accounts lists; GET /workspaces/current.
+accounts by email; PATCH /accounts/{email} updates one (404 unknown); DELETE
+/accounts/{email} deletes one and answers it (404 unknown; `deleted` records each address
+deleted); POST /accounts/warmup/enable turns warm-up on; GET /accounts lists; GET
+/workspaces/current.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class InstantlyFake(SequencerFake):
     def __init__(self, api_key: str = "good-key", **kwargs: Any) -> None:
         self.accounts: dict[str, Json] = {}
         self.created: list[str] = []  # every email a POST created, in order
+        self.deleted: list[str] = []  # every email a DELETE removed, in order
         self.workspace = {"id": str(uuid.uuid4()), "name": "Acme outreach"}
         super().__init__(api_key, **kwargs)
 
@@ -77,6 +80,7 @@ class InstantlyFake(SequencerFake):
         self.route("GET", r"/accounts", self._list)
         self.route("POST", r"/accounts/warmup/enable", self._warmup)
         self.route("PATCH", r"/accounts/(?P<email>[^/]+)", self._patch)
+        self.route("DELETE", r"/accounts/(?P<email>[^/]+)", self._delete)
         self.route("GET", r"/workspaces/current", lambda m, q, b: (200, self.workspace))
 
     def _create(self, match: re.Match[str], query: dict[str, str], body: Json) -> tuple[int, Json]:
@@ -110,6 +114,14 @@ class InstantlyFake(SequencerFake):
                 raise Answer(404, _error(404, "Account not found"))
             self.accounts[email].update(body or {})
             return 200, self.accounts[email]
+
+    def _delete(self, match: re.Match[str], query: dict[str, str], body: Json) -> tuple[int, Json]:
+        email = unquote(match["email"]).lower()
+        with self.lock:
+            if email not in self.accounts:
+                raise Answer(404, _error(404, "Account not found"))
+            self.deleted.append(email)
+            return 200, self.accounts.pop(email)
 
     def _warmup(self, match: re.Match[str], query: dict[str, str], body: Json) -> tuple[int, Json]:
         emails = (body or {}).get("emails")
