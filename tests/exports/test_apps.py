@@ -3,6 +3,8 @@ error of the app comes back (the app's own message, retryable or not, Retry-Afte
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import httpx
 import pytest
 
@@ -172,6 +174,72 @@ def test_instantly_removal_with_a_bad_key_is_permanent(
         connection.remove("ada@acme.test")
     assert (caught.value.message, caught.value.retryable) == ("401: Invalid API key", False)
     assert "ada@acme.test" in instantly.accounts
+    connection.close()
+
+
+def test_smartlead_removes_every_account_it_holds_for_the_address_by_id(
+    instantly: InstantlyFake, smartlead: SmartleadFake
+) -> None:
+    connection = Smartlead(_settings(instantly, smartlead)).connect(KEY)
+    first = int(connection.push(MAILBOX, ExportSettings()).remote_id)
+    # A second account for the address, as a client that did not look first would have made.
+    twin = {**smartlead.accounts[first], "id": 2001}
+    smartlead.accounts[2001] = twin
+    other = connection.push(replace(MAILBOX, email="bob@acme.test"), ExportSettings())
+    fresh = Smartlead(_settings(instantly, smartlead)).connect(KEY)
+    assert fresh.remove("ADA@acme.test") is True
+    assert sorted(smartlead.deleted) == [first, 2001]
+    assert smartlead.addresses() == ["bob@acme.test"]
+    assert [r.status for r in smartlead.calls("DELETE", r"/email-accounts/\d+")] == [200, 200]
+    assert smartlead.calls("DELETE", r"/email-accounts/\d+")[0].query == {"api_key": "good-key"}
+    assert fresh.remove("ada@acme.test") is False  # gone: nothing left to delete
+    assert int(other.remote_id) in smartlead.accounts
+    connection.close()
+    fresh.close()
+
+
+def test_smartlead_answers_false_for_an_address_it_does_not_hold(
+    instantly: InstantlyFake, smartlead: SmartleadFake
+) -> None:
+    connection = Smartlead(_settings(instantly, smartlead)).connect(KEY)
+    assert connection.remove("nobody@acme.test") is False
+    assert smartlead.calls("DELETE", ".*") == []
+    # Deleted at Smartlead after the list was read: its 404 is "not held" too.
+    connection.push(MAILBOX, ExportSettings())
+    smartlead.accounts.clear()
+    assert connection.remove(MAILBOX.email) is False
+    assert [r.status for r in smartlead.calls("DELETE", r"/email-accounts/\d+")] == [404]
+    connection.close()
+
+
+@pytest.mark.parametrize(("status", "retry_after", "wait"), [(429, "4", 4.0), (500, None, None)])
+def test_smartlead_removal_is_retryable_on_429_and_5xx_then_succeeds(
+    instantly: InstantlyFake,
+    smartlead: SmartleadFake,
+    status: int,
+    retry_after: str | None,
+    wait: float | None,
+) -> None:
+    connection = Smartlead(_settings(instantly, smartlead)).connect(KEY)
+    remote = int(connection.push(MAILBOX, ExportSettings()).remote_id)
+    smartlead.fail_next(status, retry_after=retry_after)
+    with pytest.raises(AppError) as caught:
+        connection.remove(MAILBOX.email)
+    assert (caught.value.status, caught.value.retryable) == (status, True)
+    assert caught.value.retry_after == wait
+    assert remote in smartlead.accounts
+    assert connection.remove(MAILBOX.email) is True  # the retry
+    assert smartlead.deleted == [remote]
+    connection.close()
+
+
+def test_smartlead_removal_with_a_bad_key_is_permanent(
+    instantly: InstantlyFake, smartlead: SmartleadFake
+) -> None:
+    connection = Smartlead(_settings(instantly, smartlead)).connect(AppAccount({"api_key": "x"}))
+    with pytest.raises(AppError) as caught:
+        connection.remove(MAILBOX.email)
+    assert (caught.value.message, caught.value.retryable) == ("401: Invalid API Key", False)
     connection.close()
 
 

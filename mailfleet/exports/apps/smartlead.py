@@ -5,6 +5,16 @@ updates the one whose `id` it is given; GET /email-accounts/ pages through the a
 Smartlead would add a second account for the same address, so the connection first reads
 which addresses the account holds (once, then keeps the ids it learns) and saves those with
 their id: a re-export or a resumed job updates, never duplicates.
+
+Removal (a domain swap takes the burned addresses out): Smartlead deletes by id,
+`DELETE /api/v1/email-accounts/{email_account_id}?api_key=` (api.smartlead.ai, API reference,
+Email Account Management, "Delete Email Account": 200 `{"ok": true, "message",
+"emailAccountId"}`, 404 "not found or you don't have access to it", 401, 500; it takes the
+account out of every campaign and turns its warm-up off). Its API has no delete by address, so
+the id comes from the same paged `GET /email-accounts/` the push reads (loaded once per
+connection). Every account with the address is deleted (one made twice before this client
+looked first included); an address the list does not hold, or a 404 on every delete (gone in
+between), is False. 429/5xx are retryable with Retry-After, 401 is not (`apps.http.error`).
 """
 
 from __future__ import annotations
@@ -57,7 +67,8 @@ class SmartleadConnection:
     def __init__(self, base_url: str, api_key: str, client_id: str | None, timeout: float) -> None:
         self._http = http.client(base_url, timeout=timeout, params={"api_key": api_key})
         self._client_id = client_id
-        self._ids: dict[str, int] | None = None
+        # Every account id per address (lower-cased), oldest first; the push saves with the last.
+        self._ids: dict[str, list[int]] | None = None
         self._lock = threading.Lock()
 
     def check(self) -> Check:
@@ -71,7 +82,8 @@ class SmartleadConnection:
         return [RemoteWorkspace(id=str(c["id"]), name=str(c.get("name", ""))) for c in body]
 
     def push(self, mailbox: MailboxCredential, settings: ExportSettings) -> Pushed:
-        known = self._known().get(mailbox.email.lower())
+        held = self._known().get(mailbox.email.lower())
+        known = held[-1] if held else None
         body = account_body(mailbox, settings)
         if self._client_id:
             body["client_id"] = (
@@ -87,26 +99,47 @@ class SmartleadConnection:
             raise AppError("Smartlead saved the account but sent no emailAccountId.")
         with self._lock:
             assert self._ids is not None
-            self._ids[mailbox.email.lower()] = int(remote)
+            ids = self._ids.setdefault(mailbox.email.lower(), [])
+            if int(remote) not in ids:
+                ids.append(int(remote))
         return Pushed("UPDATED" if known is not None else "CREATED", str(remote))
+
+    def remove(self, email: str) -> bool:
+        held = list(self._known().get(email.lower(), []))
+        removed = False
+        for account_id in held:
+            response = http.send(self._http, "DELETE", f"email-accounts/{account_id}")
+            if response.status_code != 404:
+                answer = http.json_of(response)
+                if isinstance(answer, dict) and answer.get("ok") is False:
+                    raise AppError(str(answer.get("message") or "Smartlead refused the delete."))
+                removed = True
+            with self._lock:
+                assert self._ids is not None
+                left = [i for i in self._ids.get(email.lower(), []) if i != account_id]
+                if left:
+                    self._ids[email.lower()] = left
+                else:
+                    self._ids.pop(email.lower(), None)
+        return removed
 
     def close(self) -> None:
         self._http.close()
 
-    def _known(self) -> dict[str, int]:
+    def _known(self) -> dict[str, list[int]]:
         with self._lock:
             if self._ids is None:
                 self._ids = self._load()
             return self._ids
 
-    def _load(self) -> dict[str, int]:
-        ids: dict[str, int] = {}
+    def _load(self) -> dict[str, list[int]]:
+        ids: dict[str, list[int]] = {}
         offset = 0
         while True:
             params = {"offset": offset, "limit": PAGE}
             page = http.json_of(http.send(self._http, "GET", "email-accounts/", params=params))
             for account in page:
-                ids[str(account["from_email"]).lower()] = int(account["id"])
+                ids.setdefault(str(account["from_email"]).lower(), []).append(int(account["id"]))
             if len(page) < PAGE:
                 return ids
             offset += PAGE

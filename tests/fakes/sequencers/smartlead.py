@@ -4,7 +4,8 @@ POST /email-accounts/save validates the required fields and types (400 `{message
 account (a new numeric id: like any form, a second save without `id` makes a second account
 for the same address, so a client that does not look first would duplicate), or updates the
 one whose `id` is given (404 unknown); GET /email-accounts/ pages (limit at most 100);
-GET /client/ lists the agency's clients.
+DELETE /email-accounts/{id} deletes one (`{ok, message, emailAccountId}`; 404 unknown;
+`deleted` records each id deleted); GET /client/ lists the agency's clients.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class SmartleadFake(SequencerFake):
             {"id": 11, "name": "Client A", "email": "a@client.test"},
             {"id": 12, "name": "Client B", "email": "b@client.test"},
         ]
+        self.deleted: list[int] = []  # every id a DELETE removed, in order
         self._ids = itertools.count(1001)
         super().__init__(api_key, **kwargs)
 
@@ -49,6 +51,7 @@ class SmartleadFake(SequencerFake):
     def routes(self) -> None:
         self.route("POST", r"/email-accounts/save", self._save)
         self.route("GET", r"/email-accounts/?", self._list)
+        self.route("DELETE", r"/email-accounts/(?P<id>\d+)/?", self._delete)
         self.route("GET", r"/client/?", lambda m, q, b: (200, self.clients))
 
     def addresses(self) -> list[str]:
@@ -75,6 +78,18 @@ class SmartleadFake(SequencerFake):
             "ok": True,
             "message": "Email account added successfully!",
             "emailAccountId": new_id,
+        }
+
+    def _delete(self, match: re.Match[str], query: dict[str, str], body: Json) -> tuple[int, Json]:
+        account_id = int(match["id"])
+        with self.lock:
+            if self.accounts.pop(account_id, None) is None:
+                raise Answer(404, {"message": "Email account not found"})
+            self.deleted.append(account_id)
+        return 200, {
+            "ok": True,
+            "message": "Email account deleted successfully!",
+            "emailAccountId": account_id,
         }
 
     def _list(self, match: re.Match[str], query: dict[str, str], body: Json) -> tuple[int, Json]:
