@@ -67,3 +67,17 @@ def destinations(
         if account_id is not None:  # filtered above; narrows the type
             found.setdefault((app, account_id), []).append(mailbox_id)
     return found
+
+
+def arrived(
+    session: Session, job_ids: Sequence[uuid.UUID], mailbox_ids: Sequence[uuid.UUID]
+) -> set[tuple[uuid.UUID, uuid.UUID]]:
+    """(job, mailbox) pairs of `job_ids` whose mailbox reached the app."""
+    rows = session.execute(
+        select(ExportResult.job_id, ExportResult.mailbox_id).where(
+            ExportResult.job_id.in_(job_ids),
+            ExportResult.mailbox_id.in_(mailbox_ids),
+            ExportResult.status.in_(EXPORTED),
+        )
+    )
+    return {(job_id, mailbox_id) for job_id, mailbox_id in rows}

@@ -23,6 +23,9 @@ class DomainSwapStatus(enum.StrEnum):
     WAITING_FOR_DOMAIN = "WAITING_FOR_DOMAIN"
     # The mailboxes are ordered on the new domain; the old ones stay until these are made.
     WAITING_FOR_MAILBOXES = "WAITING_FOR_MAILBOXES"
+    # The new mailboxes are being exported to the old ones' sequencer accounts; once each has
+    # reached its app, the old address's account there is deleted.
+    REPLACING_ACCOUNTS = "REPLACING_ACCOUNTS"
     DONE = "DONE"
     # Could not go on (the new domain failed, the order was refused); `failure_reason` says
     # why, and the old domain's mailboxes are untouched.

@@ -29,8 +29,16 @@ class SwapCreate(Schema):
 class ExportOutcome(ResponseSchema):
     app: str
     account_id: uuid.UUID
-    export_id: uuid.UUID | None = None
-    error: str | None = None
+    export_id: uuid.UUID | None = Field(default=None, description="The new mailbox's export.")
+    error: str | None = Field(default=None, description="Why the export was refused.")
+    old_account: str | None = Field(
+        default=None,
+        examples=["REMOVED"],
+        description="The old address's account at the app once the new one is in: REMOVED, "
+        "ABSENT (the app held none), KEPT (`old_account_reason`: the new one did not arrive), "
+        "NOT_SUPPORTED (the app's API cannot delete: remove it there), FAILED (the app's words).",
+    )
+    old_account_reason: str | None = None
 
 
 class SwapItem(ResponseSchema):
@@ -54,7 +62,7 @@ class Swap(ResponseSchema):
     id: uuid.UUID
     status: str = Field(
         examples=["WAITING_FOR_DOMAIN"],
-        description="WAITING_FOR_DOMAIN, WAITING_FOR_MAILBOXES, DONE, FAILED.",
+        description="WAITING_FOR_DOMAIN, WAITING_FOR_MAILBOXES, REPLACING_ACCOUNTS, DONE, FAILED.",
     )
     from_domain_id: uuid.UUID
     to_domain_id: uuid.UUID

@@ -95,7 +95,10 @@ def finish(session: Session, settings: Settings, swap: DomainSwap, *, actor: str
             session, swap, S.FAILED, actor=actor, reason=f"No mailbox could be made: {reasons}"
         )
         return
-    transitions.move(session, swap, S.DONE, actor=actor)
+    if swap.export_ids:
+        transitions.move(session, swap, S.REPLACING_ACCOUNTS, actor=actor, next_check=POLL)
+    else:
+        transitions.move(session, swap, S.DONE, actor=actor)
 
 
 def _settle(

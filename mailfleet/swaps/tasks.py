@@ -12,7 +12,7 @@ from mailfleet.db import enqueue_after_commit
 from mailfleet.jobs.queue import Runtime, job
 from mailfleet.jobs.worker import sweeper
 from mailfleet.models import DomainSwap, DomainSwapStatus
-from mailfleet.swaps import service, steps, transitions
+from mailfleet.swaps import replacing, service, steps, transitions
 
 log = logging.getLogger(__name__)
 ACTOR = "system:swaps"
@@ -27,11 +27,15 @@ def advance(runtime: Runtime, swap_id: str) -> None:
         swap = session.get(DomainSwap, uuid.UUID(swap_id), with_for_update=True)
         if swap is None or swap.status in transitions.ENDS:
             return
-        if swap.status == DomainSwapStatus.WAITING_FOR_DOMAIN:
+        status = swap.status
+        if status == DomainSwapStatus.WAITING_FOR_DOMAIN:
             steps.place(session, settings, swap, actor=ACTOR)
-        else:
+        elif status == DomainSwapStatus.WAITING_FOR_MAILBOXES:
             steps.finish(session, settings, swap, actor=ACTOR)
         status = swap.status
+    if status == DomainSwapStatus.REPLACING_ACCOUNTS:
+        # Calls the apps: after the commit above, with no transaction open.
+        replacing.replace(runtime, uuid.UUID(swap_id), actor=ACTOR)
     log.info("domain swap %s: %s", swap_id, status.value)
 
 

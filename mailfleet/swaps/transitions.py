@@ -1,9 +1,10 @@
 """A domain swap's status: the only place it changes.
 
 WAITING_FOR_DOMAIN -> WAITING_FOR_MAILBOXES (ordered on the new domain) or FAILED (the new
-domain failed, the order was refused); WAITING_FOR_MAILBOXES -> DONE (each mailbox swapped or
-failed on its own) or FAILED (none could be made). Each move records
-`domain_swap.status_changed`; an end stamps `completed_at` and stops the sweep's timer.
+domain failed, the order was refused); WAITING_FOR_MAILBOXES -> REPLACING_ACCOUNTS (the new
+ones are being exported where the old ones were), DONE (each mailbox swapped or failed on its
+own, nothing to export) or FAILED (none could be made); REPLACING_ACCOUNTS -> DONE. Each move
+records `domain_swap.status_changed`; an end stamps `completed_at` and stops the sweep's timer.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from mailfleet.models import DomainSwap, DomainSwapStatus
 S = DomainSwapStatus
 MOVES: dict[DomainSwapStatus, frozenset[DomainSwapStatus]] = {
     S.WAITING_FOR_DOMAIN: frozenset({S.WAITING_FOR_MAILBOXES, S.FAILED}),
-    S.WAITING_FOR_MAILBOXES: frozenset({S.DONE, S.FAILED}),
+    S.WAITING_FOR_MAILBOXES: frozenset({S.REPLACING_ACCOUNTS, S.DONE, S.FAILED}),
+    S.REPLACING_ACCOUNTS: frozenset({S.DONE}),
     S.DONE: frozenset(),
     S.FAILED: frozenset(),
 }

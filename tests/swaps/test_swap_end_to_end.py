@@ -113,7 +113,10 @@ def test_a_swap_moves_the_mailboxes_and_the_sequencer_accounts_to_the_new_domain
     drain(runtime)
     _delegate(client, pdns_parent, fresh)  # the sweep finds the new domain ACTIVE, then orders
     drain(runtime)
-    clock.advance(60)  # the swap looks again once the new mailboxes are made
+    clock.advance(60)  # the swap looks again once the new mailboxes are made: it exports them
+    sweep(runtime)
+    drain(runtime)
+    clock.advance(60)  # and once they are in Instantly, deletes the old accounts there
     sweep(runtime)
     drain(runtime)
 
@@ -138,11 +141,15 @@ def test_a_swap_moves_the_mailboxes_and_the_sequencer_accounts_to_the_new_domain
     for mailbox in order["mailboxes"]:
         answer = client.get(f"/v1/mailboxes/{mailbox['id']}", headers=caller.headers).json()
         assert answer["status"] == "REMOVED"
-    # The new ones reached the same Instantly account, each once, with their own logins.
+    # Instantly holds the new accounts instead of the old: each once, with its own login.
+    assert sorted(instantly.accounts) == sorted(item["address"] for item in new.values())
     for username in USERS:
         held = instantly.accounts[new[username]["address"]]
         assert held["smtp_password"] == new[username]["password"]
-    assert len(instantly.accounts) == 2 * len(USERS)
+    assert sorted(instantly.deleted) == sorted(item["address"] for item in old.values())
+    for item in done["mailboxes"]:
+        [outcome] = item["exported_to"]
+        assert outcome["old_account"] == "REMOVED"
     # The slots moved with the mailboxes: the old ones hold none now.
     account = client.get("/v1/account", headers=caller.headers).json()
     assert account["allocations"]["SMTP"]["used"] == len(USERS)

@@ -28,6 +28,7 @@ def upgrade() -> None:
             sa.Enum(
                 "WAITING_FOR_DOMAIN",
                 "WAITING_FOR_MAILBOXES",
+                "REPLACING_ACCOUNTS",
                 "DONE",
                 "FAILED",
                 name="domainswapstatus",
