@@ -1,16 +1,21 @@
 """EmailBison through the API: the account's own instance URL, sender emails created once
-and updated on re-export, the app's validation message when it refuses."""
+and updated on re-export, the app's validation message when it refuses; and the client on its
+own removing a sender email (found by address, deleted by id)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
 
+from mailfleet.config import Settings
 from mailfleet.db import Database
+from mailfleet.exports.apps.emailbison import EmailBison, EmailBisonConnection
+from mailfleet.exports.apps.protocol import AppAccount, AppError, ExportSettings
 from mailfleet.kit import clock
-from tests.exports.conftest import PASSWORD, add_account, ready_mailboxes
+from tests.exports.conftest import PASSWORD, SMTP_MAILBOX, add_account, ready_mailboxes
 from tests.factories import Caller
 from tests.fakes.sequencers.emailbison import EmailBisonFake
 
@@ -69,3 +74,58 @@ def test_a_refused_sender_is_failed_with_the_apps_message(
     results = api.get(f"/v1/exports/{job['id']}/results", headers=owner.headers).json()
     assert results["items"][0]["status"] == "FAILED"
     assert results["items"][0]["reason"] == "401: Unauthenticated."
+
+
+def _connection(bison: EmailBisonFake, api_key: str = "good-key") -> EmailBisonConnection:
+    account = AppAccount({"api_key": api_key}, instance_url=bison.base_url)
+    return EmailBison(Settings()).connect(account)
+
+
+def test_removing_a_held_sender_finds_it_by_address_and_deletes_it_by_id(
+    bison: EmailBisonFake,
+) -> None:
+    connection = _connection(bison)
+    remote = int(connection.push(SMTP_MAILBOX, ExportSettings()).remote_id)
+    other = connection.push(replace(SMTP_MAILBOX, email="bob@acme.test"), ExportSettings())
+    assert connection.remove("Ada@acme.test") is True
+    assert bison.deleted == [remote]
+    assert [s["email"] for s in bison.senders.values()] == ["bob@acme.test"]
+    [call] = bison.calls("DELETE", r"/api/sender-emails/.+")
+    assert (call.path, call.status) == (f"/api/sender-emails/{remote}", 200)
+    assert connection.remove("ada@acme.test") is False  # gone
+    assert int(other.remote_id) in bison.senders
+    connection.close()
+
+
+def test_removing_an_unknown_sender_answers_false_and_deletes_nothing(
+    bison: EmailBisonFake,
+) -> None:
+    connection = _connection(bison)
+    assert connection.remove("nobody@acme.test") is False
+    assert bison.calls("DELETE", ".*") == []
+    connection.close()
+
+
+@pytest.mark.parametrize(("status", "retry_after", "wait"), [(429, "5", 5.0), (502, None, None)])
+def test_a_removal_refused_with_429_or_5xx_is_retryable_and_the_retry_deletes(
+    bison: EmailBisonFake, status: int, retry_after: str | None, wait: float | None
+) -> None:
+    connection = _connection(bison)
+    remote = int(connection.push(SMTP_MAILBOX, ExportSettings()).remote_id)
+    bison.fail_next(status, retry_after=retry_after)
+    with pytest.raises(AppError) as caught:
+        connection.remove(SMTP_MAILBOX.email)
+    assert (caught.value.status, caught.value.retryable) == (status, True)
+    assert caught.value.retry_after == wait
+    assert remote in bison.senders
+    assert connection.remove(SMTP_MAILBOX.email) is True
+    assert bison.deleted == [remote]
+    connection.close()
+
+
+def test_a_removal_with_a_bad_key_is_permanent(bison: EmailBisonFake) -> None:
+    connection = _connection(bison, "old")
+    with pytest.raises(AppError) as caught:
+        connection.remove(SMTP_MAILBOX.email)
+    assert (caught.value.message, caught.value.retryable) == ("401: Unauthenticated.", False)
+    connection.close()

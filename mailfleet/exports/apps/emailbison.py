@@ -4,6 +4,14 @@ GET /api/sender-emails/{email} finds one, PATCH /api/sender-emails/{id} updates 
 
 The lookup by email before creating is what keeps a re-export or a resumed job from adding a
 second sender for the same address.
+
+Removal (a domain swap takes the burned addresses out): the sender email is found by its
+address (`GET /api/sender-emails/{email}`, as the push does; 404 is "not held": False), then
+deleted by its id, `DELETE /api/sender-emails/{senderEmailId}` ("Delete email account" in the
+instance's API reference, Settings -> Developer API -> Full API Reference, tag Sender Emails;
+integrations.md 5.3 lists the find/update routes of the same resource). A 404 on the delete
+(deleted in between) is False too. 429/5xx are retryable with Retry-After, 401 is not
+(`apps.http.error`).
 """
 
 from __future__ import annotations
@@ -82,6 +90,18 @@ class EmailBisonConnection:
         update = {**limits, "name": sender_body(mailbox)["name"]}
         http.json_of(http.send(self._http, "PATCH", f"api/sender-emails/{remote}", json=update))
         return Pushed("UPDATED", remote)
+
+    def remove(self, email: str) -> bool:
+        found = http.send(self._http, "GET", f"api/sender-emails/{quote(email, safe='@')}")
+        if found.status_code == 404:
+            return False
+        remote = _id_of(http.json_of(found))
+        response = http.send(self._http, "DELETE", f"api/sender-emails/{remote}")
+        if response.status_code == 404:
+            return False
+        if response.is_error:
+            raise http.error(response)
+        return True
 
     def close(self) -> None:
         self._http.close()

@@ -3,7 +3,8 @@
 POST /api/sender-emails/imap-smtp validates the required fields and types (422 with Laravel's
 `{message, errors}`) and refuses an address it holds (422 "has already been taken"); GET
 /api/sender-emails lists, GET /api/sender-emails/{id|email} finds one (404), PATCH
-/api/sender-emails/{id} updates one. Answers are wrapped in `{"data": ...}`.
+/api/sender-emails/{id} updates one, DELETE /api/sender-emails/{id} deletes one (404 unknown;
+`deleted` records each id deleted). Answers are wrapped in `{"data": ...}`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class EmailBisonFake(SequencerFake):
 
     def __init__(self, api_key: str = "good-key", **kwargs: Any) -> None:
         self.senders: dict[int, Json] = {}
+        self.deleted: list[int] = []  # every id a DELETE removed, in order
         self._ids = itertools.count(501)
         super().__init__(api_key, **kwargs)
 
@@ -47,6 +49,7 @@ class EmailBisonFake(SequencerFake):
         self.route("GET", r"/api/sender-emails", self._list)
         self.route("GET", r"/api/sender-emails/(?P<key>[^/]+)", self._get)
         self.route("PATCH", r"/api/sender-emails/(?P<key>\d+)", self._patch)
+        self.route("DELETE", r"/api/sender-emails/(?P<key>\d+)", self._delete)
 
     def _find(self, key: str) -> Json:
         key = unquote(key).lower()
@@ -77,3 +80,10 @@ class EmailBisonFake(SequencerFake):
             sender = self._find(match["key"])
             sender.update(body or {})
             return 200, {"data": sender}
+
+    def _delete(self, match: re.Match[str], query: dict[str, str], body: Json) -> tuple[int, Json]:
+        with self.lock:
+            sender = self._find(match["key"])
+            del self.senders[sender["id"]]
+            self.deleted.append(sender["id"])
+        return 200, {"data": {"success": True, "message": "Sender email deleted successfully."}}
