@@ -18,8 +18,13 @@ from sqlalchemy import select, update
 
 from mailfleet.config import Settings
 from mailfleet.db import Database
-from mailfleet.exports.apps.lemlist import GOOGLE_REFUSED, Lemlist
-from mailfleet.exports.apps.protocol import AppAccount, AppError, ExportSettings
+from mailfleet.exports.apps.lemlist import GOOGLE_REFUSED, REMOVAL_NOT_SUPPORTED, Lemlist
+from mailfleet.exports.apps.protocol import (
+    AppAccount,
+    AppError,
+    ExportSettings,
+    RemovalNotSupported,
+)
 from mailfleet.kit import clock
 from mailfleet.models import Event, Mailbox, MailboxType
 from tests.exports.conftest import (
@@ -194,3 +199,17 @@ def test_the_fake_refuses_a_missing_or_mistyped_field(lemlist: LemlistFake) -> N
     stranger = httpx.post(url, json=body | {"imap_port": 993, "userId": "usr_X"}, auth=auth)
     assert stranger.json()["message"] == 'Bad params: "userId" must be a member of the team'
     assert httpx.get(f"{lemlist.base_url}/team", auth=("", "bad")).status_code == 401
+
+
+def test_removal_is_not_supported_and_sends_nothing(lemlist: LemlistFake) -> None:
+    """lemlist disconnects by its own id only, which its API cannot find from an address."""
+    settings = Settings(export_lemlist_base_url=lemlist.base_url)
+    connection = Lemlist(settings).connect(AppAccount({"api_key": "good-key"}))
+    connection.push(SMTP_MAILBOX, ExportSettings())
+    before = len(lemlist.log)
+    with pytest.raises(RemovalNotSupported) as caught:
+        connection.remove(SMTP_MAILBOX.email)
+    assert str(caught.value) == REMOVAL_NOT_SUPPORTED
+    assert len(lemlist.log) == before
+    assert list(lemlist.accounts) == ["ada@acme.test"]
+    connection.close()

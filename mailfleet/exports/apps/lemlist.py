@@ -17,6 +17,12 @@ What was decided, and from where (integrations.md 5.4, developer.lemlist.com):
 - The account test is `GET /team` (a cheap authenticated read). lemlist has no sub-workspaces
   in its API: the workspace list is "not supported", as for EmailBison.
 - Rate limit: 20 requests per 2 seconds per key; a 429 carries Retry-After (honoured).
+- Removal (a domain swap takes the burned addresses out) is not supported: lemlist documents
+  `DELETE /user/email-accounts/{emailAccountId}` ("Disconnect Email Account",
+  developer.lemlist.com; answers `{"ok": true}`), but by lemlist's id (`umx_...`) only, and its
+  Email Accounts API (connect, test, disconnect) has no way to find that id from an address. No
+  id is guessed: `remove` raises RemovalNotSupported; the account is disconnected in lemlist by
+  hand.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from mailfleet.exports.apps.protocol import (
     NoWorkspaces,
     Pushed,
     RemoteWorkspace,
+    RemovalNotSupported,
 )
 from mailfleet.models import MailboxType
 
@@ -42,6 +49,10 @@ GOOGLE_REFUSED = (
     "in lemlist with Google sign-in."
 )
 IMPLICIT_TLS_PORTS = frozenset({465, 993})
+REMOVAL_NOT_SUPPORTED = (
+    "lemlist's API disconnects an email account only by its lemlist id and has no way to find "
+    "the id from an address: disconnect it in lemlist (Settings, Email accounts)."
+)
 
 
 def _secure(security: str | None, port: int) -> bool:
@@ -104,6 +115,9 @@ class LemlistConnection:
         if not remote:
             raise AppError("lemlist connected the account but sent no id.")
         return Pushed("CREATED", str(remote))
+
+    def remove(self, email: str) -> bool:
+        raise RemovalNotSupported(REMOVAL_NOT_SUPPORTED)
 
     def close(self) -> None:
         self._http.close()
