@@ -16,8 +16,18 @@ from sqlalchemy import select
 
 from mailfleet.config import Settings
 from mailfleet.db import Database
-from mailfleet.exports.apps.plusvibe import NO_WORKSPACE, Plusvibe, PlusvibeConnection
-from mailfleet.exports.apps.protocol import AppAccount, AppError, ExportSettings
+from mailfleet.exports.apps.plusvibe import (
+    NO_WORKSPACE,
+    REMOVAL_NOT_SUPPORTED,
+    Plusvibe,
+    PlusvibeConnection,
+)
+from mailfleet.exports.apps.protocol import (
+    AppAccount,
+    AppError,
+    ExportSettings,
+    RemovalNotSupported,
+)
 from mailfleet.kit import clock
 from mailfleet.models import Event, MailboxType
 from tests.exports.conftest import (
@@ -201,3 +211,15 @@ def test_the_fake_refuses_a_missing_or_mistyped_field(plusvibe: PlusvibeFake) ->
     )
     bad_key = httpx.get(f"{plusvibe.base_url}/authenticate", headers={"x-api-key": "bad"})
     assert (bad_key.status_code, bad_key.json()["message"]) == (401, "Invalid API key")
+
+
+def test_removal_is_not_supported_and_sends_nothing(plusvibe: PlusvibeFake) -> None:
+    connection = _connect(plusvibe)
+    connection.push(SMTP_MAILBOX, ExportSettings())
+    before = len(plusvibe.log)
+    with pytest.raises(RemovalNotSupported) as caught:
+        connection.remove(SMTP_MAILBOX.email)
+    assert str(caught.value) == REMOVAL_NOT_SUPPORTED
+    assert len(plusvibe.log) == before
+    assert plusvibe.addresses() == ["ada@acme.test"]
+    connection.close()

@@ -23,6 +23,10 @@ What was decided, and from where (integrations.md 5.5, developer.plusvibe.ai):
 - The account test and the workspace list are `GET /authenticate` ("Get workspaces": tests the
   key and lists `{"workspaces": [{"_id", "name"}]}`); the test also says when the account's
   `workspace_id` is not one of the key's workspaces.
+- Removal (a domain swap takes the burned addresses out) is not supported yet: the vendor's
+  API reference lists a "Delete Email account" operation (POST, under Email Account), but its
+  path and body could not be read from the documentation, and no endpoint is guessed here.
+  `remove` raises RemovalNotSupported; the account is deleted in Plusvibe by hand.
 """
 
 from __future__ import annotations
@@ -41,12 +45,18 @@ from mailfleet.exports.apps.protocol import (
     MailboxCredential,
     Pushed,
     RemoteWorkspace,
+    RemovalNotSupported,
 )
 from mailfleet.models import MailboxType
 
 NO_WORKSPACE = (
     "The Plusvibe account has no workspace_id (config): every Plusvibe call names one; "
     "GET /v1/export-accounts/{id}/workspaces lists the key's workspaces."
+)
+
+REMOVAL_NOT_SUPPORTED = (
+    "Mailfleet cannot delete Plusvibe email accounts through the API yet: delete the account in "
+    "Plusvibe (Email Accounts)."
 )
 
 
@@ -114,6 +124,9 @@ class PlusvibeConnection:
         ):
             raise AppError(str(answer.get("message") or "Plusvibe refused the account."))
         return Pushed("CREATED", mailbox.email)
+
+    def remove(self, email: str) -> bool:
+        raise RemovalNotSupported(REMOVAL_NOT_SUPPORTED)
 
     def close(self) -> None:
         self._http.close()
