@@ -16,8 +16,13 @@ from sqlalchemy import select
 
 from mailfleet.config import Settings
 from mailfleet.db import Database
-from mailfleet.exports.apps.protocol import AppAccount, AppError, ExportSettings
-from mailfleet.exports.apps.reachinbox import NO_KEY, NOT_HELD, ReachInbox
+from mailfleet.exports.apps.protocol import (
+    AppAccount,
+    AppError,
+    ExportSettings,
+    RemovalNotSupported,
+)
+from mailfleet.exports.apps.reachinbox import NO_KEY, NOT_HELD, REMOVAL_NOT_SUPPORTED, ReachInbox
 from mailfleet.kit import clock
 from mailfleet.models import Event, Mailbox
 from tests.exports.conftest import (
@@ -151,3 +156,15 @@ def test_the_fake_refuses_a_bad_query_and_has_no_create_endpoint(
     assert big.status_code == 400
     create = httpx.post(f"{reachinbox.base_url}/account", json={}, headers=headers)
     assert create.status_code == 404
+
+
+def test_removal_is_not_supported_and_sends_nothing(reachinbox: ReachInboxFake) -> None:
+    reachinbox.connect(SMTP_MAILBOX.email)
+    settings = Settings(export_reachinbox_base_url=reachinbox.base_url)
+    connection = ReachInbox(settings).connect(AppAccount({"api_key": "good-key"}))
+    with pytest.raises(RemovalNotSupported) as caught:
+        connection.remove(SMTP_MAILBOX.email)
+    assert str(caught.value) == REMOVAL_NOT_SUPPORTED
+    assert reachinbox.log == []
+    assert [a["email"] for a in reachinbox.accounts] == [SMTP_MAILBOX.email]
+    connection.close()

@@ -16,6 +16,9 @@ What was decided, and from where (integrations.md 5.6, docs.reachinbox.ai "Accou
   the workspace list is "not supported", as for EmailBison.
 - An account saved with an email and password (the Zapmail surface keeps ReachInbox's login as
   given) cannot call the API, which takes an API key: its test and its pushes say so.
+- Removal (a domain swap takes the burned addresses out) is not supported: the public API's
+  Account section documents `GET /account/all` only, no delete. `remove` raises
+  RemovalNotSupported; the account is removed in ReachInbox by hand.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from mailfleet.exports.apps.protocol import (
     NoWorkspaces,
     Pushed,
     RemoteWorkspace,
+    RemovalNotSupported,
 )
 from mailfleet.models import MailboxType
 
@@ -45,6 +49,10 @@ NO_KEY = (
     "(credentials.api_key)."
 )
 LOOKUP_LIMIT = 50
+REMOVAL_NOT_SUPPORTED = (
+    "ReachInbox's API has no endpoint that deletes an account: remove it in ReachInbox "
+    "(Email Accounts)."
+)
 
 
 def _accounts(body: Any) -> list[dict[str, Any]]:
@@ -85,6 +93,9 @@ class ReachInboxConnection:
             if str(account.get("email", "")).lower() == mailbox.email.lower():
                 return Pushed("UPDATED", str(account.get("id") or mailbox.email))
         raise AppError(NOT_HELD)
+
+    def remove(self, email: str) -> bool:
+        raise RemovalNotSupported(REMOVAL_NOT_SUPPORTED)
 
     def close(self) -> None:
         self._http.close()
