@@ -11,6 +11,7 @@ from __future__ import annotations
 from mailfleet.console import (
     assets,
     billing,
+    exports_page,
     keys,
     mailbox_page,
     members,
@@ -36,6 +37,7 @@ ROUTERS = (
     keys.router,
     members.router,
     billing.router,
+    exports_page.router,
     pages.json_router,
     mailbox_page.json_router,
 )
