@@ -43,8 +43,12 @@ class DomainSwap(RecordMixin, TenantMixin, Base):
     from_domain_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("domains.id", ondelete="CASCADE"), index=True
     )
-    to_domain_id: Mapped[uuid.UUID] = mapped_column(
+    # Null until a name bought in the same call is registered (`purchase_id`).
+    to_domain_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("domains.id", ondelete="CASCADE"), index=True
+    )
+    purchase_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("domain_purchases.id", ondelete="SET NULL")
     )
     mailbox_type: Mapped[MailboxType] = mapped_column(enum_type(MailboxType))
     # One per swapped mailbox: {old_mailbox_id, old_address, username, first_name, last_name,

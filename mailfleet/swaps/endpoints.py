@@ -6,16 +6,19 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from mailfleet.auth.dependencies import Editor, Viewer
+from mailfleet.auth.dependencies import Reading, Viewer, surface_auth
 from mailfleet.exceptions import FieldError, Unprocessable
 from mailfleet.kit.errordocs import errors
 from mailfleet.kit.pagination import CursorParam
 from mailfleet.kit.responses import Limit, render, render_page
 from mailfleet.kit.schemas import Page
-from mailfleet.models import DomainSwapStatus
+from mailfleet.models import DomainSwapStatus, Role
+from mailfleet.registrars import purchases
+from mailfleet.registrars import service as registrar_service
+from mailfleet.registrars.registry import registrar_for
 from mailfleet.swaps import schemas, service
 
 router = APIRouter(tags=["domain swaps"])
@@ -34,13 +37,49 @@ router = APIRouter(tags=["domain swaps"])
         "swap_type_mismatch",
         "domain_swap_in_progress",
         "swap_target_refused",
+        "registrar_not_configured",
+        "registrar_error",
+        "names_not_for_sale",
+        "too_many_years",
+        "insufficient_funds",
+        "registrar_daily_cap_reached",
+        "insufficient_role",
     ),
 )
-def create(body: schemas.SwapCreate, ctx: Editor) -> Response:
+def create(request: Request, caller: Reading, body: schemas.SwapCreate) -> Response:
     """Swap every ACTIVE mailbox of `from_domain_id` onto another domain: the same type,
     usernames, names and pictures. The new ones are made once the new domain is ACTIVE, taking
-    over the old ones' slots; each old one is removed once its new one is ACTIVE, and the new
-    ones are exported to every sequencer account the old ones were in."""
+    over the old ones' slots; each old one is removed once its new one is ACTIVE, the new ones
+    are exported to every sequencer account the old ones were in, and the old accounts there
+    are deleted. With `buy`, `to_domain` is bought first (paid from the wallet)."""
+    _check_target(body)
+    settings = request.app.state.settings
+    workspace_id = caller.workspace(Role.EDITOR)
+    bought = None
+    if body.buy:
+        registrar = registrar_for(settings)
+        # Priced with no transaction open: the registrar is a network call.
+        offers = registrar_service.check(
+            settings, registrar, None, workspace_id=workspace_id, names=[body.to_domain]
+        )
+        quote = purchases.quote(offers, body.years, registrar.max_years)
+        bought = service.Bought(quote, registrar.name)
+    with request.app.state.db.transaction() as session:
+        swap = service.start(
+            session,
+            settings,
+            surface_auth(request).profile,
+            workspace_id=workspace_id,
+            from_domain_id=body.from_domain_id,
+            to_domain_id=body.to_domain_id,
+            to_domain=body.to_domain,
+            bought=bought,
+            actor=caller.principal.actor,
+        )
+        return render(schemas.Swap, swap, status=201)
+
+
+def _check_target(body: schemas.SwapCreate) -> None:
     if (body.to_domain_id is None) == (not body.to_domain):
         raise Unprocessable(
             "Name the new domain once: to_domain_id or to_domain.",
@@ -51,17 +90,10 @@ def create(body: schemas.SwapCreate, ctx: Editor) -> Response:
                 FieldError("to_domain", "validation_error", "Give exactly one of these."),
             ],
         )
-    swap = service.start(
-        ctx.session,
-        ctx.settings,
-        ctx.profile,
-        workspace_id=ctx.workspace(),
-        from_domain_id=body.from_domain_id,
-        to_domain_id=body.to_domain_id,
-        to_domain=body.to_domain,
-        actor=ctx.actor,
-    )
-    return render(schemas.Swap, swap, status=201)
+    if body.buy and not body.to_domain:
+        raise Unprocessable(
+            "`buy` buys `to_domain`: name it.", code="validation_error", field="to_domain"
+        )
 
 
 @router.get("/domain-swaps", response_model=Page[schemas.Swap])

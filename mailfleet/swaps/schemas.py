@@ -21,8 +21,17 @@ class SwapCreate(Schema):
             default=None,
             examples=["acme-mail.com"],
             description="Or a name to connect here in the same call (it then follows the usual "
-            "QUEUED -> PENDING_NS -> ACTIVE path before the mailboxes are made).",
+            "QUEUED -> PENDING_NS -> ACTIVE path before the mailboxes are made), or to buy with "
+            "`buy`.",
         )
+    )
+    buy: bool = Field(
+        default=False,
+        description="Buy `to_domain` in the same call, paid from the wallet as "
+        "POST /v1/domain-purchases is; the swap goes on once it is registered.",
+    )
+    years: Annotated[int, Field(ge=1, le=10)] = Field(
+        default=1, description="With `buy`: years to register it for."
     )
 
 
@@ -65,7 +74,10 @@ class Swap(ResponseSchema):
         description="WAITING_FOR_DOMAIN, WAITING_FOR_MAILBOXES, REPLACING_ACCOUNTS, DONE, FAILED.",
     )
     from_domain_id: uuid.UUID
-    to_domain_id: uuid.UUID
+    to_domain_id: uuid.UUID | None = Field(
+        description="Null until a name bought in the same call is registered."
+    )
+    purchase_id: uuid.UUID | None = Field(description="The purchase of a name bought for it.")
     mailbox_type: str
     order_id: uuid.UUID | None
     mailboxes: list[SwapItem] = Field(validation_alias="items")

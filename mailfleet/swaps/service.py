@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import or_, select
@@ -19,6 +20,7 @@ from mailfleet.kit import clock
 from mailfleet.kit.pagination import paginate, split_page
 from mailfleet.models import (
     Domain,
+    DomainPurchase,
     DomainStatus,
     DomainSwap,
     DomainSwapStatus,
@@ -27,6 +29,7 @@ from mailfleet.models import (
 )
 from mailfleet.models.enums import DOMAIN_SLOT_STATUSES
 from mailfleet.policy import PolicyProfile
+from mailfleet.registrars import purchases
 from mailfleet.swaps import transitions
 
 ADVANCE = "swaps.advance"
@@ -47,23 +50,39 @@ def start(
     from_domain_id: uuid.UUID,
     to_domain_id: uuid.UUID | None,
     to_domain: str | None,
+    bought: Bought | None = None,
     actor: str,
 ) -> DomainSwap:
     """Swap every ACTIVE mailbox of one domain onto another: an existing domain of the
-    workspace with no mailboxes, or a name connected here in the same call."""
+    workspace with no mailboxes, a name connected here in the same call, or a name bought in
+    the same call (`bought`: priced by the caller with no transaction open)."""
     old = get_scoped(session, Domain, workspace_id, from_domain_id, for_update=True)
     mailboxes = _swappable(session, old)
     kind = mailboxes[0].mailbox_type
+    new: Domain | None = None
+    purchase: DomainPurchase | None = None
     if to_domain_id is not None:
         new = _existing_target(session, workspace_id, old, to_domain_id, kind)
-    else:
+    elif bought is None:
         new = _connected_target(session, settings, workspace_id, to_domain or "", kind, actor)
-    _check_not_swapping(session, workspace_id, [old.id, new.id])
+    _check_not_swapping(session, workspace_id, [old.id] + ([new.id] if new else []))
+    if bought is not None:
+        # Paid from the wallet (402 when short) and registered by the worker; nothing is
+        # debited when a check above refused the swap.
+        [purchase] = purchases.purchase(
+            session,
+            settings,
+            bought.quote,
+            registrar=bought.registrar,
+            workspace_id=workspace_id,
+            actor=actor,
+        )
     swap = DomainSwap(
         workspace_id=workspace_id,
         status=S.WAITING_FOR_DOMAIN,
         from_domain_id=old.id,
-        to_domain_id=new.id,
+        to_domain_id=new.id if new else None,
+        purchase_id=purchase.id if purchase else None,
         mailbox_type=kind,
         items=[_item(mailbox) for mailbox in mailboxes],
         profile=profile.rules_json(),
@@ -76,6 +95,14 @@ def start(
     transitions.record_start(session, swap, actor=actor)
     enqueue_after_commit(session, ADVANCE, str(swap.id))
     return swap
+
+
+@dataclass(frozen=True)
+class Bought:
+    """A name to buy for the swap: its registrar's quote, made before the transaction."""
+
+    quote: purchases.Quote
+    registrar: str
 
 
 def _swappable(session: Session, old: Domain) -> list[Mailbox]:

@@ -20,7 +20,15 @@ from mailfleet.kit import clock
 from mailfleet.mailboxes import pictures
 from mailfleet.mailboxes import service as mailbox_service
 from mailfleet.mailboxes.actions import service as actions
-from mailfleet.models import Domain, DomainStatus, DomainSwap, DomainSwapStatus, Mailbox
+from mailfleet.models import (
+    Domain,
+    DomainPurchase,
+    DomainPurchaseStatus,
+    DomainStatus,
+    DomainSwap,
+    DomainSwapStatus,
+    Mailbox,
+)
 from mailfleet.models import MailboxStatus as M
 from mailfleet.orders.service import NewMailbox, OrderRequest, create_orders
 from mailfleet.policy import PolicyProfile
@@ -35,7 +43,9 @@ SETTLED = frozenset({M.ACTIVE, M.FAILED, M.REMOVED})
 def place(session: Session, settings: Settings, swap: DomainSwap, *, actor: str) -> None:
     """WAITING_FOR_DOMAIN: once the new domain is ACTIVE, order the mailboxes on it under the
     rules of the surface that took the swap; the order takes over the old ones' slots."""
-    new = session.get(Domain, swap.to_domain_id)
+    if swap.to_domain_id is None and not _registered(session, swap, actor=actor):
+        return
+    new = session.get(Domain, swap.to_domain_id) if swap.to_domain_id else None
     if new is None or new.status not in USABLE:
         status = new.status.value if new is not None else "gone"
         reason = f"The new domain is {status}; the old mailboxes are untouched."
@@ -71,6 +81,23 @@ def place(session: Session, settings: Settings, swap: DomainSwap, *, actor: str)
         )
     swap.items, swap.order_id = items, result.order.id
     transitions.move(session, swap, S.WAITING_FOR_MAILBOXES, actor=actor, next_check=POLL)
+
+
+def _registered(session: Session, swap: DomainSwap, *, actor: str) -> bool:
+    """A name bought for the swap: True once registered (its domain is now the swap's new
+    one); False while it registers (the swap waits) or when it failed (the swap fails; the
+    purchase refunds the wallet itself)."""
+    purchase = session.get(DomainPurchase, swap.purchase_id) if swap.purchase_id else None
+    if purchase is None or purchase.status == DomainPurchaseStatus.FAILED:
+        why = purchase.failure_reason if purchase is not None else None
+        reason = f"The new domain could not be registered: {why or 'the purchase is gone'}."
+        transitions.move(session, swap, S.FAILED, actor=actor, reason=reason)
+        return False
+    if purchase.domain_id is None:
+        transitions.wait(swap, POLL)
+        return False
+    swap.to_domain_id = purchase.domain_id
+    return True
 
 
 def finish(session: Session, settings: Settings, swap: DomainSwap, *, actor: str) -> None:

@@ -38,7 +38,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("from_domain_id", sa.Uuid(), nullable=False),
-        sa.Column("to_domain_id", sa.Uuid(), nullable=False),
+        sa.Column("to_domain_id", sa.Uuid(), nullable=True),
+        sa.Column("purchase_id", sa.Uuid(), nullable=True),
         sa.Column(
             "mailbox_type",
             sa.Enum(
@@ -69,6 +70,12 @@ def upgrade() -> None:
             ["domains.id"],
             name=op.f("fk_domain_swaps_from_domain_id_domains"),
             ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["purchase_id"],
+            ["domain_purchases.id"],
+            name=op.f("fk_domain_swaps_purchase_id_domain_purchases"),
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["to_domain_id"],
