@@ -27,11 +27,17 @@ Number="...">` on failure, as documented:
   renew and then answer 503. Answers `<DomainRenewResult DomainName DomainID Renew OrderID
   TransactionID ChargedAmount><DomainDetails><ExpiredDate>M/D/YYYY h:mm:ss AM`.
 - `namecheap.domains.dns.setCustom` (POST: `SLD`, `TLD`, `Nameservers`).
+
+For benchmarks (both off by default): `latency` seconds added to every request, and
+`max_concurrency` requests served at once (0: any number); one past it is refused with HTTP
+429. `peak` is the most requests that were in flight at once (refused ones included) and
+`refused` how many were turned away.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -87,12 +93,32 @@ class FakeNamecheap(FakeServer):
     base_url: str = ""
     # More accounts (API user -> API key) beside API_USER/API_KEY; each acts as its own user.
     users: dict[str, str] = field(default_factory=dict)
+    latency: float = 0.0
+    max_concurrency: int = 0
+    peak: int = 0
+    refused: int = 0
+    _in_flight: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _flight_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> None:
         server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.base_url = f"http://127.0.0.1:{server.server_address[1]}/xml.response"
         self.serve(server)
+
+    def arrive(self) -> bool:
+        """One more request in flight; False when that is past `max_concurrency`."""
+        with self._flight_lock:
+            self._in_flight += 1
+            self.peak = max(self.peak, self._in_flight)
+            admitted = not self.max_concurrency or self._in_flight <= self.max_concurrency
+            if not admitted:
+                self.refused += 1
+            return admitted
+
+    def leave(self) -> None:
+        with self._flight_lock:
+            self._in_flight -= 1
 
     def commands(self, command: str) -> list[Request]:
         return [r for r in self.log if r.command == command]
@@ -309,10 +335,18 @@ class _Handler(BaseHTTPRequestHandler):
         fake: FakeNamecheap = self.server.fake
         path = urlsplit(self.path).path
         fake.log.append(Request(self.command, path, params.get("Command", "").lower(), params))
-        if path != "/xml.response":
-            status, answer = 404, "Not found"
-        else:
-            status, answer = fake.answer(params)
+        admitted = fake.arrive()
+        try:
+            if fake.latency:
+                time.sleep(fake.latency)
+            if not admitted:
+                status, answer = 429, "<html><body>Too Many Requests</body></html>"
+            elif path != "/xml.response":
+                status, answer = 404, "Not found"
+            else:
+                status, answer = fake.answer(params)
+        finally:
+            fake.leave()
         payload = answer.encode()
         self.send_response(status)
         self.send_header("Content-Type", "text/xml; charset=utf-8")

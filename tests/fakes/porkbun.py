@@ -16,12 +16,18 @@ answers `{"status": "SUCCESS", "domain", "cost", "orderId", "balance"}`, debitin
 
 `keys` adds accounts (API key -> secret) beside API_KEY/SECRET; each registration records the
 key that made it (`registered[name]["apikey"]`).
+
+For benchmarks (both off by default): `latency` seconds added to every request, and
+`max_concurrency` requests served at once (0: any number); one past it is refused with HTTP
+429. `peak` is the most requests that were in flight at once (refused ones included) and
+`refused` how many were turned away.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -59,11 +65,31 @@ class FakePorkbun(FakeServer):
     _lock: threading.Lock = field(default_factory=threading.Lock)
     base_url: str = ""
     keys: dict[str, str] = field(default_factory=dict)
+    latency: float = 0.0
+    max_concurrency: int = 0
+    peak: int = 0
+    refused: int = 0
+    _in_flight: int = 0
+    _flight_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> None:
         server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.base_url = f"http://127.0.0.1:{server.server_address[1]}/api/json/v3"
         self.serve(server)
+
+    def arrive(self) -> bool:
+        """One more request in flight; False when that is past `max_concurrency`."""
+        with self._flight_lock:
+            self._in_flight += 1
+            self.peak = max(self.peak, self._in_flight)
+            admitted = not self.max_concurrency or self._in_flight <= self.max_concurrency
+            if not admitted:
+                self.refused += 1
+            return admitted
+
+    def leave(self) -> None:
+        with self._flight_lock:
+            self._in_flight -= 1
 
     def release(self) -> None:
         """A new rate-limit window."""
@@ -173,7 +199,17 @@ class _Handler(BaseHTTPRequestHandler):
             body = {}
         fake: FakePorkbun = self.server.fake
         fake.log.append(Request("POST", self.path, body))
-        status, answer = fake.answer(self.path, body, self.headers.get("Idempotency-Key"))
+        admitted = fake.arrive()
+        try:
+            if fake.latency:
+                time.sleep(fake.latency)
+            if admitted:
+                key = self.headers.get("Idempotency-Key")
+                status, answer = fake.answer(self.path, body, key)
+            else:
+                status, answer = 429, {"status": "ERROR", "message": "Too many requests at once."}
+        finally:
+            fake.leave()
         payload = json.dumps(answer).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
