@@ -248,23 +248,6 @@ def wallet_holds(session: Session, setup: QuickSetup) -> bool:
     return wallet_service.balance_cents(session, setup.workspace_id) >= setup.total_cents
 
 
-def claim_due(session: Session, *, limit: int, lease: timedelta) -> list[uuid.UUID]:
-    """Setups whose timer is due, their timers pushed on by `lease` (a lost job is retried)."""
-    now = clock.now()
-    rows = list(
-        session.scalars(
-            select(QuickSetup)
-            .where(QuickSetup.next_check_at.is_not(None), QuickSetup.next_check_at <= now)
-            .order_by(QuickSetup.next_check_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    )
-    for row in rows:
-        row.next_check_at = now + lease
-    return [row.id for row in rows]
-
-
 def get(session: Session, workspace_id: uuid.UUID, setup_id: uuid.UUID) -> QuickSetup | None:
     setup = session.get(QuickSetup, setup_id)
     return setup if setup is not None and setup.workspace_id == workspace_id else None

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from mailfleet.config import Settings
 from mailfleet.db import enqueue_after_commit
 from mailfleet.exceptions import MailfleetError
+from mailfleet.jobs import timers
 from mailfleet.jobs.queue import Runtime, job
 from mailfleet.jobs.worker import sweeper
 from mailfleet.kit import clock
@@ -72,16 +73,11 @@ def _after_payment(session: Session, settings: Settings, setup: QuickSetup) -> N
 
 @sweeper
 def sweep_setups(runtime: Runtime) -> int:
-    handed_out = 0
-    while True:
-        with runtime.database.transaction() as session:
-            ids = service.claim_due(session, limit=CHUNK, lease=LEASE)
-            for setup_id in ids:
-                enqueue_after_commit(session, ADVANCE, str(setup_id))
-        handed_out += len(ids)
-        if len(ids) < CHUNK:
-            break
-    return handed_out
+    return timers.hand_out(runtime, _claim, ADVANCE, CHUNK)
+
+
+def _claim(session: Session, limit: int) -> list[uuid.UUID]:
+    return timers.claim_due(session, QuickSetup, limit=limit, lease=LEASE)
 
 
 def advance_soon(session: Session, setup_id: uuid.UUID) -> None:

@@ -251,20 +251,3 @@ def list_swaps(
         )
     rows = session.scalars(paginate(statement, DomainSwap.id, cursor, limit)).all()
     return split_page(rows, limit, lambda row: row.id)
-
-
-def claim_due(session: Session, *, limit: int, lease: timedelta) -> list[uuid.UUID]:
-    """Swaps whose timer is due, their timers pushed on by `lease` (a lost job is retried)."""
-    now = clock.now()
-    rows = list(
-        session.scalars(
-            select(DomainSwap)
-            .where(DomainSwap.next_check_at.is_not(None), DomainSwap.next_check_at <= now)
-            .order_by(DomainSwap.next_check_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    )
-    for row in rows:
-        row.next_check_at = now + lease
-    return [row.id for row in rows]

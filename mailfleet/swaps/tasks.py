@@ -8,7 +8,9 @@ import logging
 import uuid
 from datetime import timedelta
 
-from mailfleet.db import enqueue_after_commit
+from sqlalchemy.orm import Session
+
+from mailfleet.jobs import timers
 from mailfleet.jobs.queue import Runtime, job
 from mailfleet.jobs.worker import sweeper
 from mailfleet.models import DomainSwap, DomainSwapStatus
@@ -41,13 +43,8 @@ def advance(runtime: Runtime, swap_id: str) -> None:
 
 @sweeper
 def sweep_swaps(runtime: Runtime) -> int:
-    handed_out = 0
-    while True:
-        with runtime.database.transaction() as session:
-            ids = service.claim_due(session, limit=CHUNK, lease=LEASE)
-            for swap_id in ids:
-                enqueue_after_commit(session, service.ADVANCE, str(swap_id))
-        handed_out += len(ids)
-        if len(ids) < CHUNK:
-            break
-    return handed_out
+    return timers.hand_out(runtime, _claim, service.ADVANCE, CHUNK)
+
+
+def _claim(session: Session, limit: int) -> list[uuid.UUID]:
+    return timers.claim_due(session, DomainSwap, limit=limit, lease=LEASE)
