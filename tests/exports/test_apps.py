@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from mailfleet.config import Settings
+from mailfleet.exports import removal
 from mailfleet.exports.apps.instantly import Instantly
 from mailfleet.exports.apps.protocol import (
     AppAccount,
@@ -17,7 +18,7 @@ from mailfleet.exports.apps.protocol import (
     MailboxCredential,
 )
 from mailfleet.exports.apps.smartlead import Smartlead
-from mailfleet.models import MailboxType
+from mailfleet.models import ExportApp, MailboxType
 from tests.fakes.sequencers.instantly import REQUIRED as INSTANTLY_REQUIRED
 from tests.fakes.sequencers.instantly import InstantlyFake
 from tests.fakes.sequencers.smartlead import REQUIRED as SMARTLEAD_REQUIRED
@@ -241,6 +242,35 @@ def test_smartlead_removal_with_a_bad_key_is_permanent(
         connection.remove(MAILBOX.email)
     assert (caught.value.message, caught.value.retryable) == ("401: Invalid API Key", False)
     connection.close()
+
+
+@pytest.mark.parametrize("app", [ExportApp.INSTANTLY, ExportApp.SMARTLEAD])
+def test_a_429_then_success_is_retried_by_the_removal_helper(
+    instantly: InstantlyFake, smartlead: SmartleadFake, app: ExportApp
+) -> None:
+    """Through `exports.removal`, the retry loop a domain swap's removals go through."""
+    settings = Settings(
+        export_instantly_base_url=instantly.base_url,
+        export_smartlead_base_url=smartlead.base_url,
+        export_backoff_seconds=[0.0],
+        export_max_retries=2,
+    )
+    sequencer = Instantly(settings) if app == ExportApp.INSTANTLY else Smartlead(settings)
+    connection = sequencer.connect(KEY)
+    connection.push(MAILBOX, ExportSettings())
+    connection.close()
+    fake = instantly if app == ExportApp.INSTANTLY else smartlead
+    fake.fail_next(429, retry_after="0", times=2)
+    outcomes = removal.remove_accounts(settings, app, KEY, [MAILBOX.email, "nobody@acme.test"])
+    assert [(o.email, o.outcome) for o in outcomes] == [
+        (MAILBOX.email, removal.Removed.REMOVED),
+        ("nobody@acme.test", removal.Removed.ABSENT),
+    ]
+    assert [r.status for r in fake.log if r.status == 429] == [429, 429]
+    bad = AppAccount({"api_key": "bad"})
+    [refused] = removal.remove_accounts(settings, app, bad, ["bob@acme.test"])
+    assert refused.outcome == removal.Removed.FAILED
+    assert (refused.reason or "").startswith("401: ")
 
 
 def test_the_fakes_refuse_a_missing_or_mistyped_field(

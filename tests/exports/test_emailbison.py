@@ -12,9 +12,11 @@ from fastapi.testclient import TestClient
 
 from mailfleet.config import Settings
 from mailfleet.db import Database
+from mailfleet.exports import removal
 from mailfleet.exports.apps.emailbison import EmailBison, EmailBisonConnection
 from mailfleet.exports.apps.protocol import AppAccount, AppError, ExportSettings
 from mailfleet.kit import clock
+from mailfleet.models import ExportApp
 from tests.exports.conftest import PASSWORD, SMTP_MAILBOX, add_account, ready_mailboxes
 from tests.factories import Caller
 from tests.fakes.sequencers.emailbison import EmailBisonFake
@@ -129,3 +131,18 @@ def test_a_removal_with_a_bad_key_is_permanent(bison: EmailBisonFake) -> None:
         connection.remove(SMTP_MAILBOX.email)
     assert (caught.value.message, caught.value.retryable) == ("401: Unauthenticated.", False)
     connection.close()
+
+
+def test_a_429_then_success_is_retried_by_the_removal_helper(bison: EmailBisonFake) -> None:
+    """Through `exports.removal`, the retry loop a domain swap's removals go through."""
+    connection = _connection(bison)
+    remote = int(connection.push(SMTP_MAILBOX, ExportSettings()).remote_id)
+    connection.close()
+    bison.fail_next(429, retry_after="0", times=2)
+    settings = Settings(export_backoff_seconds=[0.0], export_max_retries=2)
+    account = AppAccount({"api_key": "good-key"}, instance_url=bison.base_url)
+    outcomes = removal.remove_accounts(
+        settings, ExportApp.EMAILBISON, account, [SMTP_MAILBOX.email, "nobody@acme.test"]
+    )
+    assert [o.outcome for o in outcomes] == [removal.Removed.REMOVED, removal.Removed.ABSENT]
+    assert bison.deleted == [remote]

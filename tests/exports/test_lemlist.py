@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 
 from mailfleet.config import Settings
 from mailfleet.db import Database
+from mailfleet.exports import removal
 from mailfleet.exports.apps.lemlist import GOOGLE_REFUSED, REMOVAL_NOT_SUPPORTED, Lemlist
 from mailfleet.exports.apps.protocol import (
     AppAccount,
@@ -26,7 +27,7 @@ from mailfleet.exports.apps.protocol import (
     RemovalNotSupported,
 )
 from mailfleet.kit import clock
-from mailfleet.models import Event, Mailbox, MailboxType
+from mailfleet.models import Event, ExportApp, Mailbox, MailboxType
 from tests.exports.conftest import (
     APP_PASSWORD,
     PASSWORD,
@@ -213,3 +214,14 @@ def test_removal_is_not_supported_and_sends_nothing(lemlist: LemlistFake) -> Non
     assert len(lemlist.log) == before
     assert list(lemlist.accounts) == ["ada@acme.test"]
     connection.close()
+
+
+def test_the_removal_helper_reports_not_supported_with_the_reason(lemlist: LemlistFake) -> None:
+    settings = Settings(export_lemlist_base_url=lemlist.base_url)
+    account = AppAccount({"api_key": "good-key"})
+    [outcome] = removal.remove_accounts(settings, ExportApp.LEMLIST, account, ["ada@acme.test"])
+    assert (outcome.outcome, outcome.reason) == (
+        removal.Removed.NOT_SUPPORTED,
+        REMOVAL_NOT_SUPPORTED,
+    )
+    assert lemlist.log == []
