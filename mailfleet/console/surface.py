@@ -21,6 +21,7 @@ from mailfleet.console import (
     security,
     service,
     signin,
+    webhooks_page,
 )
 from mailfleet.console.web import PREFIX, CookieCredentials, render_error
 from mailfleet.idempotency.middleware import IdempotencyPolicy
@@ -38,6 +39,7 @@ ROUTERS = (
     members.router,
     billing.router,
     exports_page.router,
+    webhooks_page.router,
     pages.json_router,
     mailbox_page.json_router,
 )
