@@ -58,6 +58,10 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/domain-availability"): {"names": ["isolation-test.com"]},
     ("POST", "/v1/domain-purchases"): {"names": ["isolation-test.com"]},
     ("POST", "/v1/quick-setups"): {"names": ["isolation-test.com"]},
+    ("POST", "/v1/domain-swaps"): {
+        "from_domain_id": "01a24000-0000-7000-8000-000000000000",
+        "to_domain": "isolation-test.com",
+    },
     ("POST", "/v1/domain-suggestions"): {"seed": "isolation-test"},
     ("POST", "/v1/wallet/top-ups"): {"amount_cents": 2500},
     ("PUT", "/v1/wallet/auto-recharge"): {"enabled": False},

@@ -10,15 +10,16 @@ from sqlalchemy.orm import Session
 
 from mailfleet.auth.dependencies import Editor, Reading, Viewer
 from mailfleet.dns import delivery as dns_delivery
-from mailfleet.domains import schemas
+from mailfleet.domains import connections, schemas
 from mailfleet.domains import service as domain_service
+from mailfleet.domains.connections import ConnectionStep
 from mailfleet.domains.listing import SORT_DESCRIPTION, DomainQuery, DomainSort, SortedCursorParam
 from mailfleet.kit.errordocs import errors
 from mailfleet.kit.pagination import CursorParam
 from mailfleet.kit.reads import read_page
 from mailfleet.kit.responses import Limit, render, render_page
 from mailfleet.kit.schemas import Page
-from mailfleet.models import DomainStatus, MailboxType
+from mailfleet.models import Domain, DomainStatus, MailboxType
 
 router = APIRouter(tags=["domains"])
 
@@ -176,3 +177,49 @@ def batch_status(batch_id: uuid.UUID, ctx: Viewer) -> Response:
         ],
     }
     return render(schemas.BatchStatus, payload)
+
+
+@router.get("/connection-requests", response_model=Page[schemas.ConnectionRequest])
+def list_connection_requests(
+    ctx: Viewer,
+    cursor: CursorParam = None,
+    limit: Limit = 50,
+    step: Annotated[
+        ConnectionStep | None,
+        Query(description="Only this step; without it, the open and failed requests."),
+    ] = None,
+) -> Response:
+    """Domains brought in from elsewhere on their way to ACTIVE, newest first: where each is
+    (the domain's lifecycle seen per request) and when it is checked again."""
+    rows, next_cursor = connections.list_requests(
+        ctx.session, ctx.workspace(), step, cursor=cursor, limit=limit
+    )
+    return render_page(schemas.ConnectionRequest, [_request(row) for row in rows], next_cursor)
+
+
+@router.post(
+    "/connection-requests/remove",
+    response_model=schemas.Removed,
+    openapi_extra=errors("domain_not_found", "connection_completed"),
+)
+def remove_connection_requests(body: schemas.ConnectionRemoval, ctx: Editor) -> Response:
+    """Remove requests not connected yet, all or nothing (a stuck one is removed and submitted
+    again); a connected domain is removed with DELETE /v1/domains/{id}."""
+    removed = connections.remove_requests(ctx.session, ctx.workspace(), body.ids, actor=ctx.actor)
+    return render(schemas.Removed, {"removed": removed})
+
+
+def _request(domain: Domain) -> dict[str, object]:
+    return {
+        "id": domain.id,
+        "domain": domain.name,
+        "step": connections.step_of(domain),
+        "domain_status": domain.status,
+        "expected_nameservers": [domain.nameserver_1, domain.nameserver_2],
+        "current_nameservers": connections.observed_nameservers(domain),
+        "last_check_reason": domain.last_check_reason,
+        "last_checked_at": domain.last_checked_at,
+        "next_retry_at": domain.next_check_at,
+        "failure_reason": domain.failure_reason,
+        "created_at": domain.created_at,
+    }

@@ -9,6 +9,7 @@ from pydantic_core import PydanticCustomError
 
 from mailfleet.config import MAX_DOMAINS_PER_BATCH
 from mailfleet.dns.templates import TemplateError, report_addresses
+from mailfleet.domains.connections import ConnectionStep
 from mailfleet.kit.schemas import MAX_TAGS, Email, ResponseSchema, Schema, Tag
 from mailfleet.models import DomainSource, DomainStatus, MailboxType
 
@@ -163,3 +164,34 @@ class Batch(ResponseSchema):
     submitted_count: int
     accepted_count: int
     rejected_count: int
+
+
+class ConnectionRequest(ResponseSchema):
+    """A domain brought in from elsewhere, on its way to ACTIVE."""
+
+    id: uuid.UUID = Field(description="The domain's id.")
+    domain: str
+    step: ConnectionStep = Field(
+        examples=["NS_NOT_CHANGED"],
+        description="PENDING (its zone is being made), CHECKING_NS (not checked yet), "
+        "NS_NOT_CHANGED (the parent does not point at the pair yet; retried at "
+        "`next_retry_at`), SUCCESS, FAILED (`failure_reason`).",
+    )
+    domain_status: DomainStatus
+    expected_nameservers: list[str]
+    current_nameservers: list[str] = Field(
+        description="What the parent zone answered at the last check."
+    )
+    last_check_reason: str | None
+    last_checked_at: datetime | None
+    next_retry_at: datetime | None
+    failure_reason: str | None
+    created_at: datetime
+
+
+class ConnectionRemoval(Schema):
+    ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
+
+
+class Removed(ResponseSchema):
+    removed: int

@@ -52,9 +52,9 @@ def create(request: Request, caller: Reading, body: schemas.SwapCreate) -> Respo
     over the old ones' slots; each old one is removed once its new one is ACTIVE, the new ones
     are exported to every sequencer account the old ones were in, and the old accounts there
     are deleted. With `buy`, `to_domain` is bought first (paid from the wallet)."""
+    workspace_id = caller.workspace(Role.EDITOR)
     _check_target(body)
     settings = request.app.state.settings
-    workspace_id = caller.workspace(Role.EDITOR)
     bought = None
     if body.buy:
         registrar = registrar_for(settings)

@@ -10,8 +10,12 @@ delegation IN_PROGRESS, a failed or removed one INACTIVE, an expired registratio
 
 from __future__ import annotations
 
+from typing import Any
+
+from mailfleet.domains.connections import ConnectionStep, step_of, wanted
+from mailfleet.domains.pages import DomainFilter
 from mailfleet.exceptions import Unprocessable
-from mailfleet.models.enums import DomainStatus, MailboxStatus
+from mailfleet.models.enums import DomainSource, DomainStatus, MailboxStatus
 
 MAILBOX = {
     MailboxStatus.PENDING: "IN_PROGRESS",
@@ -83,39 +87,33 @@ CONNECTION_STATUSES = (
     "PERMISSION_REQUIRED",
     "ENABLE_DNS_SHIELD",
 )
-# Zapmail status -> (Mailfleet status, whether the delegation was checked yet; None: either).
-CONNECTION_FILTER: dict[str, tuple[DomainStatus, bool | None]] = {
-    "PENDING": (DomainStatus.QUEUED, None),
-    "CHECKING_NS_IN_WHOIS": (DomainStatus.PENDING_NS, False),
-    "NS_NOT_CHANGED": (DomainStatus.PENDING_NS, True),
-    "SUCCESS": (DomainStatus.ACTIVE, None),
-    "FAILED": (DomainStatus.FAILED, None),
+# The Zapmail names of Mailfleet's steps (domains.connections); the rest match no request.
+ZAPMAIL_STEPS = {
+    ConnectionStep.PENDING: "PENDING",
+    ConnectionStep.CHECKING_NS: "CHECKING_NS_IN_WHOIS",
+    ConnectionStep.NS_NOT_CHANGED: "NS_NOT_CHANGED",
+    ConnectionStep.SUCCESS: "SUCCESS",
+    ConnectionStep.FAILED: "FAILED",
 }
-# Without a status filter: the requests still open or failed (not the connected ones).
-OPEN_CONNECTIONS = (DomainStatus.QUEUED, DomainStatus.PENDING_NS, DomainStatus.FAILED)
+STEPS_BY_NAME = {name: step for step, name in ZAPMAIL_STEPS.items()}
 
 
-def connection_status(status: DomainStatus, checked: bool) -> str:
-    if status == DomainStatus.PENDING_NS:
-        return "NS_NOT_CHANGED" if checked else "CHECKING_NS_IN_WHOIS"
-    return {
-        DomainStatus.QUEUED: "PENDING",
-        DomainStatus.ACTIVE: "SUCCESS",
-    }.get(status, "FAILED")
+def connection_status(domain: Any) -> str:
+    return ZAPMAIL_STEPS[step_of(domain)]
 
 
-def connection_filter(zapmail: str | None) -> tuple[list[DomainStatus], bool | None]:
-    """The Mailfleet statuses (and checked flag) a connection-request status filter means."""
+def connection_filter(zapmail: str | None) -> DomainFilter:
+    """The connected domains a connection-request status filter picks."""
     if not zapmail:
-        return list(OPEN_CONNECTIONS), None
-    wanted = zapmail.strip().upper()
-    if wanted not in CONNECTION_STATUSES:
+        return wanted(None)
+    name = zapmail.strip().upper()
+    if name not in CONNECTION_STATUSES:
         raise Unprocessable(
             f"status must be one of {', '.join(CONNECTION_STATUSES)}.",
             code="validation_error",
             field="status",
         )
-    if wanted not in CONNECTION_FILTER:
-        return [], None
-    status, checked = CONNECTION_FILTER[wanted]
-    return [status], checked
+    step = STEPS_BY_NAME.get(name)
+    if step is None:
+        return DomainFilter(statuses=[], source=DomainSource.CONNECTED)
+    return wanted(step)

@@ -25,14 +25,14 @@ from mailfleet.compat.zapmail.envelope import (
 )
 from mailfleet.compat.zapmail.statuses import connection_filter, connection_status
 from mailfleet.config import MailboxType
-from mailfleet.domains import bulk
+from mailfleet.domains import connections
 from mailfleet.domains import service as domain_service
+from mailfleet.domains.connections import observed_nameservers
 from mailfleet.domains.names import NameError_, normalise
-from mailfleet.domains.pages import DomainFilter, by_names, page_of_domains
+from mailfleet.domains.pages import by_names, page_of_domains
 from mailfleet.domains.verification.service import verify_now
 from mailfleet.exceptions import NotFound, Unprocessable
 from mailfleet.kit.errordocs import errors
-from mailfleet.models.enums import DomainSource
 
 router = APIRouter(tags=["domains"])
 # `domain` arguments below are Mailfleet's domain rows (a surface names no model).
@@ -70,14 +70,6 @@ def _nameservers(domain: Any) -> str:
     return f"{domain.nameserver_1},{domain.nameserver_2}"
 
 
-def _observed(domain: Any) -> list[str]:
-    """The nameservers the parent zone answered at the last check (none before one)."""
-    for parent in (domain.delegation_report or {}).get("parents", []):
-        if parent.get("nameservers"):
-            return list(parent["nameservers"])
-    return []
-
-
 def request_of(ctx: RequestContext, domain: Any) -> dict[str, Any]:
     return {
         "id": domain.id,
@@ -86,9 +78,9 @@ def request_of(ctx: RequestContext, domain: Any) -> dict[str, Any]:
         "workspaceId": domain.workspace_id,
         "serviceProvider": (domain.dns_provider or "builtin").upper(),
         "dnsManagedBy": "ZAPMAILDNS",
-        "status": connection_status(domain.status, domain.last_checked_at is not None),
+        "status": connection_status(domain),
         "metadata": {
-            "currentNameServers": _observed(domain),
+            "currentNameServers": observed_nameservers(domain),
             "expectedNameServers": [domain.nameserver_1, domain.nameserver_2],
         },
         "nextRetryOn": domain.next_check_at,
@@ -148,7 +140,7 @@ def verify_name_servers(body: schemas.VerifyIn, ctx: Editor, request: Request) -
         "domainName": domain.name,
         "verified": result["delegated"],
         "nameServers": _nameservers(domain),
-        "currentNameServers": _observed(domain),
+        "currentNameServers": observed_nameservers(domain),
         "reason": result["diagnosis"].get("reason"),
     }
     message = (
@@ -216,8 +208,7 @@ def connection_requests(
 ) -> Response:
     """Connected domains on their way to ACTIVE (and failed ones); `status=SUCCESS` lists the
     connected ones."""
-    statuses, checked = connection_filter(status)
-    wanted = DomainFilter(statuses=statuses, source=DomainSource.CONNECTED, checked=checked)
+    wanted = connection_filter(status)
     entries, total = page_of_domains(ctx.session, ctx.workspace(), wanted, page=page, limit=limit)
     data = {
         **page_counters(total, page, limit),
@@ -236,8 +227,5 @@ def connection_requests(
 )
 def remove_connection_requests(body: schemas.RemoveUnusedIn, ctx: Editor) -> Response:
     """Delete requests not connected yet (a stuck one is deleted and made again)."""
-    ids = bulk.picked(ctx.session, ctx.workspace(), bulk.Pick(ids=body.ids, field="ids"))
-    bulk.cancel_connections(
-        ctx.session, workspace_id=ctx.workspace(), domain_ids=ids, actor=ctx.actor
-    )
+    connections.remove_requests(ctx.session, ctx.workspace(), body.ids, actor=ctx.actor)
     return respond(Envelope[None], "Domain connection requests removed successfully", None)
