@@ -27,6 +27,8 @@ from tests.factories import Caller, give_slots, make_domain, make_member, make_t
 from tests.support.jobs import drain
 
 SWAPS = "/v1/domain-swaps"
+# A body the picture check takes as PNG (it reads the signature).
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 USERS = ["ann", "bob", "cy"]
 
 
@@ -63,6 +65,13 @@ def made(db: Database, ids: list[uuid.UUID], status: MailboxStatus = MailboxStat
         )
 
 
+def mailboxes_of(db: Database, domain_id: uuid.UUID) -> list[Mailbox]:
+    with db.transaction(write=False) as session:
+        rows = list(session.scalars(select(Mailbox).where(Mailbox.domain_id == domain_id)))
+        session.expunge_all()
+        return rows
+
+
 def swaps_of(db: Database, workspace_id: uuid.UUID) -> int:
     with db.transaction(write=False) as session:
         query = select(func.count()).where(DomainSwap.workspace_id == workspace_id)
@@ -88,6 +97,13 @@ def test_the_new_mailbox_that_fails_keeps_its_old_one(db: Database, api: TestCli
     owner = make_tenant(db)
     give_slots(db, owner.workspace_id, MailboxType.SMTP, len(USERS))  # all held by the old
     old = with_mailboxes(db, api, owner, USERS)
+    ann_old = next(m for m in mailboxes_of(db, old.id) if m.username == "ann")
+    pictured = api.put(
+        f"/v1/mailboxes/{ann_old.id}/picture",
+        content=PNG,
+        headers={**owner.headers, "Content-Type": "image/png"},
+    )
+    assert pictured.status_code == 200, pictured.text
     new = make_domain(db, owner.workspace_id)
     answer = api.post(
         SWAPS,
@@ -118,6 +134,17 @@ def test_the_new_mailbox_that_fails_keeps_its_old_one(db: Database, api: TestCli
         "bob": MailboxStatus.REMOVED,
         "cy": MailboxStatus.ACTIVE,
     }
+    # Ann's picture moved with her; Bob had none.
+    pictures = {
+        m["username"]: api.get(
+            f"/v1/mailboxes/{m['new_mailbox_id']}/picture", headers=owner.headers
+        )
+        for m in done["mailboxes"]
+        if m["username"] in ("ann", "bob")
+    }
+    assert pictures["ann"].status_code == 200
+    assert pictures["ann"].content == PNG
+    assert pictures["bob"].status_code == 404
     # Two slots moved to the new domain; cy's failed new one holds none; nothing is double held.
     account = api.get("/v1/account", headers=owner.headers).json()
     assert account["allocations"]["SMTP"]["used"] == 3
