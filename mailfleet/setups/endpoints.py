@@ -31,6 +31,7 @@ router = APIRouter(tags=["domain purchase"])
         "duplicate_names",
         "names_not_for_sale",
         "too_many_years",
+        "registrar_daily_cap_reached",
         "insufficient_role",
         "invalid_username",
         "subscription_not_found",

@@ -34,6 +34,7 @@ BUY_ERRORS = (
     "names_not_for_sale",
     "too_many_years",
     "insufficient_funds",
+    "registrar_daily_cap_reached",
     "payments_not_configured",
     "payment_provider_error",
 )
