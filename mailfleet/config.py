@@ -220,6 +220,16 @@ class Settings(BaseSettings):
     # Seconds between a process's checks for access changes published by the others; a
     # revocation reaches every process within this plus 0.6 s (auth.cache): under 1 s.
     shared_state_poll_seconds: float = Field(default=0.25, gt=0, le=0.4)
+    # The console's password-reset mail. No host: no "forgot password" form (an operator makes
+    # links with `mailfleet console reset-link`). The links point at `console_public_url`
+    # (default http://HOST:PORT).
+    console_mail_host: str = ""
+    console_mail_port: int = Field(default=25, ge=1, le=65535)
+    console_mail_from: str = "Mailfleet <no-reply@localhost>"
+    console_mail_username: str = ""
+    console_mail_password: SecretStr = SecretStr("")
+    console_mail_starttls: bool = False
+    console_public_url: str = ""
     # Run the job consumer inside `mailfleet serve` (the embedded default).
     worker_in_process: bool = True
     worker_threads: int = 4

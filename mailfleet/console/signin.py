@@ -67,6 +67,7 @@ def _login_form(
         next_path=next_path,
         email=email,
         message=message,
+        can_reset=bool(request.app.state.settings.console_mail_host),
     )
     set_cookie(response, request, LOGIN_CSRF_COOKIE, token)
     return response

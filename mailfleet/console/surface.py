@@ -12,6 +12,7 @@ from mailfleet.console import (
     assets,
     billing,
     exports_page,
+    forgot,
     keys,
     mailbox_page,
     members,
@@ -30,6 +31,7 @@ from mailfleet.surfaces.recipe import RateLimitPolicy, Surface
 ROUTERS = (
     assets.router,
     signin.router,
+    forgot.router,
     security.router,
     pages.router,
     operating.router,
