@@ -4,13 +4,16 @@ A user turns it on from the security page: a new secret is stored encrypted and 
 (with its otpauth:// URI), and it is in use only after a code from the app confirms it. With it
 on, signing in makes a session whose `second_factor_done` is false: it opens no page (the
 recipe's resolver refuses it) until the sign-in's second step checks a code, within ten
-minutes. Codes of the step before and after are accepted, for clocks a little apart.
+minutes. Codes of the step before and after are accepted, for clocks a little apart, and
+each code works once: a step at or before the last one accepted is refused, so a code seen
+over a shoulder or replayed within its 90 s does not open a second session.
 """
 
 from __future__ import annotations
 
+import hmac
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pyotp
 from sqlalchemy import select
@@ -27,10 +30,20 @@ PENDING_LIFETIME = timedelta(minutes=10)
 
 
 def code_ok(secret: str, code: str) -> bool:
+    return matched_step(secret, code) is not None
+
+
+def matched_step(secret: str, code: str) -> int | None:
+    """The 30 s step (of the current one and its neighbours) whose code this is, or None."""
     digits = code.replace(" ", "").strip()
-    return (
-        len(digits) == 6 and digits.isdigit() and pyotp.TOTP(secret).verify(digits, valid_window=1)
-    )
+    if len(digits) != 6 or not digits.isdigit():
+        return None
+    totp = pyotp.TOTP(secret)
+    now = totp.timecode(datetime.now(UTC))
+    for step in (now - 1, now, now + 1):
+        if hmac.compare_digest(totp.generate_otp(step), digits):
+            return step
+    return None
 
 
 def setup_uri(email: str, secret: str) -> str:
@@ -61,18 +74,26 @@ def enabled(session: Session, user_id: uuid.UUID) -> bool:
 
 def confirm_setup(session: Session, secrets: SecretBox, user_id: uuid.UUID, code: str) -> bool:
     secret = pending_secret(session, secrets, user_id)
-    if secret is None or not code_ok(secret, code):
+    step = matched_step(secret, code) if secret is not None else None
+    if step is None:
         return False
-    session.get_one(User, user_id).totp_enabled_at = clock.now()
+    user = session.get_one(User, user_id)
+    user.totp_enabled_at = clock.now()
+    user.totp_last_step = step  # the confirming code does not also sign in
     session.flush()
     return True
 
 
 def _current_code_ok(session: Session, secrets: SecretBox, user_id: uuid.UUID, code: str) -> bool:
-    user = session.get_one(User, user_id)
+    """The user's code, not used before: its step is then the last one used."""
+    user = session.get_one(User, user_id, with_for_update=True)
     if user.totp_enabled_at is None or user.totp_secret_enc is None:
         return False
-    return code_ok(secrets.decrypt(user.totp_secret_enc), code)
+    step = matched_step(secrets.decrypt(user.totp_secret_enc), code)
+    if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
+        return False
+    user.totp_last_step = step
+    return True
 
 
 def disable(session: Session, secrets: SecretBox, user_id: uuid.UUID, code: str) -> bool:
@@ -82,6 +103,7 @@ def disable(session: Session, secrets: SecretBox, user_id: uuid.UUID, code: str)
     user = session.get_one(User, user_id)
     user.totp_secret_enc = None
     user.totp_enabled_at = None
+    user.totp_last_step = None
     session.flush()
     return True
 

@@ -25,6 +25,8 @@ class User(RecordMixin, Base):
     # The console's optional second factor: the TOTP secret (encrypted), in use once confirmed.
     totp_secret_enc: Mapped[str | None]
     totp_enabled_at: Mapped[datetime | None]
+    # The 30 s step of the last code accepted: a code is good once (RFC 6238 5.2).
+    totp_last_step: Mapped[int | None]
 
 
 class Workspace(RecordMixin, Base):

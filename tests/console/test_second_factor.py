@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pyotp
 from fastapi.testclient import TestClient
@@ -15,6 +16,12 @@ from mailfleet.kit import clock
 from mailfleet.models import User
 from tests.console.conftest import PASSWORD, csrf_of
 from tests.factories import Caller
+
+
+def next_code(secret: str) -> str:
+    """The code of the step after this one: accepted (clocks a little apart), and not the one
+    that was just used (each code works once)."""
+    return pyotp.TOTP(secret).at(time.time() + 30)
 
 
 def _turn_on(console: TestClient) -> str:
@@ -95,14 +102,28 @@ def test_sign_in_asks_for_the_code_before_any_page_opens(
         ).status_code
         == 403
     )
-    right = browser.post(
+    # The code that confirmed the setup was used: it does not sign in.
+    reused = browser.post(
         "/console/login/second-factor",
         data={"csrf_token": token, "code": pyotp.TOTP(secret).now(), "next": "/console/domains"},
+    )
+    assert reused.status_code == 401
+    right = browser.post(
+        "/console/login/second-factor",
+        data={"csrf_token": token, "code": next_code(secret), "next": "/console/domains"},
         follow_redirects=False,
     )
     assert right.status_code == 303
     assert right.headers["location"] == "/console/domains"
     assert browser.get("/console/domains").status_code == 200
+    # Nor does a code used once open a second session.
+    other = make_client()
+    token = csrf_of(other.get(_password_step(other, owner.email).headers["location"]).text)  # type: ignore[attr-defined]
+    again = other.post(
+        "/console/login/second-factor",
+        data={"csrf_token": token, "code": next_code(secret)},
+    )
+    assert again.status_code == 401
 
 
 def test_the_second_step_expires(console: TestClient, make_client, owner: Caller) -> None:  # type: ignore[no-untyped-def]
@@ -113,7 +134,7 @@ def test_the_second_step_expires(console: TestClient, make_client, owner: Caller
     clock.advance(PENDING_LIFETIME.total_seconds() + 1)
     late = browser.post(
         "/console/login/second-factor",
-        data={"csrf_token": token, "code": pyotp.TOTP(secret).now()},
+        data={"csrf_token": token, "code": next_code(secret)},
         follow_redirects=False,
     )
     assert late.status_code == 303
@@ -148,8 +169,7 @@ def test_turning_it_off_takes_a_current_code(
     )
     assert refused.status_code == 422
     console.post(
-        "/console/security/totp/disable",
-        data={"csrf_token": token, "code": pyotp.TOTP(secret).now()},
+        "/console/security/totp/disable", data={"csrf_token": token, "code": next_code(secret)}
     )
     with db.transaction() as session:
         user = session.get_one(User, owner.user_id)
