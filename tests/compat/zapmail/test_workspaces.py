@@ -4,7 +4,6 @@ with the native API, roles, and refused requests that change nothing."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
@@ -13,79 +12,18 @@ from fastapi.testclient import TestClient
 
 from mailfleet.db import Database
 from mailfleet.models import DomainStatus, MailboxStatus, Role, Workspace
+from tests.compat.zapmail.workspaces_common import (
+    API,
+    BILLING,
+    BILLING_KEYS,
+    ISO_MS,
+    WORKSPACES_FETCHED,
+    names_of,
+    ok,
+    refused,
+    stored_billing,
+)
 from tests.factories import count_rows, make_domain, make_mailbox, make_member, make_tenant
-
-API = "/zapmail/api"
-ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-
-# The request body of reference 5.3 "Create new workspace" (and 5.4 "Add Billing Details").
-BILLING = {
-    "firstName": "John",
-    "lastName": "Doe",
-    "company": "TechCorp",
-    "addressLineOne": "123 Main Street",
-    "addressLineTwo": "Suite 400",
-    "addressLineThree": None,
-    "city": "Metropolis",
-    "state": "California",
-    "country": "US",
-    "postalCode": "90210",
-    "phoneCc": "1",
-    "phone": "5551234567",
-    "languagePreference": "en",
-}
-# The key order of the listed workspace's billingDetails in the 5.3 list example.
-BILLING_KEYS = [
-    "id",
-    "userId",
-    "firstName",
-    "lastName",
-    "workspaceId",
-    "company",
-    "addressLineOne",
-    "addressLineTwo",
-    "addressLineThree",
-    "city",
-    "state",
-    "country",
-    "postalCode",
-    "phoneCc",
-    "phone",
-    "languagePreference",
-]
-
-
-def ok(response: Any, message: str) -> Any:
-    """The documented envelope of a success, returning its `data`."""
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert list(body) == ["status", "message", "data"]
-    assert body["status"] == 200
-    assert body["message"] == message
-    return body["data"]
-
-
-def refused(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["data"] is None
-    assert body["code"] == code
-    return body
-
-
-def names_of(client: TestClient, headers: dict[str, str]) -> list[str]:
-    data = ok(client.get(f"{API}/v1/workspace/list", headers=headers), WORKSPACES_FETCHED)
-    return [item["name"] for item in data]
-
-
-def stored_billing(db: Database, workspace_id: uuid.UUID) -> Any:
-    with db.transaction() as session:
-        return session.get_one(Workspace, workspace_id).billing_details
-
-
-WORKSPACES_FETCHED = "Workspaces fetched successfully"
-
 
 # --- list ---------------------------------------------------------------------------------
 
@@ -489,179 +427,3 @@ def test_only_the_owner_deletes(db: Database, client: TestClient, role: Role) ->
 
     refused(response, 403, "insufficient_role")
     assert count_rows(db, Workspace, id=owner.workspace_id) == 1
-
-
-# --- billing details ----------------------------------------------------------------------
-
-
-def test_add_then_update_billing_details(db: Database, client: TestClient) -> None:
-    owner = make_tenant(db)
-    h = owner.zapmail_headers
-
-    added = ok(
-        client.post(f"{API}/v2/billing", json=BILLING, headers=h),
-        "Billing details added successfully",
-    )
-    assert added is None
-    changed = {**BILLING, "company": "OtherCorp", "addressLineTwo": None, "phoneCc": "+1"}
-    updated = ok(
-        client.put(f"{API}/v2/billing", json=changed, headers=h),
-        "Billing details updated successfully",
-    )
-    assert updated is None
-
-    details = ok(client.get(f"{API}/v2/workspaces", headers=h), WORKSPACES_FETCHED)[0][
-        "billingDetails"
-    ]
-    assert details["company"] == "OtherCorp"
-    assert details["addressLineTwo"] is None
-    assert details["phoneCc"] == "+1"
-    native = client.get(f"/v1/workspaces/{owner.workspace_id}/billing", headers=owner.headers)
-    assert native.json()["billing_details"]["company_name"] == "OtherCorp"
-    # Zapmail's body has no email: the invoices' contact is the caller's.
-    assert native.json()["billing_details"]["contact_email"] == owner.email
-
-
-def test_billing_goes_to_the_x_workspace_key_workspace(db: Database, client: TestClient) -> None:
-    owner = make_tenant(db)
-    h = owner.zapmail_headers
-    other = ok(
-        client.post(f"{API}/v1/workspace/create", json={"name": "Second"}, headers=h),
-        "Workspace created successfully",
-    )
-
-    response = client.post(
-        f"{API}/v2/billing", json=BILLING, headers={**h, "x-workspace-key": other["id"]}
-    )
-
-    ok(response, "Billing details added successfully")
-    assert stored_billing(db, uuid.UUID(other["id"]))["company_name"] == "TechCorp"
-    assert stored_billing(db, owner.workspace_id) is None
-
-
-def test_v1_add_or_update_matches_v2(db: Database, client: TestClient) -> None:
-    first = make_tenant(db)
-    second = make_tenant(db)
-    ok(
-        client.post(f"{API}/v2/billing", json=BILLING, headers=first.zapmail_headers),
-        "Billing details added successfully",
-    )
-    body = {**BILLING, "workspaceId": str(second.workspace_id)}
-    # v1 names the workspace in the body; the header's own workspace is not the one changed.
-    headers = {"x-auth-zapmail": second.token}
-    ok(
-        client.post(f"{API}/v1/billing-details/add-or-update", json=body, headers=headers),
-        "Billing details added successfully",
-    )
-    ok(
-        client.post(f"{API}/v1/billing-details/add-or-update", json=body, headers=headers),
-        "Billing details added successfully",
-    )
-
-    def listed(caller: Any) -> dict[str, Any]:
-        data = ok(
-            client.get(f"{API}/v2/workspaces", headers=caller.zapmail_headers), WORKSPACES_FETCHED
-        )
-        details: dict[str, Any] = data[0]["billingDetails"]
-        return details
-
-    one, two = listed(first), listed(second)
-    different = {"id", "userId", "workspaceId"}
-    assert {k: v for k, v in one.items() if k not in different} == {
-        k: v for k, v in two.items() if k not in different
-    }
-    assert two["workspaceId"] == str(second.workspace_id)
-
-
-@pytest.mark.parametrize("role", [Role.EDITOR, Role.VIEWER])
-def test_below_admin_cannot_set_billing(db: Database, client: TestClient, role: Role) -> None:
-    owner = make_tenant(db)
-    ok(
-        client.post(f"{API}/v2/billing", json=BILLING, headers=owner.zapmail_headers),
-        "Billing details added successfully",
-    )
-    member = make_member(db, owner, role)
-    before = stored_billing(db, owner.workspace_id)
-    changed = {**BILLING, "company": "Nope"}
-    v1 = {**changed, "workspaceId": str(owner.workspace_id)}
-
-    for response in (
-        client.post(f"{API}/v2/billing", json=changed, headers=member.zapmail_headers),
-        client.put(f"{API}/v2/billing", json=changed, headers=member.zapmail_headers),
-        client.post(
-            f"{API}/v1/billing-details/add-or-update", json=v1, headers=member.zapmail_headers
-        ),
-    ):
-        refused(response, 403, "insufficient_role")
-    assert stored_billing(db, owner.workspace_id) == before
-
-
-def test_an_admin_sets_billing(db: Database, client: TestClient) -> None:
-    owner = make_tenant(db)
-    admin = make_member(db, owner, Role.ADMIN)
-    ok(
-        client.put(f"{API}/v2/billing", json=BILLING, headers=admin.zapmail_headers),
-        "Billing details updated successfully",
-    )
-    assert stored_billing(db, owner.workspace_id)["company_name"] == "TechCorp"
-
-
-def test_another_users_workspace_gets_no_billing(db: Database, client: TestClient) -> None:
-    owner = make_tenant(db)
-    stranger = make_tenant(db)
-    headers = {**stranger.zapmail_headers, "x-workspace-key": str(owner.workspace_id)}
-    v1 = {**BILLING, "workspaceId": str(owner.workspace_id)}
-
-    header_form = client.post(f"{API}/v2/billing", json=BILLING, headers=headers)
-    body_form = client.post(
-        f"{API}/v1/billing-details/add-or-update", json=v1, headers=stranger.zapmail_headers
-    )
-
-    refused(header_form, 404, "workspace_not_found")
-    refused(body_form, 404, "workspace_not_found")
-    assert stored_billing(db, owner.workspace_id) is None
-
-
-def test_an_invalid_billing_body_changes_nothing(db: Database, client: TestClient) -> None:
-    owner = make_tenant(db)
-    h = owner.zapmail_headers
-    ok(
-        client.post(f"{API}/v2/billing", json=BILLING, headers=h),
-        "Billing details added successfully",
-    )
-    before = stored_billing(db, owner.workspace_id)
-
-    response = client.put(f"{API}/v2/billing", json={**BILLING, "postalCode": ""}, headers=h)
-
-    assert 400 <= response.status_code < 500, response.text
-    assert response.json()["data"] is None
-    assert stored_billing(db, owner.workspace_id) == before
-
-
-# --- headers ------------------------------------------------------------------------------
-
-
-def test_without_x_workspace_key_the_first_workspace_is_billed(
-    db: Database, client: TestClient
-) -> None:
-    owner = make_tenant(db)
-    ok(
-        client.post(f"{API}/v2/billing", json=BILLING, headers={"x-auth-zapmail": owner.token}),
-        "Billing details added successfully",
-    )
-    assert stored_billing(db, owner.workspace_id)["company_name"] == "TechCorp"
-
-
-def test_a_malformed_or_unknown_workspace_key(db: Database, client: TestClient) -> None:
-    owner = make_tenant(db)
-    bad = {**owner.zapmail_headers, "x-workspace-key": "not-a-uuid"}
-    unknown = {**owner.zapmail_headers, "x-workspace-key": str(uuid.uuid4())}
-
-    assert refused(
-        client.post(f"{API}/v2/billing", json=BILLING, headers=bad), 400, "invalid_workspace_id"
-    )
-    body = refused(
-        client.post(f"{API}/v2/billing", json=BILLING, headers=unknown), 404, "workspace_not_found"
-    )
-    assert body["field"] == "x-workspace-key"
-    assert stored_billing(db, owner.workspace_id) is None
