@@ -240,6 +240,8 @@ def bench_namecheap(args: argparse.Namespace, environment: Env) -> list[Figures]
             namecheap_client_ip=nc_fake.CLIENT_IP,
             rdap_enabled=False,
             domain_search_limit=0,
+            # The operator sets Mailfleet's cap to the registrar's limit.
+            registrar_max_concurrency=args.limit,
         )  # type: ignore[call-arg]
         best = namecheap_direct(fake, names, NAMECHEAP_MAX_BATCH, args.limit)
         same_batch = namecheap_direct(fake, names, namecheap.BATCH, args.limit)
@@ -278,6 +280,8 @@ def bench_porkbun(args: argparse.Namespace, environment: Env) -> list[Figures]:
             porkbun_secret_api_key=pb_fake.SECRET,
             rdap_enabled=False,
             domain_search_limit=0,
+            # The operator sets Mailfleet's cap to the registrar's limit.
+            registrar_max_concurrency=args.limit,
         )  # type: ignore[call-arg]
         best = porkbun_direct(fake, names, args.limit)
         ours = through_api(

@@ -380,6 +380,9 @@ class Settings(BaseSettings):
     # Tests point it at a local fake.
     porkbun_api_base: str = "https://api.porkbun.com/api/json/v3"
     registrar_timeout_seconds: float = Field(default=20.0, gt=0)
+    # Calls one process has in flight at one registrar account at once (0: no limit); more
+    # wait their turn instead of being refused by the registrar's own limit.
+    registrar_max_concurrency: int = Field(default=4, ge=0)
     # How long one check may wait in all for a registrar's rate limit before giving up.
     registrar_max_wait_seconds: float = Field(default=60.0, ge=0)
     # Purchased domains with auto-renew are renewed this many days before they expire; those

@@ -47,6 +47,7 @@ from typing import Any
 import httpx
 
 from mailfleet.config import Settings
+from mailfleet.registrars.gate import Gate
 from mailfleet.registrars.porkbun import cents
 from mailfleet.registrars.protocol import (
     Availability,
@@ -98,6 +99,7 @@ class Namecheap:
         }
         self._url = settings.namecheap_api_base
         self._client = httpx.Client(timeout=settings.registrar_timeout_seconds)
+        self._gate = Gate(settings)
         self._cache_seconds = settings.namecheap_pricing_cache_seconds
         self._default_phone = settings.registrar_contact_phone
         self._clock = clock
@@ -303,10 +305,13 @@ class Namecheap:
     def _call(self, command: str, *, post: bool = False, **params: str) -> ET.Element:
         fields = {**self._auth, "Command": command, **params}
         try:
-            if post:
-                response = self._client.post(self._url, data=fields)
-            else:
-                response = self._client.get(self._url, params=fields)
+            with self._gate.place() as placed:
+                if not placed:
+                    raise TransientRegistrarError("Namecheap: too many calls in flight here.")
+                if post:
+                    response = self._client.post(self._url, data=fields)
+                else:
+                    response = self._client.get(self._url, params=fields)
         except httpx.TimeoutException as exc:
             raise TransientRegistrarError("Namecheap did not answer in time.") from exc
         except httpx.TransportError as exc:

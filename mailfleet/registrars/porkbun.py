@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 
 from mailfleet.config import Settings
+from mailfleet.registrars.gate import Gate
 from mailfleet.registrars.protocol import (
     Availability,
     Contact,
@@ -74,6 +75,7 @@ class Porkbun:
             base_url=settings.porkbun_api_base.rstrip("/"),
             timeout=settings.registrar_timeout_seconds,
         )
+        self._gate = Gate(settings)
         self._max_wait = settings.registrar_max_wait_seconds
         self._sleep = sleep
 
@@ -147,7 +149,10 @@ class Porkbun:
         self, path: str, headers: dict[str, str] | None = None, **fields: Any
     ) -> tuple[int, dict[str, Any]]:
         try:
-            response = self._client.post(path, json={**self._auth, **fields}, headers=headers)
+            with self._gate.place() as placed:
+                if not placed:
+                    raise TransientRegistrarError("Porkbun: too many calls in flight here.")
+                response = self._client.post(path, json={**self._auth, **fields}, headers=headers)
         except httpx.TimeoutException as exc:
             raise TransientRegistrarError("Porkbun did not answer in time.") from exc
         except httpx.TransportError as exc:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -323,3 +324,31 @@ def test_availability_through_the_api(db: Database, api: TestClient) -> None:
     assert [i["verdict"] for i in items] == ["AVAILABLE", "TAKEN", "PREMIUM", "UNSUPPORTED"]
     assert (items[0]["registrar"], items[0]["registrar_price_cents"]) == ("namecheap", 958)
     assert items[0]["price_cents"] == 1150
+
+
+@pytest.mark.parametrize(("cap", "refused"), [(2, False), (0, True)])
+def test_calls_past_the_cap_wait_their_turn(
+    fake: FakeNamecheap, tmp_path: Path, cap: int, refused: bool
+) -> None:
+    """Namecheap serves 2 calls at once and refuses the third (429): with the cap at 2, six
+    users checking at the same moment all get their answer; without it some are refused."""
+    fake.latency, fake.max_concurrency = 0.2, 2
+    client = namecheap(fake, tmp_path, registrar_max_concurrency=cap)
+    client.check(["warm.com"])  # the .com price, cached: each check is then one call
+    answers: list[object] = []
+
+    def check(index: int) -> None:
+        try:
+            answers.append(client.check([f"user{index}.com"])[0].verdict)
+        except RegistrarError as exc:
+            answers.append(exc)
+
+    threads = [threading.Thread(target=check, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert (fake.refused > 0) is refused
+    if not refused:
+        assert answers == [Verdict.AVAILABLE] * 6
+        assert fake.peak <= 2
