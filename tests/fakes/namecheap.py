@@ -353,3 +353,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
+
+
+def app_settings(fake: FakeNamecheap, **overrides: Any) -> dict[str, Any]:
+    """Settings keyword arguments selling domains through `fake` (registrar "namecheap")."""
+    return {
+        "registrar": "namecheap",
+        "namecheap_api_user": API_USER,
+        "namecheap_api_key": API_KEY,
+        "namecheap_client_ip": CLIENT_IP,
+        "namecheap_api_base": fake.base_url,
+        "registrar_contact_phone": "+1.5555555555",
+        **overrides,
+    }

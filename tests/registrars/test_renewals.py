@@ -40,7 +40,7 @@ from tests.factories import (
     make_tenant,
     order_body,
 )
-from tests.fakes.namecheap import API_KEY, API_USER, CLIENT_IP, FakeNamecheap
+from tests.fakes.namecheap import FakeNamecheap, app_settings
 from tests.orders.helpers import ORDERS, tenant
 from tests.registrars.test_namecheap import BILLING
 
@@ -56,14 +56,7 @@ def fake() -> Iterator[FakeNamecheap]:
 
 @pytest.fixture
 def api(make_client: Callable[..., TestClient], fake: FakeNamecheap) -> TestClient:
-    return make_client(
-        registrar="namecheap",
-        namecheap_api_user=API_USER,
-        namecheap_api_key=API_KEY,
-        namecheap_client_ip=CLIENT_IP,
-        namecheap_api_base=fake.base_url,
-        registrar_contact_phone="+1.5555555555",
-    )
+    return make_client(**app_settings(fake))
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from mailfleet.db import Database
 from mailfleet.models import Domain, DomainStatus, MailboxStatus, MailboxType, Wallet
 from tests.factories import Caller, fund_wallet, give_slots, make_tenant
-from tests.fakes.namecheap import API_KEY, API_USER, CLIENT_IP, FakeNamecheap
+from tests.fakes.namecheap import FakeNamecheap, app_settings
 from tests.registrars.test_namecheap import BILLING
 from tests.support.jobs import drain
 from tests.swaps.test_swaps import SWAPS, advance, statuses, swaps_of, with_mailboxes
@@ -30,15 +30,7 @@ def fake() -> Iterator[FakeNamecheap]:
 
 @pytest.fixture
 def api(make_client: Callable[..., TestClient], fake: FakeNamecheap) -> TestClient:
-    return make_client(
-        recent_creation_rule="off",
-        registrar="namecheap",
-        namecheap_api_user=API_USER,
-        namecheap_api_key=API_KEY,
-        namecheap_client_ip=CLIENT_IP,
-        namecheap_api_base=fake.base_url,
-        registrar_contact_phone="+1.5555555555",
-    )
+    return make_client(**app_settings(fake, recent_creation_rule="off"))
 
 
 def owner_with_old_domain(db: Database, api: TestClient) -> tuple[Caller, Domain]:
