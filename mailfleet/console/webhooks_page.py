@@ -84,6 +84,8 @@ def _endpoint_page(
         pending=DeliveryStatus.PENDING,
         can_admin=_can_admin(ctx),
         error=values.get("error"),
+        rotated=values.get("rotated"),
+        grace_hours=ctx.settings.webhook_secret_rotation_hours,
     )
 
 
@@ -161,6 +163,24 @@ def _set_enabled(form: PostedForm, webhook_id: str, *, enabled: bool) -> Respons
         actor=ctx.actor,
     )
     return _back(form, wanted)
+
+
+@router.post("/webhooks/{webhook_id}/rotate")
+def rotate(form: PostedForm, webhook_id: str) -> Response:
+    """A new signing secret, as POST /v1/webhooks/{id}/rotate-secret makes one: shown on this
+    answer only; the old one signs too for the rotation's grace period."""
+    ctx = form.ctx
+    wanted = _webhook_id(webhook_id)
+    rotated = webhook_service.rotate_secret(
+        ctx.session,
+        ctx.settings,
+        ctx.secrets,
+        workspace_id=ctx.workspace(Role.ADMIN),
+        webhook_id=wanted,
+        secret=None,
+        actor=ctx.actor,
+    )
+    return _endpoint_page(ctx, wanted, rotated=rotated)
 
 
 @router.post("/webhooks/{webhook_id}/delete")

@@ -111,6 +111,30 @@ def test_disable_enable_and_delete(console: TestClient, owner: Caller, db: Datab
     assert "No webhook endpoints yet." in console.get("/console/webhooks").text
 
 
+def test_rotating_shows_the_new_secret_once_and_the_old_one_still_signs(
+    console: TestClient, owner: Caller, db: Database
+) -> None:
+    old = _SECRET.search(_create(console).text)
+    assert old
+    webhook_id = _stored(db).id
+    answer = _post(console, f"/console/webhooks/{webhook_id}/rotate")
+    assert answer.status_code == 200, answer.text
+    found = re.search(
+        r'<section class="card" id="rotated-secret">.*?data-copy="([^"]+)"', answer.text, re.S
+    )
+    assert found
+    new = found.group(1)
+    assert new.startswith("whsec_")
+    assert new != old.group(1)
+    assert answer.headers["cache-control"] == "no-store"
+    stored = _stored(db)
+    box = SecretBox.from_settings(db.settings)
+    assert box.decrypt(stored.secret_enc) == new
+    assert stored.previous_secret_enc is not None
+    assert box.decrypt(stored.previous_secret_enc) == old.group(1)
+    assert new not in console.get(f"/console/webhooks/{webhook_id}").text
+
+
 def test_the_delivery_log_and_resend(console: TestClient, owner: Caller, db: Database) -> None:
     webhook_id, delivery_id = make_webhook(db, owner.workspace_id)
     with db.transaction() as session:
@@ -170,6 +194,7 @@ def test_a_viewer_sees_the_lists_but_cannot_change_anything(
     for path in (
         "/console/webhooks",
         f"/console/webhooks/{webhook_id}/disable",
+        f"/console/webhooks/{webhook_id}/rotate",
         f"/console/webhooks/{webhook_id}/delete",
         f"/console/webhooks/{webhook_id}/deliveries/{delivery_id}/resend",
     ):
@@ -208,6 +233,7 @@ def test_another_workspaces_endpoint_is_not_found(console: TestClient, db: Datab
     assert console.get("/console/webhooks/not-an-id").status_code == 404
     for path in (
         f"/console/webhooks/{webhook_id}/disable",
+        f"/console/webhooks/{webhook_id}/rotate",
         f"/console/webhooks/{webhook_id}/delete",
         f"/console/webhooks/{webhook_id}/deliveries/{delivery_id}/resend",
     ):
