@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from starlette.responses import Response, StreamingResponse
 
 from mailfleet.auth.dependencies import RequestContext, Viewer
-from mailfleet.console.web import PostedForm, page
+from mailfleet.console.web import PREFIX, PostedForm, page, redirect
 from mailfleet.db import Database
 from mailfleet.exceptions import MailfleetError
 from mailfleet.exports import accounts, csvfiles
@@ -28,7 +28,7 @@ from mailfleet.exports.apps.protocol import ExportSettings
 from mailfleet.exports.errors import ExportAccountNotFound, ExportNotFound
 from mailfleet.exports.selection import Filter
 from mailfleet.kit.responses import NO_STORE
-from mailfleet.models import ExportApp, ExportOutcome, Role
+from mailfleet.models import ExportApp, ExportOutcome, MailboxStatus, MailboxType, Role
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 100
@@ -65,6 +65,7 @@ def _exports_page(
         next_cursor=next_cursor,
         apps=list(ExportApp),
         formats=list(csvfiles.CsvFormat),
+        mailbox_types=list(MailboxType),
         can_admin=_can_admin(ctx),
         **shown,
     )
@@ -110,6 +111,38 @@ def add_account(form: PostedForm) -> Response:
             detail, status = exc.detail, exc.status
         return _exports_page(ctx, status, error=detail, entered=entered)
     return _exports_page(ctx, 201, added=added)
+
+
+@router.post("/exports")
+def start_export(form: PostedForm) -> Response:
+    """Exports the ACTIVE mailboxes (of one type, or all) to one account, as POST /v1/exports
+    does with a filter (ADMIN); then on to the job's page. A refusal (nothing to export, the
+    re-export limit) comes back with its reason and starts nothing."""
+    ctx = form.ctx
+    workspace_id = ctx.workspace(Role.ADMIN)
+    account_id = _id(form.field("account_id"), ExportAccountNotFound)
+    account = accounts.get_row(ctx.session, workspace_id, account_id)
+    raw_type = form.field("type")
+    try:
+        kind = MailboxType(raw_type) if raw_type else None
+        job = export_service.create(
+            ctx.session,
+            ctx.settings,
+            workspace_id,
+            app=account.app,
+            account_id=account.id,
+            mailbox_ids=None,
+            where=Filter(status=MailboxStatus.ACTIVE, mailbox_type=kind),
+            exclude_ids=[],
+            export_settings=export_schemas.ExportSettingsIn().model_dump(),
+            actor=ctx.actor,
+        )
+    except ValueError:
+        return _exports_page(ctx, 422, error=f"{raw_type[:40]} is not a mailbox type.")
+    except MailfleetError as exc:
+        ctx.session.rollback()
+        return _exports_page(ctx, exc.status, error=exc.detail)
+    return redirect(f"{PREFIX}/exports/{job.id}")
 
 
 def _invalid(exc: ValidationError) -> str:

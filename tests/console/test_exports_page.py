@@ -161,6 +161,32 @@ def test_jobs_are_listed_newest_first_and_link_to_their_results(
     assert console.get(f"/console/exports/{first['id']}?status=").status_code == 200
 
 
+def test_exporting_from_the_page_starts_the_apis_job(
+    console: TestClient, owner: Caller, db: Database, run_job: Callable[[str], None]
+) -> None:
+    account = add_account(console, owner, credentials={"api_key": SECRET_KEY})
+    nothing = _post(console, "/console/exports", account_id=account["id"], type="SMTP")
+    assert nothing.status_code == 422
+    assert "No mailbox" in nothing.text
+    assert console.get("/v1/exports", headers=owner.headers).json()["items"] == []
+
+    ready_mailboxes(db, owner.workspace_id, 3)
+    token = csrf_of(console.get("/console/exports").text)
+    started = console.post(
+        "/console/exports",
+        data={"csrf_token": token, "account_id": account["id"], "type": "SMTP"},
+        follow_redirects=False,
+    )
+    assert started.status_code == 303, started.text
+    [job] = console.get("/v1/exports", headers=owner.headers).json()["items"]
+    assert started.headers["location"] == f"/console/exports/{job['id']}"
+    assert (job["app"], job["account_id"], job["total"]) == ("INSTANTLY", account["id"], 3)
+    run_job(job["id"])
+    assert '<dd id="job-status">COMPLETED</dd>' in console.get(started.headers["location"]).text
+    wrong = _post(console, "/console/exports", account_id=account["id"], type="FAX")
+    assert wrong.status_code == 422
+
+
 def _api_results(client: TestClient, caller: Caller, export_id: str) -> list[dict[str, Any]]:
     page = client.get(f"/v1/exports/{export_id}/results", headers=caller.headers).json()
     items: list[dict[str, Any]] = page["items"]
@@ -210,9 +236,20 @@ def test_a_viewer_sees_the_lists_but_cannot_add_test_or_download(
     main = html.split("<main")[1]
     assert 'method="post"' not in main
     assert "exports.csv" not in main
-    for path in ("/console/export-accounts", f"/console/export-accounts/{account['id']}/test"):
+    for path in (
+        "/console/export-accounts",
+        f"/console/export-accounts/{account['id']}/test",
+        "/console/exports",
+    ):
         refused = client.post(
-            path, data={"csrf_token": token, "app": "INSTANTLY", "label": "x", "api_key": "k"}
+            path,
+            data={
+                "csrf_token": token,
+                "app": "INSTANTLY",
+                "label": "x",
+                "api_key": "k",
+                "account_id": account["id"],
+            },
         )
         assert refused.status_code == 403
         assert "insufficient_role" in refused.text
@@ -258,6 +295,9 @@ def test_another_workspaces_job_and_account_are_not_found(
     tested = _post(console, f"/console/export-accounts/{theirs['id']}/test")
     assert tested.status_code == 404
     assert "export_account_not_found" in tested.text
+    exported = _post(console, "/console/exports", account_id=theirs["id"])
+    assert exported.status_code == 404
+    assert len(console.get("/v1/exports", headers=stranger.headers).json()["items"]) == 1
     html = console.get("/console/exports").text
     assert "Theirs" not in html
     assert job["id"] not in html
