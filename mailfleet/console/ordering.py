@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from mailfleet.auth.dependencies import RequestContext
 from mailfleet.console.web import PREFIX, PostedForm, page, redirect
+from mailfleet.dns import service as dns_service
 from mailfleet.domains import service as domain_service
 from mailfleet.exceptions import MailfleetError, NotFound
 from mailfleet.models import Domain, MailboxType, Role
@@ -92,10 +93,20 @@ def _schema_problems(exc: ValidationError) -> list[Problem]:
 
 
 def domain_page(ctx: RequestContext, domain: Domain, status: int = 200, **values: Any) -> Response:
-    """The domain's page with its order form (empty, or as typed with the reasons it failed)."""
+    """The domain's page: its zone's records and last health check, and its order form (empty,
+    or as typed with the reasons it failed)."""
     shown: dict[str, Any] = {"problems": [], "pasted": "", "chosen_type": None}
     shown.update(values)
-    return page(ctx, "domain.html", status, domain=domain, types=list(MailboxType), **shown)
+    records = dns_service.records_of(ctx.session, domain.id)
+    return page(
+        ctx,
+        "domain.html",
+        status,
+        domain=domain,
+        records=records,
+        types=list(MailboxType),
+        **shown,
+    )
 
 
 @router.post("/domains/{domain_id}/mailboxes")

@@ -9,9 +9,17 @@ import uuid
 from fastapi.testclient import TestClient
 
 from mailfleet.db import Database
+from mailfleet.kit import clock
 from mailfleet.models import Domain, DomainBatch, DomainStatus, Role
 from tests.console.conftest import csrf_of, set_password, sign_in
-from tests.factories import Caller, count_rows, make_domain, make_member, make_tenant
+from tests.factories import (
+    Caller,
+    count_rows,
+    make_dns_record,
+    make_domain,
+    make_member,
+    make_tenant,
+)
 
 
 def _submit(console: TestClient, pasted: str, **extra: str) -> object:
@@ -106,6 +114,27 @@ def test_a_domain_page_shows_its_nameservers(
     assert page.status_code == 200
     assert re.search(r'id="domain-status">PENDING_NS<', page.text)
     assert 'data-copy="ns2.mailfleet.local"' in page.text
+
+
+def test_a_domain_page_shows_its_records_and_health(
+    console: TestClient, owner: Caller, db: Database
+) -> None:
+    domain = make_domain(db, owner.workspace_id)
+    make_dns_record(db, domain, type="MX", content="mx.mail.test.", priority=10, managed=True)
+    make_dns_record(db, domain, name=f"www.{domain.name}", type="CNAME", content="acme.test.")
+    html = console.get(f"/console/domains/{domain.id}").text
+    records = html.split('<table id="record-list">')[1].split("</table>")[0]
+    assert (
+        '<td>MX</td><td class="content">mx.mail.test.</td><td>3600</td><td>10</td><td>yes</td>'
+        in records
+    )
+    assert f"<td>www.{domain.name}</td><td>CNAME</td>" in records
+    assert '<dd id="dns-health">not checked yet</dd>' in html
+    with db.transaction() as session:
+        found = session.get_one(Domain, domain.id)
+        found.health_checked_at, found.dns_drift = clock.now(), True
+    html = console.get(f"/console/domains/{domain.id}").text
+    assert "records changed or missing at the last check" in html
 
 
 def test_another_workspaces_domain_and_batch_are_404(console: TestClient, db: Database) -> None:
