@@ -20,6 +20,7 @@ from mailfleet.console.web import PREFIX, Posted, PostedForm, page, redirect
 from mailfleet.exceptions import Forbidden, MailfleetError, NotFound, Unprocessable
 from mailfleet.mailboxes import service as mailbox_service
 from mailfleet.models import MailboxOrder, MailboxStatus, MailboxType, OrderStatus
+from mailfleet.operator import health
 from mailfleet.operator import schemas as operator_schemas
 from mailfleet.operator import service as operator_service
 from mailfleet.orders.service import OrderView, with_mailboxes
@@ -89,6 +90,18 @@ def mailboxes(
         q=q or "",
         statuses=list(MailboxStatus),
         types=list(MailboxType),
+    )
+
+
+@router.get("/operator/health")
+def job_health(ctx: Operator) -> Response:
+    """The background work of every workspace, per kind (operator.health, as
+    GET /v1/operator/job-health): under way, due, and how long the oldest due one waited."""
+    return page(
+        ctx,
+        "job_health.html",
+        items=health.backlog(ctx.session),
+        sweep_interval=ctx.settings.sweep_interval,
     )
 
 

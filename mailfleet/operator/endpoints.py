@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -17,7 +18,7 @@ from mailfleet.kit.responses import Limit, render, render_page
 from mailfleet.kit.schemas import Page
 from mailfleet.mailboxes.schemas import Mailbox
 from mailfleet.models import MailboxType, OrderStatus
-from mailfleet.operator import schemas
+from mailfleet.operator import health, schemas
 from mailfleet.operator import service as operator_service
 from mailfleet.orders.schemas import Order
 
@@ -144,3 +145,13 @@ def fail_mailbox(mailbox_id: uuid.UUID, body: schemas.MailboxFail, ctx: Operator
         ctx.session, mailbox_id=mailbox_id, reason=body.reason, actor=ctx.actor
     )
     return render(Mailbox, mailbox)
+
+
+@router.get("/job-health", response_model=schemas.JobHealth)
+def job_health(ctx: Operator) -> Response:
+    """Per kind of background work (domains, mailboxes, exports, webhook deliveries, domain
+    purchases and renewals, quick setups, swaps): how much is under way, how much is due, and
+    how long the oldest due item has waited."""
+    items = [asdict(row) for row in health.backlog(ctx.session)]
+    payload = {"sweep_interval_seconds": ctx.settings.sweep_interval, "items": items}
+    return render(schemas.JobHealth, payload)

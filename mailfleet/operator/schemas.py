@@ -64,3 +64,18 @@ class MailboxComplete(Schema):
 
 class MailboxFail(Schema):
     reason: Reason
+
+
+class Backlog(ResponseSchema):
+    kind: str = Field(examples=["mailboxes"])
+    open: int = Field(description="Items under way.")
+    due: int = Field(description="Open items whose timer passed: the next sweep hands them out.")
+    oldest_due_seconds: int = Field(
+        description="How long the oldest due item has waited; far past the sweep interval "
+        "means the worker is down or stuck."
+    )
+
+
+class JobHealth(ResponseSchema):
+    sweep_interval_seconds: int
+    items: list[Backlog]
