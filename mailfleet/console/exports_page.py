@@ -33,6 +33,8 @@ from mailfleet.models import ExportApp, ExportOutcome, MailboxStatus, MailboxTyp
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 100
 Cursor = Annotated[str | None, Query(max_length=512)]
+# What "Export" picks: a filter on the mailboxes, not a status change.
+EXPORTED_STATUS = MailboxStatus.ACTIVE
 
 
 def _can_admin(ctx: RequestContext) -> bool:
@@ -132,7 +134,7 @@ def start_export(form: PostedForm) -> Response:
             app=account.app,
             account_id=account.id,
             mailbox_ids=None,
-            where=Filter(status=MailboxStatus.ACTIVE, mailbox_type=kind),
+            where=Filter(status=EXPORTED_STATUS, mailbox_type=kind),
             exclude_ids=[],
             export_settings=export_schemas.ExportSettingsIn().model_dump(),
             actor=ctx.actor,
