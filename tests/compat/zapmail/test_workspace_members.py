@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from mailfleet.db import Database
 from mailfleet.models import Invitation, InvitationStatus, Membership, Role
+from tests.compat.zapmail.workspaces_common import ok, refused
 from tests.factories import Caller, count_rows, make_key, make_member, make_tenant, make_user
 
 API = "/zapmail/api"
@@ -22,24 +23,6 @@ INVITATIONS = f"{API}/v2/workspaces/invitations"
 PAGE_KEYS = ["totalSearchedCount", "currentPage", "nextPage", "totalPages"]
 MEMBER_KEYS = ["id", "email", "firstName", "lastName", "role", "joinedAt"]
 INVITATION_KEYS = ["id", "email", "role", "status", "createdAt", "expiresAt"]
-
-
-def ok(response: Any, message: str) -> Any:
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert list(body) == ["status", "message", "data"]
-    assert body["status"] == 200
-    assert body["message"] == message
-    return body["data"]
-
-
-def refused(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    assert body["data"] is None
-    assert body["code"] == code
-    return body
 
 
 def members(client: TestClient, caller: Caller, **params: Any) -> Any:
