@@ -27,7 +27,8 @@ from mailfleet.jobs.queue import Runtime
 from mailfleet.models import Domain, MailboxType
 from tests.factories import make_domain
 
-HOLD_SECONDS = 30.0
+HOLD_SECONDS = 90.0
+ENTER_SECONDS = 60.0
 SLOW = "slow"
 Call = tuple[str, list[tuple[str, str]]]
 
@@ -60,6 +61,17 @@ class HeldProvider:
     def _check(self, call: str, zone_name: str) -> None:
         if self.probe is not None and self.probe(zone_name):
             self.under_lock.append(f"{call} {zone_name}")
+
+    def wait_entered(self, thread: threading.Thread, outcome: object = None) -> None:
+        """Wait until the slow zone's call is being held. Generous: a loaded CI machine can take
+        many seconds to get the request there; a request that ended without reaching the
+        provider fails at once, with what it returned."""
+        for _ in range(int(ENTER_SECONDS * 10)):
+            if self.entered.wait(0.1):
+                return
+            if not thread.is_alive():
+                break
+        raise AssertionError(f"the slow provider was never called: {outcome!r}")
 
     def rearm(self) -> None:
         """Hold the slow zone again (after a set-up that had to go through)."""
