@@ -6,9 +6,15 @@ records) is stored and committed first (the write lock, SQLite's database-wide o
 only for that), then sent to the provider with no transaction open, then its outcome stored in
 a short transaction of its own. A request's refusal puts the change back ("a request that fails
 changes nothing") and answers 502. A change another request made to the zone while ours was on
-its way is caught by the serial and sent again. Should the process die between the commit and
-the provider's answer, the `RECONCILE` job enqueued right after the commit sends the domain's
-changed RRsets again from the stored rows (idempotent).
+its way is caught by the serial and sent again.
+
+The intent travels with the change: its RRsets are added to `domains.dns_unsent` in the same
+transaction, and only the provider's answer (at an unchanged serial) takes them off. Should the
+process die between the commit and that answer, the `RECONCILE` job enqueued right after the
+commit sends them again from the stored rows (idempotent); should that job be lost too (a
+memory queue, a crash in between), the sweep finds the domain's `dns_unsent_due_at` passed and
+hands the job out again. A resend of RRsets already confirmed calls nothing; one the provider
+refuses again backs off (`dns_unsent_tries`), while the health check shows the drift.
 
 The account is the one the zone was created at (`domains.dns_installation_id`, None for the
 deployment's own): a DNS installation the workspace adds later serves its new zones only.
@@ -20,7 +26,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,7 +43,7 @@ from mailfleet.integrations import resolve
 from mailfleet.jobs.queue import Runtime, job
 from mailfleet.kit import clock
 from mailfleet.kit.crypto import SecretBox
-from mailfleet.models import Domain
+from mailfleet.models import Domain, DomainStatus
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +51,8 @@ Key = tuple[str, str]
 RECONCILE = "dns.push_records"
 RECONCILE_DELAY_SECONDS = 60.0
 RESENDS = 3
+# Backoff of the sweep's resends the provider refuses: doubling from the delay, up to this.
+MAX_RESEND_BACKOFF = timedelta(hours=6)
 
 
 # --- the account -----------------------------------------------------------------------------
@@ -120,9 +128,42 @@ def serial_of(domain: Domain) -> tuple[int, datetime]:
 
 
 def change_of(
-    domain: Domain, keys: set[Key], before: tuple[int, datetime], undo: Callable[[Session], None]
+    domain: Domain,
+    keys: Iterable[Key],
+    before: tuple[int, datetime],
+    undo: Callable[[Session], None] | None,
 ) -> Change:
-    return Change(domain.id, frozenset(keys), domain.dns_serial, before, undo, domain.dns_provider)
+    """The change just made to the domain's rows, in the transaction that made it: its RRsets
+    are marked unsent there too, so the intent commits (or rolls back) with the change."""
+    keys = frozenset(keys)
+    mark_unsent(domain, keys)
+    return Change(domain.id, keys, domain.dns_serial, before, undo, domain.dns_provider)
+
+
+def mark_unsent(domain: Domain, keys: Iterable[Key]) -> None:
+    """Record that these RRsets await the provider (nothing to await for the builtin server,
+    which answers from the database, or before the zone exists: its creation sends all)."""
+    if domain.zone_id is None or domain.dns_provider in (None, BuiltinDnsProvider.name):
+        return
+    pending = unsent_of(domain) | set(keys)
+    domain.dns_unsent = [list(key) for key in sorted(pending)]
+    domain.dns_unsent_due_at = clock.now() + timedelta(seconds=RECONCILE_DELAY_SECONDS)
+    domain.dns_unsent_tries = 0
+
+
+def unsent_of(domain: Domain) -> set[Key]:
+    return {(name, kind) for name, kind in domain.dns_unsent or ()}
+
+
+def _settle(domain: Domain, keys: Iterable[Key]) -> None:
+    """The provider has these RRsets as stored: take them off the domain's unsent ones."""
+    pending = unsent_of(domain)
+    if not pending:
+        return
+    left = pending - set(keys)
+    domain.dns_unsent = [list(key) for key in sorted(left)] or None
+    if not left:
+        domain.dns_unsent_due_at, domain.dns_unsent_tries = None, 0
 
 
 def send(database: Database, settings: Settings, change: Change) -> None:
@@ -130,9 +171,14 @@ def send(database: Database, settings: Settings, change: Change) -> None:
     for _ in range(RESENDS):
         with database.transaction(write=False) as session:
             domain = session.get(Domain, change.domain_id)
-            plan = _plan(session, domain, change.keys) if domain is not None else None
-            provider = provider_of(session, settings, domain) if plan and domain else None
+            if domain is None:
+                return
+            plan = _plan(session, domain, change.keys)
+            provider = provider_of(session, settings, domain) if plan else None
+            serial, waiting = domain.dns_serial, bool(unsent_of(domain) & change.keys)
         if plan is None or provider is None:
+            if waiting:  # nothing the provider needs of these RRsets (the apex NS set)
+                _confirm(database, change.domain_id, {}, change.keys, serial)
             return
         try:
             ids = provider.replace_rrsets(plan.zone, plan.name, plan.targets, delete=plan.deletes)
@@ -142,7 +188,7 @@ def send(database: Database, settings: Settings, change: Change) -> None:
             raise BadGateway(
                 f"The DNS provider did not accept the change: {exc}", code="dns_provider_error"
             ) from exc
-        if _store_ids(database, change.domain_id, ids) == plan.serial:
+        if _confirm(database, change.domain_id, ids, change.keys, plan.serial) == plan.serial:
             return
         # The zone changed while ours was on its way: send the newest rows of our RRsets.
 
@@ -161,17 +207,29 @@ def _plan(session: Session, domain: Domain, keys: Iterable[Key]) -> _Push | None
     return _Push(zone, domain.name, targets, deletes, domain.dns_serial)
 
 
-def _store_ids(
-    database: Database, domain_id: uuid.UUID, ids: dict[tuple[str, str, str], str]
+def _confirm(
+    database: Database,
+    domain_id: uuid.UUID,
+    ids: dict[tuple[str, str, str], str],
+    keys: Iterable[Key],
+    sent_serial: int,
 ) -> int | None:
-    """Record the provider's ids for the rows; returns the zone's serial now."""
+    """Record the provider's ids for the rows and, if the zone is still at the serial that was
+    sent, the RRsets as no longer unsent; returns the zone's serial now."""
     with database.transaction() as session:
-        for row in records_of(session, domain_id):
-            record_id = ids.get((row.name, row.type, row.content))
-            if record_id and row.provider_record_id != record_id:
-                row.provider_record_id = record_id
-        serial: int | None = session.scalar(select(Domain.dns_serial).where(Domain.id == domain_id))
-        return serial
+        domain = session.scalars(
+            select(Domain).where(Domain.id == domain_id).with_for_update()
+        ).first()
+        if domain is None:
+            return None
+        if ids:
+            for row in records_of(session, domain_id):
+                record_id = ids.get((row.name, row.type, row.content))
+                if record_id and row.provider_record_id != record_id:
+                    row.provider_record_id = record_id
+        if domain.dns_serial == sent_serial:
+            _settle(domain, keys)
+        return domain.dns_serial
 
 
 def _put_back(database: Database, change: Change) -> None:
@@ -185,21 +243,55 @@ def _put_back(database: Database, change: Change) -> None:
         assert change.undo is not None
         change.undo(session)
         if domain.dns_serial == change.serial:
+            # Nothing changed the zone since: it is as before, and so is the provider's copy.
             domain.dns_serial, domain.updated_at = change.before
+            _settle(domain, change.keys)
         else:
             bump_serial(domain)
 
 
 @job(RECONCILE)
-def push_records(runtime: Runtime, domain_id: str, keys: list[list[str]]) -> None:
-    """Send a domain's RRsets again from the stored rows (after a request's change)."""
-    resend = frozenset((name, kind) for name, kind in keys)
+def push_records(runtime: Runtime, domain_id: str, keys: list[list[str]] | None = None) -> None:
+    """Send a domain's RRsets again from the stored rows: those of `keys` (a change's) still
+    unsent, or every unsent one (the sweep). RRsets the provider confirmed since cost nothing."""
+    database = runtime.database
+    with database.transaction(write=False) as session:
+        domain = session.get(Domain, uuid.UUID(domain_id))
+        unsent = unsent_of(domain) if domain is not None else set()
+        removed = domain is not None and domain.status == DomainStatus.REMOVED
+    if removed and unsent:
+        _forget_unsent(database, uuid.UUID(domain_id))  # its zone is being deleted
+        return
+    resend = frozenset(unsent if keys is None else unsent & {(n, k) for n, k in keys})
+    if not resend:
+        return
     change = Change(uuid.UUID(domain_id), resend, 0, (0, clock.now()), None)
     try:
-        send(runtime.database, runtime.settings, change)
+        send(database, runtime.settings, change)
     except BadGateway:
         # Nothing to put back here (the request did): the health check reports the drift.
         log.warning("the DNS provider refused the records of domain %s again", domain_id)
+        _back_off(database, change.domain_id)
+
+
+def _forget_unsent(database: Database, domain_id: uuid.UUID) -> None:
+    with database.transaction() as session:
+        domain = session.get(Domain, domain_id, with_for_update=True)
+        if domain is not None:
+            _settle(domain, unsent_of(domain))
+
+
+def _back_off(database: Database, domain_id: uuid.UUID) -> None:
+    """A resend refused: the sweep tries again later, each time twice as late."""
+    with database.transaction() as session:
+        domain = session.scalars(
+            select(Domain).where(Domain.id == domain_id).with_for_update()
+        ).first()
+        if domain is None or not domain.dns_unsent:
+            return
+        domain.dns_unsent_tries += 1
+        wait = timedelta(seconds=RECONCILE_DELAY_SECONDS) * 2 ** min(domain.dns_unsent_tries, 16)
+        domain.dns_unsent_due_at = clock.now() + min(wait, MAX_RESEND_BACKOFF)
 
 
 def deliver(runtime: Runtime, change: Change, *, put_back: bool = True) -> None:

@@ -144,7 +144,7 @@ def everything(session: Session, domain: Domain) -> Change:
     """Every RRset of the zone as a change to send (a new zone); nothing to put back."""
     session.flush()
     keys = frozenset((row.name, row.type) for row in records_of(session, domain.id))
-    return Change(domain.id, keys, domain.dns_serial, serial_of(domain), None, domain.dns_provider)
+    return change_of(domain, keys, serial_of(domain), None)
 
 
 def zone_file(session: Session, settings: Settings, domain: Domain) -> str:

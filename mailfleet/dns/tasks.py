@@ -12,15 +12,19 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mailfleet.db import enqueue_after_commit
 from mailfleet.dns import delivery, service
-from mailfleet.dns.providers.base import Zone
+from mailfleet.dns.providers.base import DnsProviderError, Zone
 from mailfleet.dns.schedule import health_due
+from mailfleet.jobs import timers
 from mailfleet.jobs.queue import Runtime, job
+from mailfleet.jobs.worker import sweeper
+from mailfleet.kit import clock
 from mailfleet.kit.crypto import SecretBox
 from mailfleet.models import Domain, DomainStatus
 
@@ -30,6 +34,9 @@ log = logging.getLogger(__name__)
 CHUNK = 500
 PUBLISH = "dns.publish_records"
 DELETE_ZONE = "dns.delete_zone"
+# How long a resend or zone deletion has before the sweep hands it out again.
+RESEND_LEASE = timedelta(minutes=5)
+ZONE_DELETION_LEASE = RESEND_LEASE
 
 
 def ids_of(values: Sequence[str | uuid.UUID]) -> list[uuid.UUID]:
@@ -55,8 +62,12 @@ def after_types_known(session: Session, domain_ids: Sequence[uuid.UUID]) -> None
         enqueue_after_commit(session, PUBLISH, chunk)
 
 
-def after_remove(session: Session, domain_id: uuid.UUID) -> None:
-    enqueue_after_commit(session, DELETE_ZONE, str(domain_id))
+def after_remove(session: Session, domain: Domain) -> None:
+    """The zone of a domain just REMOVED is deleted once that commits. Until the provider has
+    deleted it, the domain's `next_check_at` is set: the sweep hands out a deletion whose job
+    was lost, and the installation the zone was made at cannot be unbound."""
+    domain.next_check_at = clock.now() + ZONE_DELETION_LEASE
+    enqueue_after_commit(session, DELETE_ZONE, [str(domain.id)])
 
 
 @job(PUBLISH)
@@ -101,15 +112,41 @@ def _publish_one(runtime: Runtime, secrets: SecretBox, domain_id: uuid.UUID) -> 
 
 
 @job(DELETE_ZONE)
-def delete_zone(runtime: Runtime, domain_id: str) -> None:
-    """Drop a removed domain's zone at its provider, in the account it was created at (a zone
-    already gone is fine)."""
+def delete_zone(runtime: Runtime, domain_ids: Sequence[str] | str) -> None:
+    """Drop removed domains' zones at their providers, each in the account it was created at
+    (a zone already gone is fine), then take the domains off the sweep. A passing failure is
+    left to the sweep; a refusal for good is logged and not tried again."""
     settings, database = runtime.settings, runtime.database
-    with database.transaction(write=False) as session:
-        domain = session.get(Domain, uuid.UUID(domain_id))
-        if domain is None or domain.status != DomainStatus.REMOVED or domain.zone_id is None:
-            return
-        zone = zone_of(domain)
-        provider = delivery.provider_of(session, settings, domain)
-        name = domain.name
-    provider.delete_zone(zone, name)
+    for domain_id in ids_of([domain_ids] if isinstance(domain_ids, str) else domain_ids):
+        with database.transaction(write=False) as session:
+            domain = session.get(Domain, domain_id)
+            if domain is None or domain.status != DomainStatus.REMOVED or domain.zone_id is None:
+                continue
+            zone = zone_of(domain)
+            provider = delivery.provider_of(session, settings, domain)
+            name = domain.name
+        try:
+            provider.delete_zone(zone, name)
+        except DnsProviderError as exc:
+            log.warning("deleting the zone of %s failed: %s", name, exc)
+            if exc.retryable:
+                continue
+        with database.transaction() as session:
+            session.execute(
+                update(Domain)
+                .where(Domain.id == domain_id, Domain.status == DomainStatus.REMOVED)
+                .values(next_check_at=None)
+            )
+
+
+@sweeper
+def sweep_unsent_records(runtime: Runtime) -> int:
+    """Hand out the resend of every domain whose committed changes the provider has not
+    confirmed by their due time (their send and resend jobs lost, or refused and backing off)."""
+    return timers.hand_out(runtime, _claim_unsent, delivery.RECONCILE, CHUNK)
+
+
+def _claim_unsent(session: Session, limit: int) -> list[uuid.UUID]:
+    return timers.claim_due(
+        session, Domain, limit=limit, lease=RESEND_LEASE, timer="dns_unsent_due_at"
+    )

@@ -441,7 +441,8 @@ def remove_domain(
             code="domain_has_mailboxes",
         )
     lifecycle.move(session, domain, DomainStatus.REMOVED, actor=actor)
-    dns_tasks.after_remove(session, domain.id)
+    if domain.zone_id is not None:
+        dns_tasks.after_remove(session, domain)
     return domain
 
 

@@ -22,7 +22,7 @@ from mailfleet.config import Settings
 from mailfleet.db import enqueue_after_commit
 from mailfleet.dns import delivery, service
 from mailfleet.dns.providers.base import DnsProviderError
-from mailfleet.dns.tasks import CHUNK, PUBLISH, chunks, ids_of
+from mailfleet.dns.tasks import CHUNK, DELETE_ZONE, PUBLISH, chunks, ids_of
 from mailfleet.domains import lifecycle
 from mailfleet.jobs.queue import Runtime, job
 from mailfleet.jobs.worker import sweeper
@@ -196,4 +196,5 @@ def sweep_domains(runtime: Runtime) -> int:
         _claim_and_enqueue(runtime, DomainStatus.QUEUED, CREATE)
         + _claim_and_enqueue(runtime, DomainStatus.PENDING_NS, VERIFY)
         + _claim_and_enqueue(runtime, DomainStatus.ACTIVE, HEALTH)
+        + _claim_and_enqueue(runtime, DomainStatus.REMOVED, DELETE_ZONE)
     )

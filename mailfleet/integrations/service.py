@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -121,15 +121,26 @@ class Usage:
 
 
 def usage(session: Session, installation_id: uuid.UUID) -> Usage:
+    """Live domains and mailboxes made at the installation, and removed ones not yet deleted
+    at its provider (`next_check_at` still set): their deletion needs its account."""
     domains = session.scalar(
         select(func.count())
         .select_from(Domain)
-        .where(Domain.dns_installation_id == installation_id, Domain.status.not_in(DONE_DOMAINS))
+        .where(
+            Domain.dns_installation_id == installation_id,
+            or_(Domain.status.not_in(DONE_DOMAINS), Domain.next_check_at.is_not(None)),
+        )
     )
     mailboxes = session.scalar(
         select(func.count())
         .select_from(Mailbox)
-        .where(Mailbox.installation_id == installation_id, Mailbox.status.not_in(DONE_MAILBOXES))
+        .where(
+            Mailbox.installation_id == installation_id,
+            or_(
+                Mailbox.status.not_in(DONE_MAILBOXES),
+                and_(Mailbox.status == MailboxStatus.REMOVED, Mailbox.next_check_at.is_not(None)),
+            ),
+        )
     )
     return Usage(domains or 0, mailboxes or 0)
 

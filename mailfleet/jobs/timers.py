@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mailfleet.db import enqueue_after_commit
@@ -17,22 +17,30 @@ from mailfleet.jobs.queue import Runtime
 from mailfleet.kit import clock
 
 
-def claim_due(session: Session, model: Any, *, limit: int, lease: timedelta) -> list[uuid.UUID]:
-    """Rows of `model` whose timer is due, oldest first, their timers pushed on by `lease`;
-    rows another sweep holds locked are skipped."""
+def claim_due(
+    session: Session,
+    model: Any,
+    *,
+    limit: int,
+    lease: timedelta,
+    timer: str = "next_check_at",
+) -> list[uuid.UUID]:
+    """Rows of `model` whose timer (the column named `timer`) is due, oldest first, their
+    timers pushed on by `lease`; rows another sweep holds locked are skipped."""
     now = clock.now()
-    rows = list(
+    column = getattr(model, timer)
+    ids = list(
         session.scalars(
-            select(model)
-            .where(model.next_check_at.is_not(None), model.next_check_at <= now)
-            .order_by(model.next_check_at)
+            select(model.id)
+            .where(column.is_not(None), column <= now)
+            .order_by(column)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
     )
-    for row in rows:
-        row.next_check_at = now + lease
-    return [row.id for row in rows]
+    if ids:
+        session.execute(update(model).where(model.id.in_(ids)).values({timer: now + lease}))
+    return ids
 
 
 def hand_out(

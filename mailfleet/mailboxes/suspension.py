@@ -36,7 +36,7 @@ from mailfleet.events.types import EventType
 from mailfleet.kit import clock
 from mailfleet.mailboxes import expiry, transitions
 from mailfleet.mailboxes.backends import AUTOMATED, backend_for
-from mailfleet.mailboxes.backends.automated import RESUME, SUSPEND
+from mailfleet.mailboxes.backends.automated import DEPROVISION, RESUME, SUSPEND
 from mailfleet.mailboxes.providers.base import MailboxProviderError
 from mailfleet.models import Mailbox, MailboxStatus, MailboxType
 
@@ -44,6 +44,8 @@ ACTOR = "system:mailboxes"
 S = MailboxStatus
 # The job that brings the provider to each status, and what it records once done.
 JOBS = {S.SUSPENDED: SUSPEND, S.ACTIVE: RESUME}
+# What the sweep hands out: the provider side of those, and the deletion of REMOVED ones.
+SWEPT = {**JOBS, S.REMOVED: DEPROVISION}
 DONE = {
     S.SUSPENDED: EventType.MAILBOX_PROVIDER_SUSPENDED,
     S.ACTIVE: EventType.MAILBOX_PROVIDER_RESUMED,
@@ -141,13 +143,14 @@ def finish(
 
 
 def claim_due(session: Session, settings: Settings, *, limit: int) -> dict[str, list[uuid.UUID]]:
-    """Take the mailboxes whose provider side is due again (lease over), per job, for the sweep;
-    their lease moves ahead so that a second sweep leaves them to the job."""
+    """Take the mailboxes whose provider side is due again (lease over), per job, for the sweep:
+    suspensions, reactivations and deletions of REMOVED mailboxes. Their lease moves ahead so
+    that a second sweep leaves them to the job."""
     now = clock.now()
     rows = session.execute(
         select(Mailbox.id, Mailbox.status)
         .where(
-            Mailbox.status.in_(JOBS),
+            Mailbox.status.in_(SWEPT),
             Mailbox.backend.in_(AUTOMATED),
             Mailbox.next_check_at <= now,
         )
@@ -165,7 +168,7 @@ def claim_due(session: Session, settings: Settings, *, limit: int) -> dict[str, 
     )
     claimed: dict[str, list[uuid.UUID]] = defaultdict(list)
     for row in rows:
-        claimed[JOBS[row.status]].append(row.id)
+        claimed[SWEPT[row.status]].append(row.id)
     return dict(claimed)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mailfleet.config import Settings
@@ -226,13 +226,25 @@ def deprovision(runtime: Runtime, mailbox_ids: Sequence[str]) -> None:
         ).all()
         bindings = [_binding(session, row) for row in rows]
     retry: list[str] = []
+    done: list[uuid.UUID] = []
     for (mailbox_id, _, address, *_), binding in zip(rows, bindings, strict=True):
         try:
             resolve.built(settings, MAILBOX_PROVIDERS, binding).delete_mailbox(address)
+            done.append(mailbox_id)
         except MailboxProviderError as exc:
             log.warning("deprovisioning %s failed: %s", address, exc)
             if exc.retryable:
                 retry.append(str(mailbox_id))
+            else:
+                done.append(mailbox_id)  # refused for good: said above, not tried again
+    if done:
+        # Off the sweep, and their installation free to unbind.
+        with database.transaction() as session:
+            session.execute(
+                update(Mailbox)
+                .where(Mailbox.id.in_(done), Mailbox.status == MailboxStatus.REMOVED)
+                .values(next_check_at=None)
+            )
     if retry:
         runtime.enqueue_in(DEPROVISION, (retry,), delay=settings.job_lease_seconds)
 

@@ -38,6 +38,7 @@ class Domain(RecordMixin, TenantMixin, Base):
         Index(None, "batch_id"),
         Index(None, "next_check_at"),
         Index(None, "dns_installation_id"),
+        Index(None, "dns_unsent_due_at"),
     )
 
     batch_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -91,6 +92,13 @@ class Domain(RecordMixin, TenantMixin, Base):
     dns_drift: Mapped[bool] = mapped_column(default=False, server_default=false())
     # SOA serial of the zone, bumped whenever its records change.
     dns_serial: Mapped[int] = mapped_column(default=1, server_default="1")
+    # RRsets ([name, type] pairs) changed and committed but not yet confirmed by the provider,
+    # and when the sweep sends them again should no send or resend job confirm them first: the
+    # intent is stored with the change itself, so a job lost between commit and provider
+    # (a memory queue, a crash) is harmless. `dns_unsent_tries` counts the resends refused.
+    dns_unsent: Mapped[list[list[str]] | None] = mapped_column(JSON)
+    dns_unsent_due_at: Mapped[datetime | None]
+    dns_unsent_tries: Mapped[int] = mapped_column(default=0, server_default="0")
     # The mailbox type whose template records are published (None: none yet).
     published_type: Mapped[MailboxType | None] = mapped_column(enum_type(MailboxType))
     # TXT a mailbox provider asks for to prove ownership (google-site-verification=..., MS=...).

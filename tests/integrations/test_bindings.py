@@ -16,7 +16,9 @@ from mailfleet.dns import tasks as dns_tasks
 from mailfleet.domains import tasks as domain_tasks
 from mailfleet.integrations import resolve
 from mailfleet.jobs.queue import Runtime
+from mailfleet.kit import clock
 from mailfleet.kit.crypto import SecretBox
+from mailfleet.mailboxes import tasks as mailbox_tasks
 from mailfleet.mailboxes.providers.google import GoogleProvider
 from mailfleet.mailboxes.providers.registry import MAILBOX_PROVIDERS
 from mailfleet.models import Domain, DomainStatus, Mailbox, MailboxStatus, MailboxType, Role
@@ -154,18 +156,49 @@ def test_an_installation_in_use_cannot_be_deleted_until_its_domains_are_gone(
     assert "2 domains and 0 mailboxes" in problem["detail"]
     assert client.get(url, headers=owner.headers).status_code == 200
 
-    # Once the domains are removed, it can go; the removed domains let go of it.
+    # Once the domains are removed and their zones deleted, it can go; the removed domains let
+    # go of it.
     with db.transaction() as session:
         for domain in session.scalars(
             select(Domain).where(Domain.workspace_id == owner.workspace_id)
         ):
-            domain.status = DomainStatus.REMOVED
+            domain.status, domain.next_check_at = DomainStatus.REMOVED, None
     deleted = client.delete(url, headers=owner.headers)
     assert deleted.status_code == 200, deleted.text
     assert deleted.json() == {"id": installation_id, "deleted": True}
     assert client.get(url, headers=owner.headers).status_code == 404
     with db.transaction(write=False) as session:
         assert session.get_one(Domain, first.id).dns_installation_id is None
+
+
+def test_a_removed_domain_holds_its_installation_until_its_zone_is_deleted_there(
+    db: Database, client: TestClient, fake: FakeCloudflare
+) -> None:
+    owner = make_tenant(db)
+    installation_id = install(client, owner)
+    domain = zone_made(db, client, owner.workspace_id)
+    url = f"/v1/integrations/{installation_id}"
+    runtime = runtime_of(client)
+
+    removed = client.delete(f"/v1/domains/{domain.id}", headers=owner.headers)
+    assert removed.status_code in (200, 202), removed.text
+    runtime.huey.flush()  # the deletion job is lost (a memory queue, a restart)
+
+    # Unbinding now would send the zone's deletion to the deployment's account.
+    refused = client.delete(url, headers=owner.headers)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "installation_in_use"
+    assert fake.zone_by_name(domain.name) is not None
+    # The sweep hands the deletion out again once its lease is over.
+    assert domain_tasks.sweep_domains(runtime) == 0
+    clock.advance(dns_tasks.ZONE_DELETION_LEASE.total_seconds() + 1)
+    assert domain_tasks.sweep_domains(runtime) == 1
+    drain(runtime)
+
+    assert fake.zone_by_name(domain.name) is None
+    assert client.delete(url, headers=owner.headers).status_code == 200
+    clock.advance(dns_tasks.ZONE_DELETION_LEASE.total_seconds() + 1)
+    assert domain_tasks.sweep_domains(runtime) == 0
 
 
 # --- mailboxes ---------------------------------------------------------------------------------
@@ -242,6 +275,15 @@ def test_a_mailbox_is_made_and_removed_at_the_installation_it_was_provisioned_at
     # Removed now: deleted in the customer's tenant (the deployment's cannot act at all).
     removed = google_client.delete(f"/v1/mailboxes/{mailbox.id}", headers=owner.headers)
     assert removed.status_code in (200, 202), removed.text
+    # Until its deletion there is done, the removed mailbox holds the installation; a lost
+    # deletion job is handed out again by the sweep.
+    runtime.huey.flush()
+    held = google_client.delete(url, headers=owner.headers)
+    assert held.status_code == 409, held.text
+    assert "0 domains and 1 mailbox" in held.json()["detail"]
+    assert google.users_on(domain.name) == [f"ann@{domain.name}"]
+    clock.advance(runtime.settings.job_lease_seconds + 1)
+    assert mailbox_tasks.sweep_suspensions(runtime) == 1
     drain(runtime)
     assert google.users_on(domain.name) == []
     assert google_client.delete(url, headers=owner.headers).status_code == 200

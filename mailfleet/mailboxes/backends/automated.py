@@ -41,6 +41,13 @@ class AutomatedBackend:
         enqueue_after_commit(session, PROVISION, [str(mailbox.id) for mailbox in mailboxes])
 
     def deprovision(self, session: Session, mailboxes: Sequence[Mailbox], *, actor: str) -> None:
+        # A REMOVED mailbox with `next_check_at` set is still at its provider: the job clears
+        # it once deleted there, the sweep hands out the deletions whose job was lost, and its
+        # installation cannot be unbound until then.
+        due = clock.now() + FIRST_LEASE
+        for mailbox in mailboxes:
+            mailbox.next_check_at = due
+        session.flush()
         enqueue_after_commit(session, DEPROVISION, [str(mailbox.id) for mailbox in mailboxes])
 
     def suspend(self, session: Session, mailboxes: Sequence[Mailbox], *, actor: str) -> None:
