@@ -108,6 +108,8 @@ def create_app(
     # Outside every surface (health, docs, a path no surface owns): problem details.
     exception_handlers.register(app)
     mounted = build_surfaces(app, surfaces, version=__version__)
+    # Warmed by the lifespan before the server takes requests (mailfleet.background).
+    app.state.route_apps = [app, *mounted.values()]
     install_docs(app)
     if "native" in mounted:
         _document_at_root(app, mounted["native"])

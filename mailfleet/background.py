@@ -13,6 +13,7 @@ from sqlalchemy.exc import ArgumentError
 
 from mailfleet.config import MailboxType, Settings
 from mailfleet.jobs.queue import Runtime
+from mailfleet.kit.routing import warm
 
 
 class Service(Protocol):
@@ -38,6 +39,8 @@ def services_for(settings: Settings, runtime: Runtime) -> list[Service]:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     services = services_for(app.state.settings, app.state.runtime)
     started: list[Service] = []
+    if app.state.settings.warm_routes:
+        warm(app.state.route_apps)
     try:
         for service in services:
             service.start()

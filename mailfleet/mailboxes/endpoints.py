@@ -51,17 +51,8 @@ async def list_mailboxes(
         )
         return _list_renderer(connection.dialect.name).page(rows, next_cursor)
 
-    key = (
-        "mailboxes",
-        workspace_id,
-        tuple(status or ()),
-        type,
-        domain_id,
-        q,
-        exported_to,
-        cursor,
-        limit,
-    )
+    # The validated parameters are the key: every one the query reads, nothing else.
+    key = ("mailboxes", workspace_id, filters, cursor, limit)
     return await read_page(request, key, page, bounded=filters.bounded)
 
 

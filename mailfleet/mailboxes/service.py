@@ -60,7 +60,9 @@ LIST_FIELDS: dict[str, InstrumentedAttribute[Any]] = {
 
 @dataclass(frozen=True)
 class ListFilters:
-    statuses: list[MailboxStatus] | None = None
+    """The filters of a mailbox list, hashable: with the cursor and limit, a page's cache key."""
+
+    statuses: Sequence[MailboxStatus] | None = None
     mailbox_type: MailboxType | None = None
     domain_id: uuid.UUID | None = None
     text: str | None = None
@@ -75,6 +77,10 @@ class ListFilters:
         one status; the other filters walk the workspace's mailboxes until a page matches.
         """
         return self.params().keys() <= {"statuses"} and len(set(self.statuses or ())) <= 1
+
+    def __post_init__(self) -> None:
+        if self.statuses is not None:
+            object.__setattr__(self, "statuses", tuple(self.statuses))
 
     def params(self) -> dict[str, Any]:
         """Values for the bind parameters of the list statement built for these filters."""
