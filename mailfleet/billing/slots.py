@@ -102,7 +102,9 @@ class Bought:
 
 
 def bought(session: Session, workspace_id: uuid.UUID, now: datetime) -> Bought:
-    """Two small queries: the holding subscriptions, and their current add-ons per type."""
+    """Two small queries: the holding subscriptions, and their current add-ons per type (none
+    to ask for without a holding subscription: a workspace on grants alone, the order path's
+    common case, costs one)."""
     plans = [
         (frozenset(MailboxType(t) for t in types), slots)
         for types, slots in session.execute(
@@ -111,6 +113,8 @@ def bought(session: Session, workspace_id: uuid.UUID, now: datetime) -> Bought:
             )
         )
     ]
+    if not plans:
+        return Bought(plans, {})
     addons = {
         kind: int(quantity)
         for kind, quantity in session.execute(
