@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import APIRouter
 from pydantic import ValidationError
@@ -21,6 +21,7 @@ from starlette.responses import Response
 from mailfleet.auth.dependencies import RequestContext
 from mailfleet.console.web import PREFIX, PostedForm, page, redirect
 from mailfleet.dns import service as dns_service
+from mailfleet.dns.schemas import RecordType
 from mailfleet.domains import service as domain_service
 from mailfleet.exceptions import MailfleetError, NotFound
 from mailfleet.models import Domain, MailboxType, Role
@@ -95,7 +96,14 @@ def _schema_problems(exc: ValidationError) -> list[Problem]:
 def domain_page(ctx: RequestContext, domain: Domain, status: int = 200, **values: Any) -> Response:
     """The domain's page: its zone's records and last health check, and its order form (empty,
     or as typed with the reasons it failed)."""
-    shown: dict[str, Any] = {"problems": [], "pasted": "", "chosen_type": None}
+    shown: dict[str, Any] = {
+        "problems": [],
+        "pasted": "",
+        "chosen_type": None,
+        # The record form's (console.records_page): its refusals, and the fields as typed.
+        "record_problems": [],
+        "record_typed": {},
+    }
     shown.update(values)
     records = dns_service.records_of(ctx.session, domain.id)
     return page(
@@ -105,6 +113,7 @@ def domain_page(ctx: RequestContext, domain: Domain, status: int = 200, **values
         domain=domain,
         records=records,
         types=list(MailboxType),
+        record_types=list(get_args(RecordType)),
         **shown,
     )
 
