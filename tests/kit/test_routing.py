@@ -7,7 +7,7 @@ during requests: with the start-up warm-up, none happens; without it, the first 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from fastapi import routing
@@ -18,7 +18,7 @@ from tests.factories import make_tenant
 
 
 @pytest.fixture
-def builds(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+def builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     built: list[str] = []
     original = routing._IncludedRouter._build_effective_context
 
@@ -27,7 +27,7 @@ def builds(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         return original(self, route)
 
     monkeypatch.setattr(routing._IncludedRouter, "_build_effective_context", counted)
-    yield built
+    return built
 
 
 def _first_requests(client: TestClient, db: Database, built: list[str]) -> list[str]:
