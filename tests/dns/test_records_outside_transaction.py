@@ -23,7 +23,6 @@ from mailfleet.db import Database
 from mailfleet.dns import delivery
 from mailfleet.dns import tasks as dns_tasks
 from mailfleet.domains import tasks as domain_tasks
-from mailfleet.jobs.queue import Runtime
 from mailfleet.mailboxes import domain_setup
 from mailfleet.models import Domain, Event, MailboxType
 from tests.dns.held import (
@@ -39,7 +38,7 @@ from tests.dns.held import (
 from tests.dns.held import hosted as _hosted
 from tests.dns.held import name_of as _name
 from tests.factories import Caller, make_tenant
-from tests.support.jobs import drain
+from tests.support.jobs import drain, runtime_of
 
 
 @pytest.fixture
@@ -137,16 +136,11 @@ def test_a_change_is_sent_again_by_the_reconcile_job(
 # --- settings changes and jobs: committed first, sent with no lock held ---------------------
 
 
-def _runtime(client: TestClient) -> Runtime:
-    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
-    return runtime
-
-
 def _published(db: Database, client: TestClient, workspace_id: Any, zone_id: str) -> str:
     """A GOOGLE domain whose managed records are stored and at the provider already."""
     domain = _hosted(db, workspace_id, zone_id, MailboxType.GOOGLE)
-    dns_tasks.publish_records(_runtime(client), [domain])
-    run_scheduled(_runtime(client))  # the publish's own resend, done with before the test
+    dns_tasks.publish_records(runtime_of(client), [domain])
+    run_scheduled(runtime_of(client))  # the publish's own resend, done with before the test
     return domain
 
 
@@ -259,10 +253,10 @@ def test_a_settings_change_lost_after_its_commit_is_sent_by_the_resend_job(
     answer = client.get(f"/v1/domains/{domain}", headers=owner.headers).json()
     assert answer["dmarc_policy"] == "reject"
     assert fake.taken == []
-    assert run_scheduled(_runtime(client)) == [delivery.RECONCILE]
+    assert run_scheduled(runtime_of(client)) == [delivery.RECONCILE]
     assert fake.taken == [("zone", [dmarc])]
-    assert drain(_runtime(client)) == 0
-    assert run_scheduled(_runtime(client)) == []
+    assert drain(runtime_of(client)) == 0
+    assert run_scheduled(runtime_of(client)) == []
     assert fake.taken == [("zone", [dmarc])]
 
 
@@ -275,7 +269,7 @@ def test_the_publish_job_holds_no_lock_while_the_provider_works(
 
     statuses, held_throughout, outcome = _hold(
         fake,
-        lambda: dns_tasks.publish_records(_runtime(client), [slow]),
+        lambda: dns_tasks.publish_records(runtime_of(client), [slow]),
         lambda: _meanwhile(client, owner, slow, other),
     )
 
@@ -294,16 +288,16 @@ def test_a_publish_lost_after_its_commit_is_sent_by_the_resend_job(
     fake.crash = True
 
     with pytest.raises(Crash):
-        dns_tasks.publish_records(_runtime(client), [domain])
+        dns_tasks.publish_records(runtime_of(client), [domain])
 
     stored = pushed(db, domain)
     assert stored
     assert fake.taken == []
-    assert run_scheduled(_runtime(client)) == [delivery.RECONCILE]
+    assert run_scheduled(runtime_of(client)) == [delivery.RECONCILE]
     assert fake.taken == [("zone", stored)]
     # Publishing again finds the zone as it should be: nothing is sent twice.
-    dns_tasks.publish_records(_runtime(client), [domain])
-    assert run_scheduled(_runtime(client)) == []
+    dns_tasks.publish_records(runtime_of(client), [domain])
+    assert run_scheduled(runtime_of(client)) == []
     assert fake.taken == [("zone", stored)]
 
 
@@ -325,7 +319,7 @@ def test_zone_creation_holds_no_lock_while_the_provider_works(
 
     statuses, held_throughout, outcome = _hold(
         fake,
-        lambda: domain_tasks.create_zones(_runtime(client), [slow]),
+        lambda: domain_tasks.create_zones(runtime_of(client), [slow]),
         lambda: _meanwhile(client, owner, slow, other),
     )
 
@@ -346,7 +340,7 @@ def test_zone_records_lost_after_the_zone_commits_are_sent_by_the_resend_job(
     fake.crash = True
 
     with pytest.raises(Crash):
-        domain_tasks.create_zones(_runtime(client), [domain])
+        domain_tasks.create_zones(runtime_of(client), [domain])
 
     # The zone and its records were committed; only the provider lacks the records.
     answer = client.get(f"/v1/domains/{domain}", headers=owner.headers).json()
@@ -354,11 +348,11 @@ def test_zone_records_lost_after_the_zone_commits_are_sent_by_the_resend_job(
     stored = pushed(db, domain)
     assert stored
     assert fake.taken == []
-    assert run_scheduled(_runtime(client)) == [delivery.RECONCILE]
+    assert run_scheduled(runtime_of(client)) == [delivery.RECONCILE]
     assert fake.taken == [("lost-records.test", stored)]
     # The zone job again (a duplicate, or the sweep's) has nothing left to do.
-    domain_tasks.create_zones(_runtime(client), [domain])
-    assert run_scheduled(_runtime(client)) == []
+    domain_tasks.create_zones(runtime_of(client), [domain])
+    assert run_scheduled(runtime_of(client)) == []
     assert fake.taken == [("lost-records.test", stored)]
 
 
@@ -370,7 +364,7 @@ def test_no_dns_provider_call_runs_under_a_lock(
     fake.release.set()
     fake.probe = lock_probe(db)
     owner = make_tenant(db)
-    runtime = _runtime(client)
+    runtime = runtime_of(client)
     submitted = _submitted(client, owner, "probed.test")
     domain_tasks.create_zones(runtime, [submitted])
     hosted = _published(db, client, owner.workspace_id, "zone-0")
@@ -451,7 +445,7 @@ def test_builtin_zones_queue_no_resends(db: Database, client: TestClient) -> Non
     batch of zones would otherwise queue one job per domain)."""
     owner = make_tenant(db)
     domain = _submitted(client, owner, "builtin-zone.test")
-    domain_tasks.create_zones(_runtime(client), [domain])
+    domain_tasks.create_zones(runtime_of(client), [domain])
     added = client.post(
         f"/v1/domains/{domain}/dns/records",
         json={"name": "app", "type": "A", "content": "192.0.2.1"},
@@ -464,4 +458,4 @@ def test_builtin_zones_queue_no_resends(db: Database, client: TestClient) -> Non
     assert (added.status_code, changed.status_code) == (201, 200)
     answer = client.get(f"/v1/domains/{domain}", headers=owner.headers).json()
     assert (answer["dns_provider"], answer["status"]) == ("builtin", "PENDING_NS")
-    assert run_scheduled(_runtime(client)) == []
+    assert run_scheduled(runtime_of(client)) == []

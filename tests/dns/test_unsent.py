@@ -23,7 +23,7 @@ from tests.dns.held import Crash, HeldProvider, install
 from tests.dns.held import hosted as _hosted
 from tests.dns.held import name_of as _name
 from tests.factories import Caller, make_tenant
-from tests.support.jobs import drain
+from tests.support.jobs import drain, runtime_of
 
 RECORD = {"name": "app", "type": "A", "content": "192.0.2.1"}
 DUE = delivery.RECONCILE_DELAY_SECONDS + 1
@@ -32,11 +32,6 @@ DUE = delivery.RECONCILE_DELAY_SECONDS + 1
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> HeldProvider:
     return install(monkeypatch)
-
-
-def _runtime(client: TestClient) -> Runtime:
-    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
-    return runtime
 
 
 def _unsent(db: Database, domain_id: str) -> tuple[list[list[str]] | None, int]:
@@ -69,19 +64,19 @@ def test_a_change_whose_jobs_were_lost_is_sent_by_the_sweep_once_due(
     domain = _hosted(db, owner.workspace_id, "zone")
     key = [f"app.{_name(db, domain)}", "A"]
     _crashed_add(client, fake, owner, domain)
-    _lose_queued_jobs(_runtime(client))
+    _lose_queued_jobs(runtime_of(client))
     assert _unsent(db, domain) == ([key], 0)
 
     # Not before its due time: a send may still be on its way.
-    assert _sweep(_runtime(client)) == 0
+    assert _sweep(runtime_of(client)) == 0
     assert fake.taken == []
     clock.advance(DUE)
-    assert _sweep(_runtime(client)) == 1
+    assert _sweep(runtime_of(client)) == 1
 
     assert fake.taken == [("zone", [tuple(key)])]
     assert _unsent(db, domain) == (None, 0)
     clock.advance(DUE * 10)
-    assert _sweep(_runtime(client)) == 0
+    assert _sweep(runtime_of(client)) == 0
     assert fake.taken == [("zone", [tuple(key)])]
 
 
@@ -95,8 +90,8 @@ def test_a_resend_of_records_the_provider_confirmed_calls_nothing(
     assert _unsent(db, domain) == (None, 0)
     calls = list(fake.calls)
 
-    delivery.push_records(_runtime(client), domain, [[f"app.{_name(db, domain)}", "A"]])
-    delivery.push_records(_runtime(client), domain)
+    delivery.push_records(runtime_of(client), domain, [[f"app.{_name(db, domain)}", "A"]])
+    delivery.push_records(runtime_of(client), domain)
 
     assert fake.calls == calls
 
@@ -107,23 +102,23 @@ def test_a_resend_the_provider_refuses_backs_off_and_goes_through_later(
     owner = make_tenant(db)
     domain = _hosted(db, owner.workspace_id, "zone")
     _crashed_add(client, fake, owner, domain)
-    _lose_queued_jobs(_runtime(client))
+    _lose_queued_jobs(runtime_of(client))
     fake.refuse = True
 
     clock.advance(DUE)
-    assert _sweep(_runtime(client)) == 1
+    assert _sweep(runtime_of(client)) == 1
     assert _unsent(db, domain)[1] == 1
     # The next try waits twice the delay, then four times.
     clock.advance(DUE)
-    assert _sweep(_runtime(client)) == 0
+    assert _sweep(runtime_of(client)) == 0
     clock.advance(DUE)
-    assert _sweep(_runtime(client)) == 1
+    assert _sweep(runtime_of(client)) == 1
     assert _unsent(db, domain)[1] == 2
     clock.advance(2 * DUE)
-    assert _sweep(_runtime(client)) == 0
+    assert _sweep(runtime_of(client)) == 0
     fake.refuse = False
     clock.advance(2 * DUE)
-    assert _sweep(_runtime(client)) == 1
+    assert _sweep(runtime_of(client)) == 1
 
     assert [zone for zone, _ in fake.taken] == ["zone"]
     assert _unsent(db, domain) == (None, 0)
@@ -148,13 +143,13 @@ def test_a_removed_domains_unsent_records_are_dropped_without_a_call(
     owner = make_tenant(db)
     domain = _hosted(db, owner.workspace_id, "zone")
     _crashed_add(client, fake, owner, domain)
-    _lose_queued_jobs(_runtime(client))
+    _lose_queued_jobs(runtime_of(client))
     with db.transaction() as session:
         session.get_one(Domain, uuid.UUID(domain)).status = DomainStatus.REMOVED
     calls = list(fake.calls)
 
     clock.advance(DUE)
-    assert _sweep(_runtime(client)) == 1
+    assert _sweep(runtime_of(client)) == 1
 
     assert fake.calls == calls
     assert _unsent(db, domain) == (None, 0)

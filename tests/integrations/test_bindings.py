@@ -15,7 +15,6 @@ from mailfleet.db import Database
 from mailfleet.dns import tasks as dns_tasks
 from mailfleet.domains import tasks as domain_tasks
 from mailfleet.integrations import resolve
-from mailfleet.jobs.queue import Runtime
 from mailfleet.kit import clock
 from mailfleet.kit.crypto import SecretBox
 from mailfleet.mailboxes import tasks as mailbox_tasks
@@ -25,7 +24,7 @@ from mailfleet.models import Domain, DomainStatus, Mailbox, MailboxStatus, Mailb
 from tests.factories import Caller, give_slots, make_domain, make_member, make_tenant, order_body
 from tests.fakes.cloudflare import FakeCloudflare
 from tests.fakes.google import FakeGoogle
-from tests.support.jobs import drain
+from tests.support.jobs import drain, runtime_of
 
 CUSTOMER_TOKEN = "customer-cf-token-0123456789"
 
@@ -41,11 +40,6 @@ def fake() -> Iterator[FakeCloudflare]:
 def client(make_client: Callable[..., TestClient], fake: FakeCloudflare) -> TestClient:
     # The deployment's own zones are builtin (its database is the zone): no call leaves it.
     return make_client(dns_provider="builtin", cloudflare_base_url=fake.base_url)
-
-
-def runtime_of(client: TestClient) -> Runtime:
-    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
-    return runtime
 
 
 def install(client: TestClient, owner: Caller, provider: str = "cloudflare") -> str:

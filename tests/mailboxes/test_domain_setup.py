@@ -18,7 +18,6 @@ from mailfleet.db import Database
 from mailfleet.dns import delivery
 from mailfleet.dns import tasks as dns_tasks
 from mailfleet.exceptions import BadGateway
-from mailfleet.jobs.queue import Runtime
 from mailfleet.mailboxes import domain_setup
 from mailfleet.models import Domain, MailboxType
 from tests.dns.held import (
@@ -33,6 +32,7 @@ from tests.dns.held import (
     run_scheduled,
 )
 from tests.factories import make_tenant
+from tests.support.jobs import runtime_of
 
 TOKEN = "google-site-verification=abc123"
 
@@ -42,19 +42,14 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> HeldProvider:
     return install(monkeypatch)
 
 
-def _runtime(client: TestClient) -> Runtime:
-    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
-    return runtime
-
-
 def _published(
     db: Database, client: TestClient, fake: HeldProvider, workspace_id: Any, zone_id: str
 ) -> str:
     """A GOOGLE domain with its records at the provider, and nothing left to resend."""
     fake.release.set()
     domain = hosted(db, workspace_id, zone_id, MailboxType.GOOGLE)
-    dns_tasks.publish_records(_runtime(client), [domain])
-    run_scheduled(_runtime(client))
+    dns_tasks.publish_records(runtime_of(client), [domain])
+    run_scheduled(runtime_of(client))
     fake.rearm()
     fake.taken.clear()
     return domain
@@ -72,7 +67,7 @@ def test_publishing_the_ownership_record_holds_no_lock(
     domain = _published(db, client, fake, owner.workspace_id, SLOW)
     name = name_of(db, domain)
     thread, outcome = in_thread(
-        lambda: domain_setup.publish_verification(_runtime(client), name, TOKEN)
+        lambda: domain_setup.publish_verification(runtime_of(client), name, TOKEN)
     )
     fake.wait_entered(thread, outcome)
     try:
@@ -100,13 +95,13 @@ def test_a_refused_ownership_record_is_put_back_for_the_next_round(
     fake.refuse = True
 
     with pytest.raises(BadGateway):
-        domain_setup.publish_verification(_runtime(client), name, TOKEN)
+        domain_setup.publish_verification(runtime_of(client), name, TOKEN)
 
     assert _token(db, domain) is None
     assert managed(db, domain) == records
     # The round's retry stores and sends it again.
     fake.refuse = False
-    domain_setup.publish_verification(_runtime(client), name, TOKEN)
+    domain_setup.publish_verification(runtime_of(client), name, TOKEN)
     assert _token(db, domain) == TOKEN
     assert fake.taken == [("zone", [(name, "TXT")])]
 
@@ -119,13 +114,13 @@ def test_an_ownership_record_lost_after_its_commit_is_sent_by_the_resend_job(
     fake.crash = True
 
     with pytest.raises(Crash):
-        domain_setup.publish_verification(_runtime(client), name, TOKEN)
+        domain_setup.publish_verification(runtime_of(client), name, TOKEN)
 
     assert _token(db, domain) == TOKEN
     assert fake.taken == []
-    assert run_scheduled(_runtime(client)) == [delivery.RECONCILE]
+    assert run_scheduled(runtime_of(client)) == [delivery.RECONCILE]
     assert fake.taken == [("zone", [(name, "TXT")])]
     # The next round finds the record stored and sends nothing twice.
-    domain_setup.publish_verification(_runtime(client), name, TOKEN)
-    assert run_scheduled(_runtime(client)) == []
+    domain_setup.publish_verification(runtime_of(client), name, TOKEN)
+    assert run_scheduled(runtime_of(client)) == []
     assert fake.taken == [("zone", [(name, "TXT")])]

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from fastapi.testclient import TestClient
+
 from mailfleet.jobs.queue import Runtime
+
+
+def runtime_of(client: TestClient) -> Runtime:
+    """The jobs runtime of the app behind a test client (settings, database, queue)."""
+    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    return runtime
 
 
 def drain(runtime: Runtime, *, limit: int = 10_000) -> int:

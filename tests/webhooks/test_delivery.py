@@ -18,13 +18,12 @@ from standardwebhooks import Webhook
 
 from mailfleet.db import Database
 from mailfleet.events import service as events
-from mailfleet.jobs.queue import Runtime
 from mailfleet.jobs.worker import sweep
 from mailfleet.kit import clock
 from mailfleet.kit.ids import uuid7
 from mailfleet.models import Event, MailboxStatus, WebhookDelivery
 from tests.factories import SMTP_ENDPOINTS, Caller, make_domain, make_mailbox, make_tenant
-from tests.support.jobs import drain
+from tests.support.jobs import drain, runtime_of
 from tests.webhooks.receiver import Received, receiver
 
 # The receivers listen on loopback, which webhooks reach only with this setting (the default,
@@ -35,10 +34,6 @@ LOOPBACK_ALLOWED = {"webhook_allow_private_addresses": True}
 @pytest.fixture
 def client(make_client: Callable[..., TestClient]) -> TestClient:
     return make_client(**LOOPBACK_ALLOWED)
-
-
-def runtime_of(client: TestClient) -> Runtime:
-    return client.app.state.runtime  # type: ignore[attr-defined, no-any-return]
 
 
 def tick(client: TestClient, seconds: float = 0) -> None:

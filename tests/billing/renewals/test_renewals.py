@@ -17,7 +17,6 @@ from mailfleet.billing.renewals import service as renewals
 from mailfleet.billing.renewals import tasks as renewal_tasks
 from mailfleet.billing.subscriptions import service as subscription_service
 from mailfleet.db import Database
-from mailfleet.jobs.queue import Runtime
 from mailfleet.jobs.worker import sweep
 from mailfleet.kit import clock
 from mailfleet.models import (
@@ -46,13 +45,9 @@ from tests.factories import (
     make_tenant,
     order_body,
 )
-from tests.support.jobs import drain
+from tests.support.jobs import drain, runtime_of
 
 PRICE, ADDON = 10_000, 500
-
-
-def runtime_of(client: TestClient) -> Runtime:
-    return client.app.state.runtime  # type: ignore[attr-defined, no-any-return]
 
 
 def tick(client: TestClient, seconds: float = 0) -> None:
