@@ -103,6 +103,9 @@ def domain_page(ctx: RequestContext, domain: Domain, status: int = 200, **values
         # The record form's (console.records_page): its refusals, and the fields as typed.
         "record_problems": [],
         "record_typed": {},
+        # The settings form's (console.domain_settings).
+        "settings_problems": [],
+        "settings_typed": None,
     }
     shown.update(values)
     records = dns_service.records_of(ctx.session, domain.id)

@@ -40,11 +40,14 @@ def _id(raw: str, code: str) -> uuid.UUID:
         raise NotFound(f"No such {what}.", code=code) from exc
 
 
+def domain_id_of(raw: str) -> uuid.UUID:
+    """A domain id from a console path: a malformed one is simply not found."""
+    return _id(raw, "domain_not_found")
+
+
 def _locked_domain(ctx: RequestContext, raw_id: str) -> Domain:
     workspace_id = ctx.workspace(Role.EDITOR)
-    return domain_service.get_domain_for_update(
-        ctx.session, workspace_id, _id(raw_id, "domain_not_found")
-    )
+    return domain_service.get_domain_for_update(ctx.session, workspace_id, domain_id_of(raw_id))
 
 
 def _typed(fields: dict[str, str]) -> dict[str, Any]:
@@ -59,7 +62,7 @@ def _refused(
     # Nothing of the refused change stays: the page comes back as typed, with the reasons.
     ctx.session.rollback()
     domain = domain_service.get_domain(
-        ctx.session, workspace_id=ctx.workspace(), domain_id=_id(raw_id, "domain_not_found")
+        ctx.session, workspace_id=ctx.workspace(), domain_id=domain_id_of(raw_id)
     )
     return domain_page(ctx, domain, status, record_problems=problems, record_typed=typed)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from mailfleet.console import (
     assets,
     billing,
+    domain_settings,
     exports_page,
     forgot,
     keys,
@@ -39,6 +40,7 @@ ROUTERS = (
     mailbox_page.router,
     ordering.router,
     records_page.router,
+    domain_settings.router,
     keys.router,
     members.router,
     billing.router,
